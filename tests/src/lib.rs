@@ -1,0 +1,1 @@
+//! Real Apache ZooKeeper test harness.

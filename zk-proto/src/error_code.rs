@@ -1,0 +1,162 @@
+//! Result codes (`KeeperException.Code`).
+
+use std::fmt;
+
+macro_rules! error_codes {
+    ($( $(#[$meta:meta])* $name:ident = $value:expr, $java:literal; )*) => {
+        /// A result code from a reply header, a multi result or an `ErrorResponse`.
+        ///
+        /// Codes this crate does not know are kept as [`ErrorCode::Unknown`] with their raw value,
+        /// so nothing the server says is lost.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$meta])* $name, )*
+            /// A code this crate does not know.
+            Unknown(i32),
+        }
+
+        impl ErrorCode {
+            /// The code for a raw value.
+            pub fn from_i32(value: i32) -> ErrorCode {
+                match value {
+                    $( $value => ErrorCode::$name, )*
+                    other => ErrorCode::Unknown(other),
+                }
+            }
+
+            /// The raw value on the wire.
+            pub fn as_i32(self) -> i32 {
+                match self {
+                    $( ErrorCode::$name => $value, )*
+                    ErrorCode::Unknown(other) => other,
+                }
+            }
+
+            /// The Java client's name for the code (`KeeperException.Code`).
+            pub fn java_name(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$name => $java, )*
+                    ErrorCode::Unknown(_) => "UNKNOWN",
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Success.
+    Ok = 0, "OK";
+    /// A server-side system error.
+    SystemError = -1, "SYSTEMERROR";
+    /// A runtime inconsistency; inside a failed multi, the result of every op after the failing one.
+    RuntimeInconsistency = -2, "RUNTIMEINCONSISTENCY";
+    /// A data inconsistency.
+    DataInconsistency = -3, "DATAINCONSISTENCY";
+    /// The connection to the server was lost (client-side).
+    ConnectionLoss = -4, "CONNECTIONLOSS";
+    /// Error while marshalling or unmarshalling data.
+    MarshallingError = -5, "MARSHALLINGERROR";
+    /// The operation is not implemented by this server.
+    Unimplemented = -6, "UNIMPLEMENTED";
+    /// The operation timed out.
+    OperationTimeout = -7, "OPERATIONTIMEOUT";
+    /// Invalid arguments.
+    BadArguments = -8, "BADARGUMENTS";
+    /// The session is unknown to the server.
+    UnknownSession = -12, "UNKNOWNSESSION";
+    /// No quorum of the new configuration is connected and up to date with the leader.
+    NewConfigNoQuorum = -13, "NEWCONFIGNOQUORUM";
+    /// Another reconfiguration is in progress.
+    ReconfigInProgress = -14, "RECONFIGINPROGRESS";
+    /// API error.
+    ApiError = -100, "APIERROR";
+    /// The node does not exist.
+    NoNode = -101, "NONODE";
+    /// Not authorised.
+    NoAuth = -102, "NOAUTH";
+    /// The version does not match.
+    BadVersion = -103, "BADVERSION";
+    /// Ephemeral nodes may not have children.
+    NoChildrenForEphemerals = -108, "NOCHILDRENFOREPHEMERALS";
+    /// The node already exists.
+    NodeExists = -110, "NODEEXISTS";
+    /// The node has children.
+    NotEmpty = -111, "NOTEMPTY";
+    /// The session has expired.
+    SessionExpired = -112, "SESSIONEXPIRED";
+    /// Invalid callback.
+    InvalidCallback = -113, "INVALIDCALLBACK";
+    /// Invalid ACL.
+    InvalidAcl = -114, "INVALIDACL";
+    /// Authentication failed.
+    AuthFailed = -115, "AUTHFAILED";
+    /// The session moved to another server.
+    SessionMoved = -118, "SESSIONMOVED";
+    /// A write was sent to a read-only server.
+    NotReadOnly = -119, "NOTREADONLY";
+    /// An ephemeral node was requested on a local session.
+    EphemeralOnLocalSession = -120, "EPHEMERALONLOCALSESSION";
+    /// No such watcher.
+    NoWatcher = -121, "NOWATCHER";
+    /// The request timed out (client-side).
+    RequestTimeout = -122, "REQUESTTIMEOUT";
+    /// Reconfiguration is disabled.
+    ReconfigDisabled = -123, "RECONFIGDISABLED";
+    /// The session was closed because it requires SASL authentication.
+    SessionClosedRequireSaslAuth = -124, "SESSIONCLOSEDREQUIRESASLAUTH";
+    /// A quota was exceeded.
+    QuotaExceeded = -125, "QUOTAEXCEEDED";
+    /// The operation was throttled.
+    Throttled = -127, "THROTTLEDOP";
+}
+
+impl ErrorCode {
+    /// Whether this is [`ErrorCode::Ok`].
+    pub fn is_ok(self) -> bool {
+        self == ErrorCode::Ok
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.java_name(), self.as_i32())
+    }
+}
+
+impl crate::jute::Encode for ErrorCode {
+    fn encoded_len(&self) -> usize {
+        4
+    }
+    fn encode<B: bytes::BufMut>(&self, buf: &mut B) {
+        buf.put_i32(self.as_i32());
+    }
+}
+
+impl crate::jute::Decode for ErrorCode {
+    const MIN_ENCODED_LEN: usize = 4;
+    fn decode(reader: &mut crate::jute::Reader) -> Result<Self, crate::error::DecodeError> {
+        reader.read_i32("err").map(ErrorCode::from_i32)
+    }
+}
+
+impl Default for ErrorCode {
+    fn default() -> Self {
+        ErrorCode::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_value_round_trips_and_unknown_codes_are_kept() {
+        for v in -200..10 {
+            assert_eq!(ErrorCode::from_i32(v).as_i32(), v);
+        }
+        assert_eq!(ErrorCode::from_i32(-999), ErrorCode::Unknown(-999));
+        assert_eq!(ErrorCode::from_i32(-101), ErrorCode::NoNode);
+        assert_eq!(ErrorCode::NoNode.to_string(), "NONODE (-101)");
+    }
+}
