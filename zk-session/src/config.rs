@@ -1,0 +1,262 @@
+//! Session configuration and the connect string.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use zk_proto::{SessionId, DEFAULT_MAX_FRAME_LEN};
+
+use crate::hosts::HostAddr;
+use crate::path::{Chroot, PathError};
+
+/// The port used when the connect string gives none.
+pub const DEFAULT_PORT: u16 = 2181;
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The connect string names no host.
+    #[error("the connect string names no host")]
+    NoHosts,
+    /// A host entry could not be parsed.
+    #[error("bad host {0:?} in the connect string (expected host, host:port or [ipv6]:port)")]
+    BadHost(String),
+    /// The chroot is not a valid path.
+    #[error("bad chroot: {0}")]
+    BadChroot(#[from] PathError),
+    /// A value is out of range.
+    #[error("{0}")]
+    OutOfRange(&'static str),
+}
+
+/// A parsed connect string: `host1:port1,host2:port2/chroot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectString {
+    /// The servers, in the order written.
+    pub hosts: Vec<HostAddr>,
+    /// The chroot, if any.
+    pub chroot: Chroot,
+}
+
+impl ConnectString {
+    /// Parses `host1:port1,host2:port2/chroot`. Ports default to 2181; IPv6 literals are written
+    /// in brackets (`[::1]:2181`), or bare without a port.
+    pub fn parse(s: &str) -> Result<ConnectString, ConfigError> {
+        let s = s.trim();
+        let (hosts_part, chroot) = match s.find('/') {
+            Some(i) => (&s[..i], Chroot::new(&s[i..])?),
+            None => (s, Chroot::none()),
+        };
+        let mut hosts = Vec::new();
+        for entry in hosts_part.split(',') {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            hosts.push(parse_host(entry)?);
+        }
+        if hosts.is_empty() {
+            return Err(ConfigError::NoHosts);
+        }
+        Ok(ConnectString { hosts, chroot })
+    }
+}
+
+fn parse_host(entry: &str) -> Result<HostAddr, ConfigError> {
+    let bad = || ConfigError::BadHost(entry.to_owned());
+    let parse_port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad);
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        if host.is_empty() {
+            return Err(bad());
+        }
+        let port = match after {
+            "" => DEFAULT_PORT,
+            _ => parse_port(after.strip_prefix(':').ok_or_else(bad)?)?,
+        };
+        return Ok(HostAddr::new(host, port));
+    }
+    match entry.matches(':').count() {
+        0 => Ok(HostAddr::new(entry, DEFAULT_PORT)),
+        1 => {
+            let (host, port) = entry.split_once(':').ok_or_else(bad)?;
+            if host.is_empty() {
+                return Err(bad());
+            }
+            Ok(HostAddr::new(host, parse_port(port)?))
+        }
+        _ => Ok(HostAddr::new(entry, DEFAULT_PORT)),
+    }
+}
+
+/// The delays between connection attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// A random delay in `0..max_jitter` before every attempt but the very first (Java: 0-999 ms).
+    pub max_jitter: Duration,
+    /// An extra delay after each full pass over the host list without success (Java: 1 s).
+    pub pass_delay: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            max_jitter: Duration::from_millis(1000),
+            pass_delay: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// Everything a [`crate::Session`] needs to know before it starts.
+///
+/// Build one with [`Config::new`] from a connect string, then adjust the public fields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The servers to try.
+    pub hosts: Vec<HostAddr>,
+    /// Prepended to every path sent, stripped from every path received.
+    pub chroot: Chroot,
+    /// The session timeout to ask for; the server clamps it to its bounds and every timer uses
+    /// the negotiated value. Default 30 s.
+    pub session_timeout: Duration,
+    /// Bound on one connection attempt, TCP connect and handshake together. `None` (default)
+    /// means the Java rule: session timeout / number of hosts.
+    pub connect_timeout: Option<Duration>,
+    /// Whether a read-only server (partitioned from its quorum) may take the session.
+    pub read_only_allowed: bool,
+    /// Resume an existing session with its id and password instead of creating one.
+    pub resume: Option<(SessionId, Bytes)>,
+    /// Credentials (scheme, auth) presented on every connection, before anything else.
+    pub auth: Vec<(String, Bytes)>,
+    /// Largest frame accepted from the server, and largest request sent. Default 0xfffff.
+    pub max_frame_len: usize,
+    /// Bound on requests submitted and not yet completed (queued or in flight). Default 1024.
+    pub max_in_flight: usize,
+    /// Declare the session expired locally when no server has been heard from for 4/3 of the
+    /// negotiated timeout (the server has expired it by then). Default on.
+    pub client_side_expiry: bool,
+    /// Keep requests submitted while disconnected and send them after the next handshake
+    /// (default), or fail them at once with connection loss.
+    pub queue_while_disconnected: bool,
+    /// How long a request may wait in the queue for a connection before it fails with
+    /// connection loss. `None` (default) means the session timeout.
+    pub queue_timeout: Option<Duration>,
+    /// Delays between connection attempts.
+    pub backoff: Backoff,
+    /// How long `close` waits for the server's reply before declaring the session closed.
+    /// Default 2 s.
+    pub close_timeout: Duration,
+    /// First and largest delay between read-write server probes while connected read-only
+    /// (Java: 100 ms doubling to 60 s).
+    pub read_only_probe: (Duration, Duration),
+    /// Seed for host shuffling and jitter: a session run is reproducible from its inputs.
+    pub seed: u64,
+}
+
+impl Config {
+    /// A configuration for the servers and chroot of `connect_string`, with defaults elsewhere.
+    pub fn new(connect_string: &str) -> Result<Config, ConfigError> {
+        let ConnectString { hosts, chroot } = ConnectString::parse(connect_string)?;
+        Ok(Config::from_hosts(hosts, chroot))
+    }
+
+    /// A configuration from already parsed parts.
+    pub fn from_hosts(hosts: Vec<HostAddr>, chroot: Chroot) -> Config {
+        Config {
+            hosts,
+            chroot,
+            session_timeout: Duration::from_secs(30),
+            connect_timeout: None,
+            read_only_allowed: false,
+            resume: None,
+            auth: Vec::new(),
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            max_in_flight: 1024,
+            client_side_expiry: true,
+            queue_while_disconnected: true,
+            queue_timeout: None,
+            backoff: Backoff::default(),
+            close_timeout: Duration::from_secs(2),
+            read_only_probe: (Duration::from_millis(100), Duration::from_secs(60)),
+            seed: 0x5eed,
+        }
+    }
+
+    /// Checks the values that could make the session misbehave.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.hosts.is_empty() {
+            return Err(ConfigError::NoHosts);
+        }
+        let ms = self.session_timeout.as_millis();
+        if ms == 0 || ms > i32::MAX as u128 {
+            return Err(ConfigError::OutOfRange(
+                "session timeout must be between 1 ms and i32::MAX ms",
+            ));
+        }
+        if self.max_frame_len < 1024 || self.max_frame_len > i32::MAX as usize {
+            return Err(ConfigError::OutOfRange(
+                "max frame length must be between 1 KiB and i32::MAX bytes",
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return Err(ConfigError::OutOfRange("max in-flight must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_strings_parse_hosts_ports_ipv6_and_chroot() {
+        let cs = ConnectString::parse("a:1,b,[::1]:3,[fe80::2]/app/x").unwrap();
+        assert_eq!(
+            cs.hosts,
+            vec![
+                HostAddr::new("a", 1),
+                HostAddr::new("b", 2181),
+                HostAddr::new("::1", 3),
+                HostAddr::new("fe80::2", 2181),
+            ]
+        );
+        assert_eq!(cs.chroot.as_str(), "/app/x");
+        assert_eq!(ConnectString::parse("h:1/").unwrap().chroot, Chroot::none());
+        assert_eq!(
+            ConnectString::parse("::1").unwrap().hosts[0],
+            HostAddr::new("::1", 2181)
+        );
+    }
+
+    #[test]
+    fn bad_connect_strings_are_typed_errors() {
+        assert_eq!(ConnectString::parse(""), Err(ConfigError::NoHosts));
+        assert_eq!(ConnectString::parse(" , /x"), Err(ConfigError::NoHosts));
+        assert!(matches!(
+            ConnectString::parse("h:x"),
+            Err(ConfigError::BadHost(_))
+        ));
+        assert!(matches!(
+            ConnectString::parse("h:0"),
+            Err(ConfigError::BadHost(_))
+        ));
+        assert!(matches!(
+            ConnectString::parse("h:70000"),
+            Err(ConfigError::BadHost(_))
+        ));
+        assert!(matches!(
+            ConnectString::parse("[::1"),
+            Err(ConfigError::BadHost(_))
+        ));
+        assert!(matches!(
+            ConnectString::parse(":1"),
+            Err(ConfigError::BadHost(_))
+        ));
+        assert!(matches!(
+            ConnectString::parse("h/a/"),
+            Err(ConfigError::BadChroot(_))
+        ));
+    }
+}

@@ -1,0 +1,138 @@
+//! What the session tells its driver: state changes, completions and watch notices.
+
+use zk_proto::{EventType, Response};
+
+use crate::error::CommonError;
+use crate::watches::WatchId;
+
+/// Identifies a submitted request; its completion carries the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl RequestId {
+    /// The id of the watch a request sets, if it sets one.
+    pub fn watch_id(self) -> WatchId {
+        WatchId(self.0)
+    }
+}
+
+/// Identifies one connection attempt. Inputs naming an attempt that is no longer current are
+/// ignored, so bytes from a dead socket can never reach a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+/// Identifies one read-write probe (see [`crate::Action::Probe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeId(pub u64);
+
+/// The session's state as the application sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionState {
+    /// No session yet: the first connection is being made.
+    Connecting,
+    /// Connected to a server that serves reads and writes.
+    Connected,
+    /// Connected to a read-only server: writes fail with NotReadOnly.
+    ConnectedReadOnly,
+    /// The connection was lost; the session lives on while the client reconnects.
+    Disconnected,
+    /// `close` was called; waiting for the server to confirm.
+    Closing,
+    /// Terminal: the session expired (told by the server, or detected locally).
+    Expired,
+    /// Terminal: the server refused a credential.
+    AuthFailed,
+    /// Terminal: the session was closed.
+    Closed,
+}
+
+impl SessionState {
+    /// Whether the state is terminal: it never changes again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            SessionState::Expired | SessionState::AuthFailed | SessionState::Closed
+        )
+    }
+
+    /// Whether requests are being exchanged with a server.
+    pub fn is_connected(self) -> bool {
+        matches!(
+            self,
+            SessionState::Connected | SessionState::ConnectedReadOnly
+        )
+    }
+
+    /// The failure a request meets in this terminal state.
+    pub(crate) fn terminal_error(self) -> CommonError {
+        match self {
+            SessionState::Expired => CommonError::SessionExpired,
+            SessionState::AuthFailed => CommonError::AuthFailed,
+            _ => CommonError::Closed,
+        }
+    }
+}
+
+/// Why a connection ended (reported with [`Event::ConnectionLost`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The driver reported the transport closed or failed.
+    TransportClosed,
+    /// The TCP connect or the handshake took longer than the connect timeout.
+    ConnectTimeout,
+    /// Nothing was received for 2/3 of the session timeout.
+    ReadTimeout,
+    /// The server broke the protocol (the text says how).
+    ProtocolViolation(String),
+    /// A read-write server was found while connected read-only.
+    ReadWriteServerFound,
+}
+
+/// A notice for one watch registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WatchNotice {
+    /// A node event (client path). For a one-shot watch this is its only notice; a removal
+    /// reports `DataWatchRemoved`, `ChildWatchRemoved` or `PersistentWatchRemoved`.
+    Node {
+        /// What happened.
+        event_type: EventType,
+        /// The node's client path.
+        path: String,
+    },
+    /// A persistent watch was re-registered after a reconnect: events that happened while
+    /// disconnected were not delivered, so state built from them must be re-read.
+    PossiblyMissedEvents,
+    /// The session ended: the registration will never fire.
+    SessionEnded(SessionState),
+}
+
+/// The completion of a request: its typed operation turns it into a result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The request completed.
+    pub id: RequestId,
+    /// The decoded reply (paths already relative to the chroot), or why there is none.
+    pub result: Result<Response, CommonError>,
+}
+
+/// Something the application must learn, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The session's state changed.
+    State(SessionState),
+    /// A connection ended; a [`Event::State`] follows when the session state changes.
+    ConnectionLost(DisconnectReason),
+    /// A request completed (exactly once per request).
+    Completed(Completion),
+    /// A watch registration received a notice.
+    Watch {
+        /// The registration.
+        watch: WatchId,
+        /// What happened.
+        notice: WatchNotice,
+    },
+}

@@ -1,0 +1,87 @@
+//! Typed operations: for each call of the API, how its request is built and how its reply
+//! becomes the call's result or its own error enum.
+//!
+//! A driver submits an operation with [`crate::Session::submit`], keeps it, and when the
+//! matching [`crate::Completion`] arrives calls [`Operation::complete`] with it. Nothing about
+//! opcodes, chroots or error codes is left for the driver to know.
+
+use zk_proto::{Request, Response};
+
+use crate::error::CommonError;
+use crate::path::Chroot;
+use crate::watches::WatchKind;
+
+mod errors;
+mod multi;
+mod node;
+mod session_ops;
+mod watch;
+
+pub use errors::*;
+pub use multi::{Multi, MultiOp, MultiRead, OpResult, ReadOp, ReadResult};
+pub use node::{
+    Create, Created, Delete, Exists, GetAcl, GetAllChildrenNumber, GetChildren, GetData,
+    GetEphemerals, SetAcl, SetData,
+};
+pub use session_ops::{AddAuth, CloseSession, GetConfig, Sync, WhoAmI};
+pub use watch::{AddWatch, CheckWatches, RemoveWatches};
+
+/// One ZooKeeper call: how to build its request, and how to read its reply.
+pub trait Operation {
+    /// What a successful call returns.
+    type Output;
+    /// What a failed call returns.
+    type Error: From<CommonError>;
+
+    /// Builds the request, validating arguments; `chroot` is prepended to paths.
+    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError>;
+
+    /// Turns the completion's result into the call's result.
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<Self::Output, Self::Error>;
+}
+
+/// A request ready for the session, with what the session must do when it is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    pub(crate) request: Request,
+    pub(crate) after: AfterReply,
+}
+
+impl Prepared {
+    pub(crate) fn plain(request: Request) -> Prepared {
+        Prepared {
+            request,
+            after: AfterReply::Nothing,
+        }
+    }
+
+    /// The request to be sent.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+}
+
+/// Session bookkeeping attached to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AfterReply {
+    Nothing,
+    /// Register a watch on the server path: `on_ok` when the reply succeeds, `on_no_node` when
+    /// it is NONODE (exists on a missing node still sets an exist watch).
+    Watch {
+        path: String,
+        on_ok: WatchKind,
+        on_no_node: Option<WatchKind>,
+    },
+    /// Remove local registrations on the server path after a successful removeWatches.
+    RemoveWatches {
+        path: String,
+        watcher_type: zk_proto::WatcherType,
+    },
+}
+
+/// The reply did not have the shape its opcode promises; the session decodes by opcode, so this
+/// is only reachable through a misuse such as completing one operation with another's reply.
+pub(crate) fn unexpected(response: &Response) -> CommonError {
+    let _ = response;
+    CommonError::Server(zk_proto::ErrorCode::MarshallingError)
+}

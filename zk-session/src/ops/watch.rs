@@ -1,0 +1,147 @@
+//! Persistent watches and watch removal.
+
+use zk_proto::{AddWatchMode, AddWatchRequest, Request, Response, WatcherType, WatchesRequest};
+
+use super::errors::{AddWatchError, WatchesError};
+use super::node::server_path;
+use super::{AfterReply, Operation, Prepared};
+use crate::error::CommonError;
+use crate::path::Chroot;
+use crate::watches::WatchKind;
+
+/// Add a persistent or persistent-recursive watch (3.6+). Its notices carry the request's id
+/// ([`crate::RequestId::watch_id`]) until it is removed or the session ends; after each
+/// reconnect it is re-registered and told it may have missed events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddWatch {
+    /// The node's path (it need not exist).
+    pub path: String,
+    /// Persistent or persistent-recursive.
+    pub mode: AddWatchMode,
+}
+
+impl AddWatch {
+    /// A watch of `mode` on `path`.
+    pub fn new(path: impl Into<String>, mode: AddWatchMode) -> AddWatch {
+        AddWatch {
+            path: path.into(),
+            mode,
+        }
+    }
+}
+
+impl Operation for AddWatch {
+    type Output = ();
+    type Error = AddWatchError;
+
+    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+        let path = server_path(chroot, &self.path, false)?;
+        let kind = match self.mode {
+            AddWatchMode::PersistentRecursive => WatchKind::PersistentRecursive,
+            _ => WatchKind::Persistent,
+        };
+        Ok(Prepared {
+            request: Request::AddWatch(AddWatchRequest {
+                path: path.clone(),
+                mode: self.mode,
+            }),
+            after: AfterReply::Watch {
+                path,
+                on_ok: kind,
+                on_no_node: None,
+            },
+        })
+    }
+
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), AddWatchError> {
+        match result {
+            Ok(Response::AddWatch(r)) if !r.err.is_ok() => {
+                Err(AddWatchError::from_failure(CommonError::Server(r.err), -1))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(AddWatchError::from_failure(e, -1)),
+        }
+    }
+}
+
+/// Remove this session's watches of a type on a path, server-side and locally: every local
+/// registration removed receives a `*WatchRemoved` notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveWatches {
+    /// The node's path.
+    pub path: String,
+    /// Which watches.
+    pub watcher_type: WatcherType,
+}
+
+impl RemoveWatches {
+    /// Remove the watches of `watcher_type` on `path`.
+    pub fn new(path: impl Into<String>, watcher_type: WatcherType) -> RemoveWatches {
+        RemoveWatches {
+            path: path.into(),
+            watcher_type,
+        }
+    }
+}
+
+impl Operation for RemoveWatches {
+    type Output = ();
+    type Error = WatchesError;
+
+    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+        let path = server_path(chroot, &self.path, false)?;
+        Ok(Prepared {
+            request: Request::RemoveWatches(WatchesRequest {
+                path: path.clone(),
+                watcher_type: self.watcher_type,
+            }),
+            after: AfterReply::RemoveWatches {
+                path,
+                watcher_type: self.watcher_type,
+            },
+        })
+    }
+
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), WatchesError> {
+        result
+            .map(|_| ())
+            .map_err(|e| WatchesError::from_failure(e, -1))
+    }
+}
+
+/// Ask whether the server holds a watch of a type on a path for this session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckWatches {
+    /// The node's path.
+    pub path: String,
+    /// Which watches.
+    pub watcher_type: WatcherType,
+}
+
+impl CheckWatches {
+    /// Check for watches of `watcher_type` on `path`.
+    pub fn new(path: impl Into<String>, watcher_type: WatcherType) -> CheckWatches {
+        CheckWatches {
+            path: path.into(),
+            watcher_type,
+        }
+    }
+}
+
+impl Operation for CheckWatches {
+    type Output = ();
+    type Error = WatchesError;
+
+    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+        Ok(Prepared::plain(Request::CheckWatches(WatchesRequest {
+            path: server_path(chroot, &self.path, false)?,
+            watcher_type: self.watcher_type,
+        })))
+    }
+
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), WatchesError> {
+        result
+            .map(|_| ())
+            .map_err(|e| WatchesError::from_failure(e, -1))
+    }
+}

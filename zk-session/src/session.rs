@@ -1,0 +1,1210 @@
+//! The session state machine. See the crate documentation for the contract.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use zk_proto::{
+    write_connect_request, write_request, AuthPacket, ConnectRequest, ConnectResponse, Decode,
+    ErrorCode, EventType, FrameDecoder, FrameError, OpCode, RawReply, Reader, ReplyHeader, Request,
+    Response, SessionId, WatcherEvent, WatchesRequest, Xid, Zxid, EMPTY_PASSWORD,
+};
+
+use crate::config::{Config, ConfigError};
+use crate::error::CommonError;
+use crate::event::{
+    Completion, ConnectionId, DisconnectReason, Event, ProbeId, RequestId, SessionState,
+    WatchNotice,
+};
+use crate::hosts::{HostAddr, HostList};
+use crate::ops::{AfterReply, Operation, Prepared};
+use crate::path::Chroot;
+use crate::rng::Rng;
+use crate::timer::{Timer, TimerTable};
+use crate::watches::{WatchId, WatchRegistry};
+
+/// What the driver must do for the session, polled with [`Session::poll_action`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Open a transport to `host` (resolving its name now, trying each address), then report
+    /// [`Session::handle_connected`] or [`Session::handle_closed`] with `conn`.
+    Connect {
+        /// The attempt; tag every later input about this transport with it.
+        conn: ConnectionId,
+        /// The server to reach.
+        host: HostAddr,
+    },
+    /// Close the transport of `conn` (if it is still open) and drop any bytes still unsent.
+    Disconnect {
+        /// The attempt to close.
+        conn: ConnectionId,
+    },
+    /// Ask `host` whether it serves reads and writes: connect, send the four-letter word
+    /// `isro`, read the answer (`rw` or `ro`), close; then report
+    /// [`Session::handle_probe_result`].
+    Probe {
+        /// The probe.
+        probe: ProbeId,
+        /// The server to ask.
+        host: HostAddr,
+    },
+}
+
+/// Where the current connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No transport: waiting for the back-off timer (or terminal).
+    Idle,
+    /// The driver is opening a transport.
+    Connecting(ConnectionId),
+    /// The ConnectRequest is out; nothing else may be written until the response.
+    Handshaking(ConnectionId),
+    /// Requests flow.
+    Ready(ConnectionId),
+}
+
+impl Phase {
+    fn connection(self) -> Option<ConnectionId> {
+        match self {
+            Phase::Idle => None,
+            Phase::Connecting(c) | Phase::Handshaking(c) | Phase::Ready(c) => Some(c),
+        }
+    }
+}
+
+/// A request written to the current connection and not answered yet.
+#[derive(Debug)]
+struct InFlight {
+    xid: Xid,
+    op: OpCode,
+    /// `None` for the session's own requests (SetWatches, closeSession, watch removal).
+    id: Option<RequestId>,
+    after: AfterReply,
+}
+
+/// A request encoded in the outbox, waiting for a ready connection.
+#[derive(Debug)]
+struct Queued {
+    request: InFlight,
+    frame_len: usize,
+    deadline: Instant,
+}
+
+/// A credential presented on every connection, and the `add_auth` calls waiting for its reply.
+#[derive(Debug)]
+struct Credential {
+    scheme: String,
+    auth: Bytes,
+    waiting: Vec<RequestId>,
+}
+
+/// The most path bytes one SetWatches request carries (the Java client's limit).
+const SET_WATCHES_BATCH_BYTES: usize = 128 * 1024;
+/// The longest the client lets the connection idle before a ping, whatever the timeout.
+const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A ZooKeeper session, without I/O. See the [crate documentation](crate) for the contract.
+#[derive(Debug)]
+pub struct Session {
+    config: Config,
+    rng: Rng,
+    hosts: HostList,
+    state: SessionState,
+    phase: Phase,
+    closing: bool,
+
+    // Identity of the session.
+    session_id: SessionId,
+    password: Bytes,
+    /// Whether a read-write server has ever accepted the session (a session created read-only
+    /// has a fake id that must not be presented to a read-write server).
+    seen_read_write_server: bool,
+    /// The session id sent in the current handshake.
+    handshake_session_id: SessionId,
+    negotiated_timeout: Option<Duration>,
+    last_zxid_seen: Zxid,
+
+    // Counters.
+    next_xid: i32,
+    next_request_id: u64,
+    next_connection_id: u64,
+    next_probe_id: u64,
+    attempts: u64,
+
+    // Outputs.
+    timers: TimerTable,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+
+    // Wire state of the current connection.
+    frames: FrameDecoder,
+    recv: BytesMut,
+    /// Bytes of an oversized reply still to discard.
+    skipping: usize,
+    /// Frames for the current connection that go before the outbox (handshake, auth, watches,
+    /// pings).
+    control: BytesMut,
+    /// Encoded requests waiting for a ready connection, in submission order.
+    outbox: BytesMut,
+    queued: VecDeque<Queued>,
+    in_flight: VecDeque<InFlight>,
+    /// Auth packets sent on this connection, with the `add_auth` calls each one completes.
+    auth_in_flight: VecDeque<Vec<RequestId>>,
+    credentials: Vec<Credential>,
+    /// User requests submitted and not completed yet.
+    outstanding: usize,
+
+    watches: WatchRegistry,
+
+    // Liveness.
+    last_recv: Instant,
+    read_only_probe_delay: Duration,
+    /// The probe under way and the index of the host it asks.
+    probe: Option<(ProbeId, usize)>,
+    probe_cursor: usize,
+}
+
+impl Session {
+    /// A session that starts connecting at once: the first [`Action::Connect`] is ready to poll.
+    pub fn new(config: Config, now: Instant) -> Result<Session, ConfigError> {
+        config.validate()?;
+        let mut rng = Rng::new(config.seed);
+        let hosts = HostList::new(config.hosts.clone(), &mut rng);
+        let (session_id, password, seen_rw) = match &config.resume {
+            Some((id, password)) => (*id, password.clone(), true),
+            None => (SessionId::NONE, Bytes::from_static(&EMPTY_PASSWORD), false),
+        };
+        let credentials = config
+            .auth
+            .iter()
+            .map(|(scheme, auth)| Credential {
+                scheme: scheme.clone(),
+                auth: auth.clone(),
+                waiting: Vec::new(),
+            })
+            .collect();
+        let mut session = Session {
+            frames: FrameDecoder::new(config.max_frame_len),
+            read_only_probe_delay: config.read_only_probe.0,
+            rng,
+            hosts,
+            state: SessionState::Connecting,
+            phase: Phase::Idle,
+            closing: false,
+            session_id,
+            password,
+            seen_read_write_server: seen_rw,
+            handshake_session_id: SessionId::NONE,
+            negotiated_timeout: None,
+            last_zxid_seen: Zxid(0),
+            next_xid: 1,
+            next_request_id: 1,
+            next_connection_id: 1,
+            next_probe_id: 1,
+            attempts: 0,
+            timers: TimerTable::default(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            recv: BytesMut::new(),
+            skipping: 0,
+            control: BytesMut::new(),
+            outbox: BytesMut::new(),
+            queued: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            auth_in_flight: VecDeque::new(),
+            credentials,
+            outstanding: 0,
+            watches: WatchRegistry::default(),
+            last_recv: now,
+            probe: None,
+            probe_cursor: 0,
+            config,
+        };
+        session.start_attempt(now);
+        Ok(session)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Getters
+    // ----------------------------------------------------------------------------------------
+
+    /// The session's state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// The session id (0 until the first handshake).
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    /// The session password, to resume the session from another client.
+    pub fn session_password(&self) -> &Bytes {
+        &self.password
+    }
+
+    /// The timeout the server granted, once a handshake has completed.
+    pub fn negotiated_timeout(&self) -> Option<Duration> {
+        self.negotiated_timeout
+    }
+
+    /// The zxid of the last reply to a request (never of a notification or ping).
+    pub fn last_zxid_seen(&self) -> Zxid {
+        self.last_zxid_seen
+    }
+
+    /// Requests submitted and not completed yet.
+    pub fn in_flight(&self) -> usize {
+        self.outstanding
+    }
+
+    /// The current connection attempt, if any.
+    pub fn connection(&self) -> Option<ConnectionId> {
+        self.phase.connection()
+    }
+
+    /// The configuration the session runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The chroot applied to every path.
+    pub fn chroot(&self) -> &Chroot {
+        &self.config.chroot
+    }
+
+    /// Number of watch registrations held.
+    pub fn watch_count(&self) -> usize {
+        self.watches.len()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Inputs
+    // ----------------------------------------------------------------------------------------
+
+    /// The transport of `conn` is open: the handshake starts.
+    pub fn handle_connected(&mut self, conn: ConnectionId, now: Instant) {
+        if self.phase != Phase::Connecting(conn) {
+            self.disown(conn);
+            return;
+        }
+        self.phase = Phase::Handshaking(conn);
+        self.handshake_session_id = if self.seen_read_write_server {
+            self.session_id
+        } else {
+            SessionId::NONE
+        };
+        let password = if self.handshake_session_id == SessionId::NONE {
+            Bytes::from_static(&EMPTY_PASSWORD)
+        } else {
+            self.password.clone()
+        };
+        let request = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: self.last_zxid_seen,
+            timeout_ms: self.config.session_timeout.as_millis() as i32,
+            session_id: self.handshake_session_id,
+            password,
+            read_only: self.config.read_only_allowed,
+        };
+        self.control.clear();
+        write_connect_request(&mut self.control, &request);
+        self.recv.clear();
+        self.skipping = 0;
+        let _ = now;
+    }
+
+    /// The transport of `conn` failed to open, failed, or was closed by the peer.
+    pub fn handle_closed(&mut self, conn: ConnectionId, now: Instant) {
+        if self.phase.connection() == Some(conn) {
+            self.connection_lost(DisconnectReason::TransportClosed, now);
+        }
+    }
+
+    /// Bytes arrived on `conn`.
+    pub fn handle_data(&mut self, conn: ConnectionId, data: &[u8], now: Instant) {
+        match self.phase {
+            Phase::Handshaking(c) | Phase::Ready(c) if c == conn => {}
+            _ => return,
+        }
+        self.last_recv = now;
+        self.recv.extend_from_slice(data);
+        self.process_received(conn, now);
+    }
+
+    /// Time passed: fire every timer due at `now`. Calling it early or twice is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<Timer> = self.timers.take_expired(now).collect();
+        for timer in expired {
+            if self.state.is_terminal() {
+                return;
+            }
+            self.on_timer(timer, now);
+        }
+    }
+
+    /// The answer of probe `probe`: whether the server serves reads and writes.
+    pub fn handle_probe_result(&mut self, probe: ProbeId, read_write: bool, now: Instant) {
+        let Some((current, host_index)) = self.probe else {
+            return;
+        };
+        if current != probe {
+            return;
+        }
+        self.probe = None;
+        if read_write && self.state == SessionState::ConnectedReadOnly {
+            self.hosts.prefer(host_index);
+            self.connection_lost(DisconnectReason::ReadWriteServerFound, now);
+            // Go straight to the read-write server.
+            self.timers.stop(Timer::Backoff);
+            self.start_attempt(now);
+        } else {
+            self.schedule_probe(now);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Commands
+    // ----------------------------------------------------------------------------------------
+
+    /// Submits an operation. Its request goes on the wire in submission order; its completion
+    /// arrives as an [`Event::Completed`] with the returned id, exactly once.
+    ///
+    /// Fails at once (nothing is sent, no completion follows) when the arguments are invalid,
+    /// the session is terminal or closing, too many requests are outstanding, or the session is
+    /// disconnected and configured not to queue.
+    pub fn submit<O: Operation + ?Sized>(
+        &mut self,
+        op: &O,
+        now: Instant,
+    ) -> Result<RequestId, CommonError> {
+        self.check_accepting()?;
+        let prepared = op.prepare(&self.config.chroot)?;
+        self.submit_prepared(prepared, now)
+    }
+
+    /// Closes the session: queued requests are sent, then closeSession; the state becomes
+    /// [`SessionState::Closing`] and then [`SessionState::Closed`] when the server confirms,
+    /// the connection ends, or the close timeout passes. A session that never had a server
+    /// closes at once.
+    pub fn close(&mut self, now: Instant) {
+        if self.state.is_terminal() || self.closing {
+            return;
+        }
+        if self.session_id == SessionId::NONE && !matches!(self.phase, Phase::Handshaking(_)) {
+            self.terminate(SessionState::Closed);
+            return;
+        }
+        self.closing = true;
+        self.set_state(SessionState::Closing);
+        self.timers
+            .set(Timer::Close, now + self.config.close_timeout);
+        self.enqueue(
+            Prepared {
+                request: Request::CloseSession,
+                after: AfterReply::Nothing,
+            },
+            None,
+            now,
+        );
+    }
+
+    /// Forgets one watch registration (for example because its handle was dropped). When no
+    /// other registration needs the server-side watch any more, it is removed from the server
+    /// too. No notice is sent to the forgotten registration.
+    pub fn forget_watch(&mut self, watch: WatchId, now: Instant) {
+        let Some((path, _kind, server_type)) = self.watches.remove(watch) else {
+            return;
+        };
+        if let Some(watcher_type) = server_type {
+            if self.state.is_terminal() || self.closing {
+                return;
+            }
+            self.enqueue(
+                Prepared {
+                    request: Request::RemoveWatches(WatchesRequest { path, watcher_type }),
+                    after: AfterReply::Nothing,
+                },
+                None,
+                now,
+            );
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Outputs
+    // ----------------------------------------------------------------------------------------
+
+    /// The next thing the driver must do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Appends every whole frame ready for the current connection to `buf` and returns how many
+    /// bytes were added. Write them in order; a partial write is the driver's to finish.
+    pub fn poll_transmit<B: BufMut>(&mut self, now: Instant, buf: &mut B) -> usize {
+        let ready = match self.phase {
+            Phase::Handshaking(_) => false,
+            Phase::Ready(_) => true,
+            _ => return 0,
+        };
+        let mut written = self.control.len();
+        buf.put_slice(&self.control);
+        self.control.clear();
+        if ready && !self.outbox.is_empty() {
+            written += self.outbox.len();
+            buf.put_slice(&self.outbox);
+            self.outbox.clear();
+            self.in_flight
+                .extend(self.queued.drain(..).map(|q| q.request));
+            self.timers.stop(Timer::QueueDeadline);
+        }
+        if written > 0 && ready {
+            self.timers.set(Timer::Ping, now + self.ping_interval());
+        }
+        written
+    }
+
+    /// The next deadline at which [`Session::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state.is_terminal() {
+            return None;
+        }
+        self.timers.next_deadline()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Internals: submission
+    // ----------------------------------------------------------------------------------------
+
+    fn check_accepting(&self) -> Result<(), CommonError> {
+        if self.state.is_terminal() {
+            return Err(self.state.terminal_error());
+        }
+        if self.closing {
+            return Err(CommonError::Closed);
+        }
+        Ok(())
+    }
+
+    fn submit_prepared(
+        &mut self,
+        prepared: Prepared,
+        now: Instant,
+    ) -> Result<RequestId, CommonError> {
+        if self.outstanding >= self.config.max_in_flight {
+            return Err(CommonError::TooManyRequests {
+                max: self.config.max_in_flight,
+            });
+        }
+        let connected = matches!(self.phase, Phase::Ready(_));
+        if !connected && !self.config.queue_while_disconnected {
+            return Err(CommonError::ConnectionLoss);
+        }
+        let len = 8 + zk_proto::Encode::encoded_len(&prepared.request);
+        if len > self.config.max_frame_len {
+            return Err(CommonError::RequestTooLarge {
+                len,
+                max: self.config.max_frame_len,
+            });
+        }
+        let id = RequestId(self.next_request_id);
+        self.next_request_id += 1;
+        self.outstanding += 1;
+        if let Request::Auth(packet) = prepared.request {
+            self.add_credential(packet, id);
+        } else {
+            self.enqueue(prepared, Some(id), now);
+        }
+        Ok(id)
+    }
+
+    fn add_credential(&mut self, packet: AuthPacket, id: RequestId) {
+        let index = match self
+            .credentials
+            .iter()
+            .position(|c| c.scheme == packet.scheme && c.auth == packet.auth)
+        {
+            Some(i) => i,
+            None => {
+                self.credentials.push(Credential {
+                    scheme: packet.scheme.clone(),
+                    auth: packet.auth.clone(),
+                    waiting: Vec::new(),
+                });
+                self.credentials.len() - 1
+            }
+        };
+        if matches!(self.phase, Phase::Ready(_)) {
+            write_request(&mut self.control, Xid::AUTH, &Request::Auth(packet));
+            self.auth_in_flight.push_back(vec![id]);
+        } else {
+            self.credentials[index].waiting.push(id);
+        }
+    }
+
+    fn next_xid(&mut self) -> Xid {
+        let xid = self.next_xid;
+        self.next_xid = if self.next_xid == i32::MAX {
+            1
+        } else {
+            self.next_xid + 1
+        };
+        Xid(xid)
+    }
+
+    fn enqueue(&mut self, prepared: Prepared, id: Option<RequestId>, now: Instant) {
+        let xid = self.next_xid();
+        let before = self.outbox.len();
+        write_request(&mut self.outbox, xid, &prepared.request);
+        let deadline = now + self.queue_timeout();
+        if self.queued.is_empty() && !matches!(self.phase, Phase::Ready(_)) {
+            self.timers.set(Timer::QueueDeadline, deadline);
+        }
+        self.queued.push_back(Queued {
+            request: InFlight {
+                xid,
+                op: prepared.request.opcode(),
+                id,
+                after: prepared.after,
+            },
+            frame_len: self.outbox.len() - before,
+            deadline,
+        });
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Internals: received bytes
+    // ----------------------------------------------------------------------------------------
+
+    fn process_received(&mut self, conn: ConnectionId, now: Instant) {
+        loop {
+            if self.phase.connection() != Some(conn) || self.state.is_terminal() {
+                return;
+            }
+            if self.skipping > 0 {
+                let n = self.skipping.min(self.recv.len());
+                self.recv.advance(n);
+                self.skipping -= n;
+                if self.skipping > 0 {
+                    return;
+                }
+            }
+            match self.frames.decode(&mut self.recv) {
+                Ok(Some(frame)) => self.handle_frame(frame, now),
+                Ok(None) => return,
+                Err(FrameError::TooLarge { len, max }) => {
+                    if !self.skip_oversized_reply(len, max, now) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.protocol_violation(e.to_string(), now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A reply over the frame limit fails the request it answers and is skipped, so the
+    /// connection survives and nothing is re-sent in a loop. Returns false when more bytes are
+    /// needed to read its header.
+    fn skip_oversized_reply(&mut self, len: usize, max: usize, now: Instant) -> bool {
+        const PREFIX: usize = 4;
+        const HEADER: usize = zk_proto::header::REPLY_HEADER_LEN;
+        if !matches!(self.phase, Phase::Ready(_)) || len < HEADER {
+            self.protocol_violation(format!("frame of {len} bytes over the limit of {max}"), now);
+            return false;
+        }
+        if self.recv.len() < PREFIX + HEADER {
+            return false;
+        }
+        let header_bytes = Bytes::copy_from_slice(&self.recv[PREFIX..PREFIX + HEADER]);
+        let Ok(header) = ReplyHeader::decode(&mut Reader::new(header_bytes)) else {
+            self.protocol_violation("unreadable reply header".into(), now);
+            return false;
+        };
+        if header.xid.0 < 0 {
+            self.protocol_violation(format!("special frame of {len} bytes over the limit"), now);
+            return false;
+        }
+        let Some(entry) = self.pop_reply_entry(header.xid, now) else {
+            return false;
+        };
+        self.recv.advance(PREFIX + HEADER);
+        self.skipping = len - HEADER;
+        self.note_zxid(header.zxid);
+        self.finish(entry, Err(CommonError::ReplyTooLarge { len, max }));
+        true
+    }
+
+    fn handle_frame(&mut self, frame: Bytes, now: Instant) {
+        match self.phase {
+            Phase::Handshaking(_) => self.handle_connect_response(frame, now),
+            Phase::Ready(_) => self.handle_reply(frame, now),
+            _ => {}
+        }
+    }
+
+    fn handle_connect_response(&mut self, frame: Bytes, now: Instant) {
+        let response = match ConnectResponse::decode(&mut Reader::new(frame)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.protocol_violation(format!("bad ConnectResponse: {e}"), now);
+                return;
+            }
+        };
+        if response.is_expired() {
+            self.terminate(SessionState::Expired);
+            return;
+        }
+        if self.handshake_session_id != SessionId::NONE
+            && response.session_id != self.handshake_session_id
+        {
+            // Never continue silently with a session other than the one asked for.
+            self.terminate(SessionState::Expired);
+            return;
+        }
+        let Phase::Handshaking(conn) = self.phase else {
+            return;
+        };
+        self.phase = Phase::Ready(conn);
+        self.session_id = response.session_id;
+        self.password = response.password;
+        self.negotiated_timeout = Some(Duration::from_millis(response.timeout_ms as u64));
+        if !response.read_only {
+            self.seen_read_write_server = true;
+        }
+        self.hosts.connected();
+        self.timers.stop(Timer::Connect);
+        self.timers.stop(Timer::Backoff);
+        self.timers.stop(Timer::QueueDeadline);
+        self.timers
+            .set(Timer::Read, self.last_recv + self.read_timeout());
+        self.timers.set(Timer::Ping, now + self.ping_interval());
+        if self.config.client_side_expiry {
+            self.timers
+                .set(Timer::ClientExpiry, self.last_recv + self.expiry_timeout());
+        }
+        if response.read_only {
+            self.read_only_probe_delay = self.config.read_only_probe.0;
+            self.schedule_probe(now);
+        } else {
+            self.timers.stop(Timer::ReadOnlyProbe);
+            self.probe = None;
+        }
+
+        // Auth first, then watches, then the queued requests (in poll_transmit).
+        for credential in &mut self.credentials {
+            let packet = AuthPacket {
+                auth_type: 0,
+                scheme: credential.scheme.clone(),
+                auth: credential.auth.clone(),
+            };
+            write_request(&mut self.control, Xid::AUTH, &Request::Auth(packet));
+            self.auth_in_flight
+                .push_back(std::mem::take(&mut credential.waiting));
+        }
+        if !self.watches.is_empty() {
+            let requests = self
+                .watches
+                .reregistration_requests(self.last_zxid_seen, SET_WATCHES_BATCH_BYTES);
+            for request in requests {
+                let xid = self.next_xid();
+                write_request(&mut self.control, xid, &request);
+                self.in_flight.push_back(InFlight {
+                    xid,
+                    op: request.opcode(),
+                    id: None,
+                    after: AfterReply::Nothing,
+                });
+            }
+            for watch in self.watches.persistent_ids() {
+                self.events.push_back(Event::Watch {
+                    watch,
+                    notice: WatchNotice::PossiblyMissedEvents,
+                });
+            }
+        }
+        if !self.closing {
+            self.set_state(if response.read_only {
+                SessionState::ConnectedReadOnly
+            } else {
+                SessionState::Connected
+            });
+        }
+    }
+
+    fn handle_reply(&mut self, frame: Bytes, now: Instant) {
+        let reply = match RawReply::parse(frame) {
+            Ok(r) => r,
+            Err(e) => {
+                self.protocol_violation(format!("bad reply header: {e}"), now);
+                return;
+            }
+        };
+        match reply.header.xid {
+            Xid::NOTIFICATION => self.handle_notification(reply.body, now),
+            Xid::PING => {}
+            Xid::AUTH => self.handle_auth_reply(reply.header.err),
+            xid => {
+                let Some(entry) = self.pop_reply_entry(xid, now) else {
+                    return;
+                };
+                self.note_zxid(reply.header.zxid);
+                let result = match reply.response(entry.op) {
+                    Ok(Ok(mut response)) => {
+                        self.strip_chroot(&mut response);
+                        Ok(response)
+                    }
+                    Ok(Err(code)) => Err(CommonError::Server(code)),
+                    Err(e) => Err(CommonError::MalformedReply(e)),
+                };
+                self.finish(entry, result);
+            }
+        }
+    }
+
+    /// Takes the oldest request in flight, which `xid` must answer; anything else is a protocol
+    /// violation that drops the connection.
+    fn pop_reply_entry(&mut self, xid: Xid, now: Instant) -> Option<InFlight> {
+        match self.in_flight.front() {
+            Some(front) if front.xid == xid => self.in_flight.pop_front(),
+            Some(front) => {
+                let expected = front.xid;
+                self.protocol_violation(
+                    format!("xid out of order: got {xid}, expected {expected}"),
+                    now,
+                );
+                None
+            }
+            None => {
+                self.protocol_violation(format!("reply with xid {xid} but nothing in flight"), now);
+                None
+            }
+        }
+    }
+
+    fn note_zxid(&mut self, zxid: Zxid) {
+        if zxid.0 > 0 {
+            self.last_zxid_seen = zxid;
+        }
+    }
+
+    fn finish(&mut self, entry: InFlight, result: Result<Response, CommonError>) {
+        match &entry.after {
+            AfterReply::Nothing => {}
+            AfterReply::Watch {
+                path,
+                on_ok,
+                on_no_node,
+            } => {
+                let kind = match &result {
+                    Ok(_) => Some(*on_ok),
+                    Err(CommonError::Server(ErrorCode::NoNode)) => *on_no_node,
+                    Err(_) => None,
+                };
+                if let (Some(kind), Some(id)) = (kind, entry.id) {
+                    self.watches.add(path.clone(), kind, id.watch_id());
+                }
+            }
+            AfterReply::RemoveWatches { path, watcher_type } => {
+                if matches!(
+                    result,
+                    Ok(_) | Err(CommonError::Server(ErrorCode::NoWatcher))
+                ) {
+                    let client_path = self.client_path(path);
+                    let events = &mut self.events;
+                    self.watches
+                        .remove_matching(path, *watcher_type, |watch, event_type| {
+                            events.push_back(Event::Watch {
+                                watch,
+                                notice: WatchNotice::Node {
+                                    event_type,
+                                    path: client_path.clone(),
+                                },
+                            });
+                        });
+                }
+            }
+        }
+        if let Some(id) = entry.id {
+            self.complete(id, result);
+        }
+        if entry.op == OpCode::CloseSession {
+            self.terminate(SessionState::Closed);
+        }
+    }
+
+    fn complete(&mut self, id: RequestId, result: Result<Response, CommonError>) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        self.events
+            .push_back(Event::Completed(Completion { id, result }));
+    }
+
+    fn handle_notification(&mut self, body: Bytes, now: Instant) {
+        let event = match WatcherEvent::decode(&mut Reader::new(body)) {
+            Ok(e) => e,
+            Err(e) => {
+                self.protocol_violation(format!("bad notification: {e}"), now);
+                return;
+            }
+        };
+        if event.event_type == EventType::None {
+            return;
+        }
+        let client_path = self.client_path(&event.path);
+        let events = &mut self.events;
+        self.watches
+            .dispatch(event.event_type, &event.path, |watch| {
+                events.push_back(Event::Watch {
+                    watch,
+                    notice: WatchNotice::Node {
+                        event_type: event.event_type,
+                        path: client_path.clone(),
+                    },
+                });
+            });
+    }
+
+    fn handle_auth_reply(&mut self, err: ErrorCode) {
+        let waiting = self.auth_in_flight.pop_front().unwrap_or_default();
+        if err == ErrorCode::AuthFailed {
+            for id in waiting {
+                self.complete(id, Err(CommonError::AuthFailed));
+            }
+            self.terminate(SessionState::AuthFailed);
+            return;
+        }
+        let result = if err.is_ok() {
+            Ok(Response::Empty)
+        } else {
+            Err(CommonError::Server(err))
+        };
+        for id in waiting {
+            self.complete(id, result.clone());
+        }
+    }
+
+    fn client_path(&self, server_path: &str) -> String {
+        self.config
+            .chroot
+            .to_client(server_path)
+            .unwrap_or(server_path)
+            .to_owned()
+    }
+
+    fn strip_chroot(&self, response: &mut Response) {
+        let chroot = &self.config.chroot;
+        if !chroot.is_some() {
+            return;
+        }
+        let strip = |p: &mut String| *p = chroot.strip_owned(std::mem::take(p));
+        match response {
+            Response::Create(r) => strip(&mut r.path),
+            Response::Create2(r) => strip(&mut r.path),
+            Response::Sync(r) => strip(&mut r.path),
+            Response::GetEphemerals(r) => r.ephemerals.iter_mut().for_each(strip),
+            Response::Multi(r) => {
+                for result in &mut r.results {
+                    if let zk_proto::MultiResult::Create { path, .. } = result {
+                        strip(path);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Internals: timers
+    // ----------------------------------------------------------------------------------------
+
+    fn negotiated_or_requested(&self) -> Duration {
+        self.negotiated_timeout
+            .unwrap_or(self.config.session_timeout)
+    }
+
+    fn read_timeout(&self) -> Duration {
+        self.negotiated_or_requested() * 2 / 3
+    }
+
+    fn ping_interval(&self) -> Duration {
+        let half = self.read_timeout() / 2;
+        // Java pings up to a second early so the ping lands well before the read timeout.
+        let slack = if half > Duration::from_secs(2) {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        };
+        (half - slack)
+            .min(MAX_PING_INTERVAL)
+            .max(Duration::from_millis(1))
+    }
+
+    fn expiry_timeout(&self) -> Duration {
+        self.negotiated_or_requested() * 4 / 3
+    }
+
+    fn connect_timeout(&self) -> Duration {
+        self.config
+            .connect_timeout
+            .unwrap_or_else(|| self.negotiated_or_requested() / self.hosts.len().max(1) as u32)
+            .max(Duration::from_millis(1))
+    }
+
+    fn queue_timeout(&self) -> Duration {
+        self.config
+            .queue_timeout
+            .unwrap_or(self.negotiated_or_requested())
+    }
+
+    fn on_timer(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Connect => {
+                if matches!(self.phase, Phase::Connecting(_) | Phase::Handshaking(_)) {
+                    self.connection_lost(DisconnectReason::ConnectTimeout, now);
+                }
+            }
+            Timer::Read => {
+                if let Phase::Ready(_) = self.phase {
+                    let deadline = self.last_recv + self.read_timeout();
+                    if now >= deadline {
+                        self.connection_lost(DisconnectReason::ReadTimeout, now);
+                    } else {
+                        self.timers.set(Timer::Read, deadline);
+                    }
+                }
+            }
+            Timer::Ping => {
+                if let Phase::Ready(_) = self.phase {
+                    write_request(&mut self.control, Xid::PING, &Request::Ping);
+                    self.timers.set(Timer::Ping, now + self.ping_interval());
+                }
+            }
+            Timer::Backoff => {
+                if self.phase == Phase::Idle {
+                    self.start_attempt(now);
+                }
+            }
+            Timer::ClientExpiry => {
+                let deadline = self.last_recv + self.expiry_timeout();
+                if now >= deadline {
+                    self.terminate(SessionState::Expired);
+                } else {
+                    self.timers.set(Timer::ClientExpiry, deadline);
+                }
+            }
+            Timer::Close => self.terminate(SessionState::Closed),
+            Timer::ReadOnlyProbe => {
+                if self.probe.take().is_some() {
+                    // The driver never answered: count it as a failed probe.
+                    self.schedule_probe(now);
+                } else {
+                    self.start_probe(now);
+                }
+            }
+            Timer::QueueDeadline => self.expire_queued(now),
+        }
+    }
+
+    fn expire_queued(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Ready(_)) {
+            return;
+        }
+        while let Some(front) = self.queued.front() {
+            if front.deadline > now {
+                self.timers.set(Timer::QueueDeadline, front.deadline);
+                return;
+            }
+            if let Some(q) = self.queued.pop_front() {
+                self.outbox.advance(q.frame_len);
+                if let Some(id) = q.request.id {
+                    self.complete(id, Err(CommonError::ConnectionLoss));
+                }
+            }
+        }
+    }
+
+    fn schedule_probe(&mut self, now: Instant) {
+        if self.state != SessionState::ConnectedReadOnly || self.hosts.len() < 2 {
+            return;
+        }
+        self.timers
+            .set(Timer::ReadOnlyProbe, now + self.read_only_probe_delay);
+        self.read_only_probe_delay =
+            (self.read_only_probe_delay * 2).min(self.config.read_only_probe.1);
+    }
+
+    fn start_probe(&mut self, now: Instant) {
+        if self.state != SessionState::ConnectedReadOnly || self.hosts.len() < 2 {
+            return;
+        }
+        let current = self.hosts.current_index();
+        self.probe_cursor = (self.probe_cursor + 1) % self.hosts.len();
+        if self.probe_cursor == current {
+            self.probe_cursor = (self.probe_cursor + 1) % self.hosts.len();
+        }
+        let probe = ProbeId(self.next_probe_id);
+        self.next_probe_id += 1;
+        self.probe = Some((probe, self.probe_cursor));
+        self.actions.push_back(Action::Probe {
+            probe,
+            host: self.hosts.get(self.probe_cursor).clone(),
+        });
+        // Bound the wait for the driver's answer.
+        self.timers
+            .set(Timer::ReadOnlyProbe, now + self.connect_timeout());
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Internals: connection lifecycle
+    // ----------------------------------------------------------------------------------------
+
+    fn start_attempt(&mut self, now: Instant) {
+        let conn = ConnectionId(self.next_connection_id);
+        self.next_connection_id += 1;
+        self.attempts += 1;
+        let (_, host) = self.hosts.next();
+        self.actions.push_back(Action::Connect {
+            conn,
+            host: host.clone(),
+        });
+        self.phase = Phase::Connecting(conn);
+        self.timers
+            .set(Timer::Connect, now + self.connect_timeout());
+    }
+
+    /// Tells the driver to close a transport the session no longer wants.
+    fn disown(&mut self, conn: ConnectionId) {
+        self.actions.push_back(Action::Disconnect { conn });
+    }
+
+    fn protocol_violation(&mut self, what: String, now: Instant) {
+        self.connection_lost(DisconnectReason::ProtocolViolation(what), now);
+    }
+
+    fn connection_lost(&mut self, reason: DisconnectReason, now: Instant) {
+        if let Some(conn) = self.phase.connection() {
+            self.disown(conn);
+        }
+        self.phase = Phase::Idle;
+        self.events.push_back(Event::ConnectionLost(reason));
+        self.recv.clear();
+        self.control.clear();
+        self.skipping = 0;
+        for t in [
+            Timer::Read,
+            Timer::Ping,
+            Timer::Connect,
+            Timer::ReadOnlyProbe,
+        ] {
+            self.timers.stop(t);
+        }
+        self.probe = None;
+
+        let mut close_was_sent = false;
+        for entry in std::mem::take(&mut self.in_flight) {
+            close_was_sent |= entry.op == OpCode::CloseSession;
+            if let Some(id) = entry.id {
+                self.complete(id, Err(CommonError::ConnectionLoss));
+            }
+        }
+        for waiting in std::mem::take(&mut self.auth_in_flight) {
+            for id in waiting {
+                self.complete(id, Err(CommonError::ConnectionLoss));
+            }
+        }
+        if close_was_sent {
+            self.terminate(SessionState::Closed);
+            return;
+        }
+        if self.state.is_connected() {
+            self.set_state(SessionState::Disconnected);
+        }
+        if !self.config.queue_while_disconnected {
+            self.outbox.clear();
+            for q in std::mem::take(&mut self.queued) {
+                if let Some(id) = q.request.id {
+                    self.complete(id, Err(CommonError::ConnectionLoss));
+                }
+            }
+        } else if let Some(front) = self.queued.front() {
+            self.timers.set(Timer::QueueDeadline, front.deadline);
+        }
+        let mut delay = Duration::from_nanos(
+            self.rng.below(
+                self.config
+                    .backoff
+                    .max_jitter
+                    .as_nanos()
+                    .min(u64::MAX as u128) as u64,
+            ),
+        );
+        if self.hosts.completed_pass() {
+            delay += self.config.backoff.pass_delay;
+        }
+        self.timers.set(Timer::Backoff, now + delay);
+    }
+
+    fn terminate(&mut self, state: SessionState) {
+        if self.state.is_terminal() {
+            return;
+        }
+        if let Some(conn) = self.phase.connection() {
+            self.disown(conn);
+        }
+        self.phase = Phase::Idle;
+        self.closing = false;
+        let error = state.terminal_error();
+        for entry in std::mem::take(&mut self.in_flight) {
+            if let Some(id) = entry.id {
+                self.complete(id, Err(error.clone()));
+            }
+        }
+        for q in std::mem::take(&mut self.queued) {
+            if let Some(id) = q.request.id {
+                self.complete(id, Err(error.clone()));
+            }
+        }
+        for waiting in std::mem::take(&mut self.auth_in_flight) {
+            for id in waiting {
+                self.complete(id, Err(error.clone()));
+            }
+        }
+        let waiting: Vec<RequestId> = self
+            .credentials
+            .iter_mut()
+            .flat_map(|c| std::mem::take(&mut c.waiting))
+            .collect();
+        for id in waiting {
+            self.complete(id, Err(error.clone()));
+        }
+        for watch in self.watches.drain() {
+            self.events.push_back(Event::Watch {
+                watch,
+                notice: WatchNotice::SessionEnded(state),
+            });
+        }
+        self.outbox = BytesMut::new();
+        self.control = BytesMut::new();
+        self.recv = BytesMut::new();
+        self.skipping = 0;
+        self.probe = None;
+        self.timers.stop_all();
+        self.set_state(state);
+    }
+
+    fn set_state(&mut self, state: SessionState) {
+        if self.state != state {
+            self.state = state;
+            self.events.push_back(Event::State(state));
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The watch registry: which registrations exist for which paths, how a notification reaches
+//! every registration it matches, and how the whole set is re-registered after a reconnect.
+//!
+//! Paths here are server paths (chroot included), exactly as they travel in notifications and in
+//! SetWatches, so nothing is translated on the hot path and paths outside the chroot (such as
+//! `/zookeeper/config`) work too. Registrations are identified by the [`WatchId`] of the request
+//! that set them.
+
+use std::collections::HashMap;
+
+use zk_proto::{EventType, Request, SetWatches, SetWatches2, WatcherType, Zxid};
+
+/// Identifies one watch registration: the id of the request that set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WatchId(pub u64);
+
+/// The kinds of watch a client can hold on a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WatchKind {
+    /// One-shot, set by getData or by exists on an existing node: fires on data change or
+    /// deletion.
+    Data,
+    /// One-shot, set by exists on a missing node: fires on creation.
+    Exist,
+    /// One-shot, set by getChildren: fires on a child change or deletion of the node.
+    Child,
+    /// Persistent (addWatch): every data and child event of the node.
+    Persistent,
+    /// Persistent-recursive (addWatch): created / deleted / data-changed events of the node and
+    /// every descendant; never NodeChildrenChanged.
+    PersistentRecursive,
+}
+
+impl WatchKind {
+    /// Whether the registration ends when it fires.
+    pub fn is_one_shot(self) -> bool {
+        matches!(self, WatchKind::Data | WatchKind::Exist | WatchKind::Child)
+    }
+
+    fn uses_server_data_table(self) -> bool {
+        !matches!(self, WatchKind::Child)
+    }
+
+    fn uses_server_child_table(self) -> bool {
+        !matches!(self, WatchKind::Data | WatchKind::Exist)
+    }
+
+    fn matches_watcher_type(self, watcher_type: WatcherType) -> bool {
+        match watcher_type {
+            WatcherType::Children => self == WatchKind::Child,
+            WatcherType::Data => matches!(self, WatchKind::Data | WatchKind::Exist),
+            WatcherType::Persistent => self == WatchKind::Persistent,
+            WatcherType::PersistentRecursive => self == WatchKind::PersistentRecursive,
+            _ => true,
+        }
+    }
+
+    /// The event a registration of this kind receives when it is removed.
+    fn removed_event(self) -> EventType {
+        match self {
+            WatchKind::Data | WatchKind::Exist => EventType::DataWatchRemoved,
+            WatchKind::Child => EventType::ChildWatchRemoved,
+            WatchKind::Persistent | WatchKind::PersistentRecursive => {
+                EventType::PersistentWatchRemoved
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Registration {
+    id: WatchId,
+    kind: WatchKind,
+}
+
+/// Every watch registration of the session.
+#[derive(Debug, Default)]
+pub(crate) struct WatchRegistry {
+    by_path: HashMap<String, Vec<Registration>>,
+    paths_by_id: HashMap<WatchId, String>,
+    persistent: usize,
+}
+
+impl WatchRegistry {
+    pub(crate) fn len(&self) -> usize {
+        self.paths_by_id.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.paths_by_id.is_empty()
+    }
+
+    pub(crate) fn has_persistent(&self) -> bool {
+        self.persistent > 0
+    }
+
+    pub(crate) fn add(&mut self, path: String, kind: WatchKind, id: WatchId) {
+        if !kind.is_one_shot() {
+            self.persistent += 1;
+        }
+        self.paths_by_id.insert(id, path.clone());
+        self.by_path
+            .entry(path)
+            .or_default()
+            .push(Registration { id, kind });
+    }
+
+    /// Delivers a node event to every matching registration, in registration order, via
+    /// `deliver(id, one_shot_done)`. One-shot registrations are removed as they fire.
+    pub(crate) fn dispatch(
+        &mut self,
+        event_type: EventType,
+        path: &str,
+        mut deliver: impl FnMut(WatchId),
+    ) {
+        let fires_one_shot = |kind: WatchKind| match event_type {
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                matches!(kind, WatchKind::Data | WatchKind::Exist)
+            }
+            EventType::NodeChildrenChanged => kind == WatchKind::Child,
+            EventType::NodeDeleted => kind.is_one_shot(),
+            _ => false,
+        };
+        let recursive_applies = matches!(
+            event_type,
+            EventType::NodeCreated | EventType::NodeDataChanged | EventType::NodeDeleted
+        );
+        let node_event = recursive_applies || event_type == EventType::NodeChildrenChanged;
+        if !node_event {
+            return;
+        }
+        if let Some(regs) = self.by_path.get_mut(path) {
+            let mut removed = Vec::new();
+            regs.retain(|r| {
+                let one_shot = fires_one_shot(r.kind);
+                let persistent = r.kind == WatchKind::Persistent
+                    || (r.kind == WatchKind::PersistentRecursive && recursive_applies);
+                if one_shot || persistent {
+                    deliver(r.id);
+                }
+                if one_shot {
+                    removed.push(r.id);
+                }
+                !one_shot
+            });
+            if regs.is_empty() {
+                self.by_path.remove(path);
+            }
+            for id in removed {
+                self.paths_by_id.remove(&id);
+            }
+        }
+        if recursive_applies && self.persistent > 0 {
+            for ancestor in ancestors(path) {
+                if let Some(regs) = self.by_path.get(ancestor) {
+                    for r in regs {
+                        if r.kind == WatchKind::PersistentRecursive {
+                            deliver(r.id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes one registration. Returns its path and kind, and the server watch type that is no
+    /// longer needed by any remaining registration on that path (to remove it server-side).
+    pub(crate) fn remove(
+        &mut self,
+        id: WatchId,
+    ) -> Option<(String, WatchKind, Option<WatcherType>)> {
+        let path = self.paths_by_id.remove(&id)?;
+        let regs = self.by_path.get_mut(&path)?;
+        let pos = regs.iter().position(|r| r.id == id)?;
+        let kind = regs.remove(pos).kind;
+        if !kind.is_one_shot() {
+            self.persistent -= 1;
+        }
+        let need_data = regs.iter().any(|r| r.kind.uses_server_data_table());
+        let need_child = regs.iter().any(|r| r.kind.uses_server_child_table());
+        if regs.is_empty() {
+            self.by_path.remove(&path);
+        }
+        let drop_data = kind.uses_server_data_table() && !need_data;
+        let drop_child = kind.uses_server_child_table() && !need_child;
+        let server_type = match (drop_data, drop_child) {
+            (true, true) => Some(WatcherType::Any),
+            (true, false) => Some(WatcherType::Data),
+            (false, true) => Some(WatcherType::Children),
+            (false, false) => None,
+        };
+        Some((path, kind, server_type))
+    }
+
+    /// Removes every registration on `path` matching `watcher_type`, reporting each with the
+    /// event it receives.
+    pub(crate) fn remove_matching(
+        &mut self,
+        path: &str,
+        watcher_type: WatcherType,
+        mut removed: impl FnMut(WatchId, EventType),
+    ) {
+        let Some(regs) = self.by_path.get_mut(path) else {
+            return;
+        };
+        let mut gone = Vec::new();
+        regs.retain(|r| {
+            let hit = r.kind.matches_watcher_type(watcher_type);
+            if hit {
+                gone.push(*r);
+            }
+            !hit
+        });
+        if regs.is_empty() {
+            self.by_path.remove(path);
+        }
+        for r in gone {
+            self.paths_by_id.remove(&r.id);
+            if !r.kind.is_one_shot() {
+                self.persistent -= 1;
+            }
+            removed(r.id, r.kind.removed_event());
+        }
+    }
+
+    /// Ids of the persistent and persistent-recursive registrations.
+    pub(crate) fn persistent_ids(&self) -> Vec<WatchId> {
+        let mut ids: Vec<WatchId> = self
+            .by_path
+            .values()
+            .flatten()
+            .filter(|r| !r.kind.is_one_shot())
+            .map(|r| r.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Removes every registration, returning their ids in registration order.
+    pub(crate) fn drain(&mut self) -> Vec<WatchId> {
+        let mut ids: Vec<WatchId> = self.paths_by_id.drain().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        self.by_path.clear();
+        self.persistent = 0;
+        ids
+    }
+
+    /// The SetWatches (op 101) or, when persistent watches exist, SetWatches2 (op 105) requests
+    /// that re-register everything, each holding about `batch_bytes` of path bytes at most.
+    pub(crate) fn reregistration_requests(
+        &self,
+        relative_zxid: Zxid,
+        batch_bytes: usize,
+    ) -> Vec<Request> {
+        let use_v2 = self.has_persistent();
+        let mut batches = Vec::new();
+        let mut current = SetWatches2 {
+            relative_zxid,
+            ..Default::default()
+        };
+        let mut current_bytes = 0usize;
+        let mut paths: Vec<&String> = self.by_path.keys().collect();
+        paths.sort_unstable();
+        for path in paths {
+            let mut kinds = [false; 5];
+            for r in &self.by_path[path] {
+                kinds[r.kind as usize] = true;
+            }
+            for (kind_index, present) in kinds.into_iter().enumerate() {
+                if !present {
+                    continue;
+                }
+                let server_path = path.clone();
+                let cost = server_path.len() + 4;
+                if current_bytes > 0 && current_bytes + cost > batch_bytes {
+                    batches.push(std::mem::replace(
+                        &mut current,
+                        SetWatches2 {
+                            relative_zxid,
+                            ..Default::default()
+                        },
+                    ));
+                    current_bytes = 0;
+                }
+                current_bytes += cost;
+                let list = match kind_index {
+                    0 => &mut current.data_watches,
+                    1 => &mut current.exist_watches,
+                    2 => &mut current.child_watches,
+                    3 => &mut current.persistent_watches,
+                    _ => &mut current.persistent_recursive_watches,
+                };
+                list.push(server_path);
+            }
+        }
+        if current_bytes > 0 {
+            batches.push(current);
+        }
+        batches
+            .into_iter()
+            .map(|b| {
+                if use_v2 {
+                    Request::SetWatches2(b)
+                } else {
+                    Request::SetWatches(SetWatches {
+                        relative_zxid: b.relative_zxid,
+                        data_watches: b.data_watches,
+                        exist_watches: b.exist_watches,
+                        child_watches: b.child_watches,
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
+/// The proper ancestors of a path and the path itself, nearest first: `/a/b` gives `/a/b`, `/a`,
+/// `/`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = if current == "/" {
+            None
+        } else {
+            match current.rfind('/') {
+                Some(0) => Some("/"),
+                Some(i) => Some(&current[..i]),
+                None => None,
+            }
+        };
+        Some(current)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fired(reg: &mut WatchRegistry, t: EventType, path: &str) -> Vec<u64> {
+        let mut out = Vec::new();
+        reg.dispatch(t, path, |id| out.push(id.0));
+        out
+    }
+
+    #[test]
+    fn ancestors_walk_to_the_root() {
+        assert_eq!(ancestors("/a/b").collect::<Vec<_>>(), ["/a/b", "/a", "/"]);
+        assert_eq!(ancestors("/").collect::<Vec<_>>(), ["/"]);
+    }
+
+    #[test]
+    fn one_shot_watches_fire_once_and_persistent_ones_stay() {
+        let mut reg = WatchRegistry::default();
+        reg.add("/a".into(), WatchKind::Data, WatchId(1));
+        reg.add("/a".into(), WatchKind::Persistent, WatchId(2));
+        reg.add("/a".into(), WatchKind::Child, WatchId(3));
+        assert_eq!(fired(&mut reg, EventType::NodeDataChanged, "/a"), [1, 2]);
+        assert_eq!(fired(&mut reg, EventType::NodeDataChanged, "/a"), [2]);
+        assert_eq!(
+            fired(&mut reg, EventType::NodeChildrenChanged, "/a"),
+            [2, 3]
+        );
+        assert_eq!(fired(&mut reg, EventType::NodeChildrenChanged, "/a"), [2]);
+        assert_eq!(reg.len(), 1);
+    }
+
+    #[test]
+    fn recursive_watches_match_descendants_but_never_child_events() {
+        let mut reg = WatchRegistry::default();
+        reg.add("/a".into(), WatchKind::PersistentRecursive, WatchId(1));
+        reg.add("/".into(), WatchKind::PersistentRecursive, WatchId(2));
+        assert_eq!(fired(&mut reg, EventType::NodeCreated, "/a/b/c"), [1, 2]);
+        assert_eq!(fired(&mut reg, EventType::NodeDeleted, "/a"), [1, 2]);
+        assert_eq!(fired(&mut reg, EventType::NodeCreated, "/ab"), [2]);
+        assert!(fired(&mut reg, EventType::NodeChildrenChanged, "/a").is_empty());
+    }
+
+    #[test]
+    fn node_deleted_ends_data_exist_and_child_watches() {
+        let mut reg = WatchRegistry::default();
+        reg.add("/a".into(), WatchKind::Data, WatchId(1));
+        reg.add("/a".into(), WatchKind::Exist, WatchId(2));
+        reg.add("/a".into(), WatchKind::Child, WatchId(3));
+        assert_eq!(fired(&mut reg, EventType::NodeDeleted, "/a"), [1, 2, 3]);
+        assert!(reg.is_empty());
+    }
+
+    #[test]
+    fn removing_the_last_registration_names_the_server_watch_to_drop() {
+        let mut reg = WatchRegistry::default();
+        reg.add("/a".into(), WatchKind::Data, WatchId(1));
+        reg.add("/a".into(), WatchKind::Data, WatchId(2));
+        reg.add("/a".into(), WatchKind::Child, WatchId(3));
+        assert_eq!(reg.remove(WatchId(1)).unwrap().2, None);
+        assert_eq!(reg.remove(WatchId(2)).unwrap().2, Some(WatcherType::Data));
+        assert_eq!(
+            reg.remove(WatchId(3)).unwrap().2,
+            Some(WatcherType::Children)
+        );
+        reg.add("/p".into(), WatchKind::Persistent, WatchId(4));
+        assert_eq!(reg.remove(WatchId(4)).unwrap().2, Some(WatcherType::Any));
+        assert!(reg.remove(WatchId(4)).is_none());
+        assert!(!reg.has_persistent());
+    }
+
+    #[test]
+    fn reregistration_uses_set_watches2_only_with_persistent_watches_and_batches() {
+        let mut reg = WatchRegistry::default();
+        for i in 0..100 {
+            reg.add(format!("/c/node-{i:04}"), WatchKind::Data, WatchId(i));
+        }
+        let reqs = reg.reregistration_requests(Zxid(7), 500);
+        assert!(reqs.len() > 1);
+        let mut total = 0;
+        for r in &reqs {
+            let Request::SetWatches(sw) = r else {
+                panic!("expected SetWatches, got {r:?}")
+            };
+            assert_eq!(sw.relative_zxid, Zxid(7));
+            assert!(sw.data_watches.iter().all(|p| p.starts_with("/c/node-")));
+            assert!(sw.data_watches.iter().map(|p| p.len() + 4).sum::<usize>() <= 500);
+            total += sw.data_watches.len();
+        }
+        assert_eq!(total, 100);
+        reg.add("/p".into(), WatchKind::PersistentRecursive, WatchId(1000));
+        let reqs = reg.reregistration_requests(Zxid(7), 1 << 17);
+        assert_eq!(reqs.len(), 1);
+        let Request::SetWatches2(sw) = &reqs[0] else {
+            panic!("expected SetWatches2")
+        };
+        assert_eq!(sw.persistent_recursive_watches, ["/p"]);
+        assert_eq!(sw.data_watches.len(), 100);
+    }
+}
