@@ -1,0 +1,205 @@
+//! Handshake, request order and request lifecycle, against a scripted server in virtual time.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use support::{config, ClientFrame, Sim};
+use zk_session::ops::{self, Operation};
+use zk_session::proto::{
+    ErrorCode, GetDataResponse, Request, Response, SessionId, Stat, StatResponse, Xid, Zxid,
+};
+use zk_session::{CommonError, DisconnectReason, Event, SessionState};
+
+fn get_data_reply(data: &'static [u8]) -> Response {
+    Response::GetData(GetDataResponse {
+        data: Bytes::from_static(data),
+        stat: Stat::default(),
+    })
+}
+
+#[test]
+fn handshake_sends_only_the_connect_request_until_the_response() {
+    let mut config = config("127.0.0.1:2181");
+    config
+        .auth
+        .push(("digest".into(), Bytes::from_static(b"u:p")));
+    let mut sim = Sim::new(config);
+    let queued = sim.submit(&ops::GetData::new("/a"));
+    sim.accept_transport();
+    let frames = sim.client_frames();
+    let [ClientFrame::Connect(req)] = frames.as_slice() else {
+        panic!("only the ConnectRequest may be written first, got {frames:?}");
+    };
+    assert_eq!(req.session_id, SessionId(0));
+    assert_eq!(&req.password[..], &[0u8; 16]);
+    assert_eq!(req.timeout_ms, 30_000);
+    assert_eq!(req.protocol_version, 0);
+
+    // Time passes and more work arrives: still nothing may be written.
+    let later = sim.submit(&ops::Exists::new("/b"));
+    sim.advance(Duration::from_secs(5));
+    assert!(sim.client_frames().is_empty(), "wrote during the handshake");
+
+    sim.answer_connect(0x77, 30_000, false);
+    assert_eq!(sim.session.state(), SessionState::Connected);
+    assert_eq!(sim.session.session_id(), SessionId(0x77));
+    assert_eq!(
+        sim.session.negotiated_timeout(),
+        Some(Duration::from_secs(30))
+    );
+    let frames = sim.client_frames();
+    let ops: Vec<_> = frames.iter().map(|f| f.opcode()).collect();
+    use zk_session::proto::OpCode;
+    assert_eq!(ops, [OpCode::Auth, OpCode::GetData, OpCode::Exists]);
+    assert_eq!(frames[0].xid(), Xid::AUTH);
+    assert!(frames[1].xid().0 < frames[2].xid().0);
+    let _ = (queued, later);
+}
+
+#[test]
+fn queued_requests_go_out_in_submission_order_after_reconnect() {
+    let mut sim = Sim::new(config("h1:1,h2:2"));
+    sim.establish(1, 30_000);
+    sim.drop_transport();
+    assert_eq!(sim.session.state(), SessionState::Disconnected);
+    let ids: Vec<_> = (0..5)
+        .map(|i| sim.submit(&ops::GetData::new(format!("/n{i}"))))
+        .collect();
+    sim.run_until(Duration::from_secs(5), |s| s.pending_connect.is_some());
+    let req = sim.establish(1, 30_000);
+    assert_eq!(req.session_id, SessionId(1), "the session is resumed");
+    let frames = sim.client_frames();
+    let paths: Vec<String> = frames
+        .iter()
+        .map(|f| match f.request() {
+            Request::GetData(r) => r.path.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(paths, ["/n0", "/n1", "/n2", "/n3", "/n4"]);
+    for f in &frames {
+        sim.reply_ok(f.xid(), get_data_reply(b"x"));
+    }
+    let done: Vec<_> = sim.completions().into_iter().map(|c| c.id).collect();
+    assert_eq!(done, ids);
+}
+
+#[test]
+fn in_flight_requests_fail_with_connection_loss_exactly_once() {
+    let mut sim = Sim::new(config("h1:1,h2:2"));
+    sim.establish(1, 30_000);
+    let ids: Vec<_> = (0..3)
+        .map(|i| sim.submit(&ops::GetData::new(format!("/n{i}"))))
+        .collect();
+    let frames = sim.client_frames();
+    assert_eq!(frames.len(), 3);
+    sim.drop_transport();
+    let completions = sim.completions();
+    assert_eq!(completions.len(), 3);
+    for (c, id) in completions.iter().zip(&ids) {
+        assert_eq!(c.id, *id);
+        assert_eq!(c.result, Err(CommonError::ConnectionLoss));
+    }
+    // A late reply on a new connection cannot complete them again.
+    sim.run_until(Duration::from_secs(5), |s| s.pending_connect.is_some());
+    sim.establish(1, 30_000);
+    let _ = sim.client_frames();
+    assert!(sim.completions().is_empty());
+    assert_eq!(sim.session.in_flight(), 0);
+}
+
+#[test]
+fn xid_out_of_order_drops_the_connection() {
+    let mut sim = Sim::new(config("h1:1"));
+    sim.establish(1, 30_000);
+    let a = sim.submit(&ops::GetData::new("/a"));
+    let b = sim.submit(&ops::GetData::new("/b"));
+    let frames = sim.client_frames();
+    sim.reply_ok(frames[1].xid(), get_data_reply(b"b"));
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionLost(DisconnectReason::ProtocolViolation(_))
+    )));
+    assert_eq!(sim.session.state(), SessionState::Disconnected);
+    let done = sim.completions();
+    assert_eq!(done.len(), 2);
+    assert!(done
+        .iter()
+        .all(|c| c.result == Err(CommonError::ConnectionLoss)));
+    assert_eq!(done[0].id, a);
+    assert_eq!(done[1].id, b);
+}
+
+#[test]
+fn replies_complete_typed_operations_and_advance_last_zxid() {
+    let mut sim = Sim::new(config("h1:1"));
+    sim.establish(1, 30_000);
+    let op = ops::SetData::new("/a", Bytes::from_static(b"v")).version(3);
+    let id = sim.submit(&op);
+    let frames = sim.client_frames();
+    sim.reply(frames[0].xid(), ErrorCode::BadVersion, &Response::Empty);
+    let c = sim.completion(id).expect("completed");
+    assert_eq!(
+        op.complete(c.result),
+        Err(ops::SetDataError::BadVersion { expected: 3 })
+    );
+    assert_eq!(sim.session.last_zxid_seen(), Zxid(sim.next_zxid));
+
+    let id = sim.submit(&ops::SetData::new("/a", Bytes::from_static(b"v")));
+    let frames = sim.client_frames();
+    let stat = Stat {
+        version: 4,
+        ..Default::default()
+    };
+    sim.reply_ok(frames[0].xid(), Response::Stat(StatResponse { stat }));
+    let c = sim.completion(id).expect("completed");
+    assert_eq!(
+        ops::SetData::new("/a", Bytes::new())
+            .complete(c.result)
+            .unwrap()
+            .version,
+        4
+    );
+
+    // Notifications and pings never move last_zxid_seen.
+    let before = sim.session.last_zxid_seen();
+    sim.notify(zk_session::proto::EventType::NodeCreated, "/x");
+    assert_eq!(sim.session.last_zxid_seen(), before);
+}
+
+#[test]
+fn invalid_arguments_fail_at_submission_without_sending() {
+    let mut sim = Sim::new(config("h1:1"));
+    sim.establish(1, 30_000);
+    for bad in ["", "a", "/a/", "/a//b", "/a/./b"] {
+        let err = sim
+            .session
+            .submit(&ops::GetData::new(bad), sim.now)
+            .unwrap_err();
+        assert!(
+            matches!(err, CommonError::InvalidPath(_)),
+            "{bad:?}: {err:?}"
+        );
+    }
+    let ttl_without_mode = ops::Create::new("/t", Bytes::new()).ttl(Duration::from_secs(1));
+    assert!(matches!(
+        sim.session.submit(&ttl_without_mode, sim.now),
+        Err(CommonError::InvalidArgument(_))
+    ));
+    sim.drain();
+    assert!(sim.client_frames().is_empty());
+    assert_eq!(sim.session.in_flight(), 0);
+}
+
+#[test]
+fn xids_start_at_one_and_wrap_without_zero_or_negatives() {
+    let mut sim = Sim::new(config("h1:1"));
+    sim.establish(1, 30_000);
+    sim.submit(&ops::Exists::new("/a"));
+    let frames = sim.client_frames();
+    assert_eq!(frames[0].xid(), Xid(1));
+    sim.reply(frames[0].xid(), ErrorCode::NoNode, &Response::Empty);
+    let _ = ErrorCode::Ok;
+}
