@@ -95,6 +95,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod fuzzing;
 pub mod hosts;
 pub mod ops;
 pub mod path;

@@ -274,6 +274,12 @@ impl Session {
         &self.config.chroot
     }
 
+    /// Bytes held in the session's buffers: received and not yet decoded, and waiting to be
+    /// sent.
+    pub fn buffered_len(&self) -> usize {
+        self.recv.len() + self.control.len() + self.outbox.len()
+    }
+
     /// Number of watch registrations held.
     pub fn watch_count(&self) -> usize {
         self.watches.len()
@@ -1135,8 +1141,8 @@ impl Session {
                     self.complete(id, Err(CommonError::ConnectionLoss));
                 }
             }
-        } else if let Some(front) = self.queued.front() {
-            self.timers.set(Timer::QueueDeadline, front.deadline);
+        } else {
+            self.expire_queued(now);
         }
         let mut delay = Duration::from_nanos(
             self.rng.below(

@@ -152,7 +152,8 @@ impl WatchRegistry {
             }
         }
         if recursive_applies && self.persistent > 0 {
-            for ancestor in ancestors(path) {
+            // The path itself was served above: only its proper ancestors remain.
+            for ancestor in ancestors(path).skip(1) {
                 if let Some(regs) = self.by_path.get(ancestor) {
                     for r in regs {
                         if r.kind == WatchKind::PersistentRecursive {
