@@ -92,6 +92,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod bench_support;
 pub mod config;
 pub mod error;
 pub mod event;
@@ -111,7 +113,7 @@ pub use event::{
     WatchNotice,
 };
 pub use hosts::HostAddr;
-pub use ops::Operation;
+pub use ops::{Operation, Paths};
 pub use path::{Chroot, PathError};
 pub use session::{Action, Session};
 pub use watches::{WatchId, WatchKind};

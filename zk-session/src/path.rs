@@ -128,6 +128,14 @@ impl Chroot {
         }
     }
 
+    /// Writes the server path for a client path into `out`.
+    pub fn write_server(&self, client_path: &str, out: &mut String) {
+        out.push_str(&self.prefix);
+        if self.prefix.is_empty() || client_path != "/" {
+            out.push_str(client_path);
+        }
+    }
+
     /// Strips the chroot from an owned server path in place (paths outside it are kept whole).
     pub fn strip_owned(&self, server_path: String) -> String {
         match self.to_client(&server_path) {

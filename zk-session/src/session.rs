@@ -17,7 +17,7 @@ use crate::event::{
     WatchNotice,
 };
 use crate::hosts::{HostAddr, HostList};
-use crate::ops::{AfterReply, Operation, Prepared};
+use crate::ops::{AfterReply, Operation, Paths, Prepared};
 use crate::path::Chroot;
 use crate::rng::Rng;
 use crate::timer::{Timer, TimerTable};
@@ -101,6 +101,8 @@ struct Credential {
 
 /// The most path bytes one SetWatches request carries (the Java client's limit).
 const SET_WATCHES_BATCH_BYTES: usize = 128 * 1024;
+/// The smallest step by which the receive buffer grows.
+const RECV_CHUNK: usize = 64 * 1024;
 /// The longest the client lets the connection idle before a ping, whatever the timeout.
 const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -154,6 +156,8 @@ pub struct Session {
     credentials: Vec<Credential>,
     /// User requests submitted and not completed yet.
     outstanding: usize,
+    /// Path buffers of encoded requests, reused by the next ones.
+    spare_paths: Vec<String>,
 
     watches: WatchRegistry,
 
@@ -215,6 +219,7 @@ impl Session {
             auth_in_flight: VecDeque::new(),
             credentials,
             outstanding: 0,
+            spare_paths: Vec::new(),
             watches: WatchRegistry::default(),
             last_recv: now,
             probe: None,
@@ -335,6 +340,11 @@ impl Session {
             _ => return,
         }
         self.last_recv = now;
+        if self.recv.capacity() - self.recv.len() < data.len() {
+            // Grow in large steps: replies are sliced out of this buffer without copying, so
+            // while the application holds them the old buffer cannot be reused.
+            self.recv.reserve(data.len().max(RECV_CHUNK));
+        }
         self.recv.extend_from_slice(data);
         self.process_received(conn, now);
     }
@@ -386,8 +396,11 @@ impl Session {
         now: Instant,
     ) -> Result<RequestId, CommonError> {
         self.check_accepting()?;
-        let prepared = op.prepare(&self.config.chroot)?;
-        self.submit_prepared(prepared, now)
+        let mut paths =
+            Paths::with_spare(&self.config.chroot, std::mem::take(&mut self.spare_paths));
+        let prepared = op.prepare(&mut paths);
+        self.spare_paths = paths.into_spare();
+        self.submit_prepared(prepared?, now)
     }
 
     /// Closes the session: queued requests are sent, then closeSession; the state becomes
@@ -583,6 +596,26 @@ impl Session {
             frame_len: self.outbox.len() - before,
             deadline,
         });
+        self.recycle_path(prepared.request);
+    }
+
+    /// Keeps the path buffer of an encoded request for the next one.
+    fn recycle_path(&mut self, request: Request) {
+        const MAX_SPARE: usize = 4;
+        if self.spare_paths.len() >= MAX_SPARE {
+            return;
+        }
+        let path = match request {
+            Request::GetData(r)
+            | Request::Exists(r)
+            | Request::GetChildren(r)
+            | Request::GetChildren2(r) => r.path,
+            Request::SetData(r) => r.path,
+            Request::Delete(r) => r.path,
+            Request::Create(r) | Request::Create2(r) | Request::CreateContainer(r) => r.path,
+            _ => return,
+        };
+        self.spare_paths.push(path);
     }
 
     // ----------------------------------------------------------------------------------------

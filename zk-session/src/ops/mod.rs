@@ -8,7 +8,7 @@
 use zk_proto::{Request, Response};
 
 use crate::error::CommonError;
-use crate::path::Chroot;
+use crate::path::{validate_path, Chroot};
 use crate::watches::WatchKind;
 
 mod errors;
@@ -34,10 +34,51 @@ pub trait Operation {
     type Error: From<CommonError>;
 
     /// Builds the request, validating arguments; `chroot` is prepended to paths.
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError>;
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError>;
 
     /// Turns the completion's result into the call's result.
     fn complete(&self, result: Result<Response, CommonError>) -> Result<Self::Output, Self::Error>;
+}
+
+/// Turns client paths into server paths: validates them, prepends the chroot, and reuses the
+/// buffers of earlier requests so the request path does not allocate.
+#[derive(Debug)]
+pub struct Paths<'a> {
+    chroot: &'a Chroot,
+    spare: Vec<String>,
+}
+
+impl<'a> Paths<'a> {
+    /// Paths under `chroot`, with no buffers to reuse.
+    pub fn new(chroot: &'a Chroot) -> Paths<'a> {
+        Paths {
+            chroot,
+            spare: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_spare(chroot: &'a Chroot, spare: Vec<String>) -> Paths<'a> {
+        Paths { chroot, spare }
+    }
+
+    pub(crate) fn into_spare(self) -> Vec<String> {
+        self.spare
+    }
+
+    /// The chroot.
+    pub fn chroot(&self) -> &Chroot {
+        self.chroot
+    }
+
+    /// Validates a client path (a trailing `/` is allowed when `sequential`) and returns its
+    /// server path.
+    pub fn server_path(&mut self, path: &str, sequential: bool) -> Result<String, CommonError> {
+        validate_path(path, sequential)?;
+        let mut out = self.spare.pop().unwrap_or_default();
+        out.clear();
+        self.chroot.write_server(path, &mut out);
+        Ok(out)
+    }
 }
 
 /// A request ready for the session, with what the session must do when it is answered.

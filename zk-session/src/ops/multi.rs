@@ -7,10 +7,9 @@ use zk_proto::{
 };
 
 use super::errors::{MultiError, MultiReadError};
-use super::node::{server_path, Create, Delete, SetData};
-use super::{unexpected, Operation, Prepared};
+use super::node::{Create, Delete, SetData};
+use super::{unexpected, Operation, Paths, Prepared};
 use crate::error::CommonError;
-use crate::path::Chroot;
 
 /// One write of a [`Multi`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +90,10 @@ impl Multi {
         self
     }
 
-    fn proto_op(op: &MultiOp, chroot: &Chroot) -> Result<zk_proto::MultiOp, CommonError> {
+    fn proto_op(op: &MultiOp, paths: &mut Paths) -> Result<zk_proto::MultiOp, CommonError> {
         Ok(match op {
             MultiOp::Create(c) => {
-                let path = server_path(chroot, &c.path, c.mode.is_sequential())?;
+                let path = paths.server_path(&c.path, c.mode.is_sequential())?;
                 c.validate_acl()?;
                 match (c.mode, c.ttl_ms()?) {
                     (_, Some(ttl)) => zk_proto::MultiOp::CreateTtl(CreateTtlRequest {
@@ -121,16 +120,16 @@ impl Multi {
                 }
             }
             MultiOp::Delete(d) => zk_proto::MultiOp::Delete(DeleteRequest {
-                path: server_path(chroot, &d.path, false)?,
+                path: paths.server_path(&d.path, false)?,
                 version: d.version.unwrap_or(-1),
             }),
             MultiOp::SetData(s) => zk_proto::MultiOp::SetData(SetDataRequest {
-                path: server_path(chroot, &s.path, false)?,
+                path: paths.server_path(&s.path, false)?,
                 data: s.data.clone(),
                 version: s.version.unwrap_or(-1),
             }),
             MultiOp::Check { path, version } => zk_proto::MultiOp::Check(CheckVersionRequest {
-                path: server_path(chroot, path, false)?,
+                path: paths.server_path(path, false)?,
                 version: *version,
             }),
         })
@@ -156,11 +155,11 @@ impl Operation for Multi {
     type Output = Vec<OpResult>;
     type Error = MultiError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         let ops = self
             .ops
             .iter()
-            .map(|op| Multi::proto_op(op, chroot))
+            .map(|op| Multi::proto_op(op, paths))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Prepared::plain(Request::Multi(MultiRequest { ops })))
     }
@@ -245,18 +244,18 @@ impl Operation for MultiRead {
     type Output = Vec<Result<ReadResult, ErrorCode>>;
     type Error = MultiReadError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         let ops = self
             .ops
             .iter()
             .map(|op| {
                 Ok(match op {
                     ReadOp::GetData(p) => zk_proto::MultiOp::GetData(PathWatchRequest {
-                        path: server_path(chroot, p, false)?,
+                        path: paths.server_path(p, false)?,
                         watch: false,
                     }),
                     ReadOp::GetChildren(p) => zk_proto::MultiOp::GetChildren(PathWatchRequest {
-                        path: server_path(chroot, p, false)?,
+                        path: paths.server_path(p, false)?,
                         watch: false,
                     }),
                 })
@@ -289,6 +288,7 @@ impl Operation for MultiRead {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::path::Chroot;
 
     #[test]
     fn the_failing_op_is_the_one_with_a_real_code() {
@@ -311,7 +311,8 @@ mod tests {
                     .ttl(std::time::Duration::from_secs(5)),
             )
             .create(Create::new("/p", Bytes::new()));
-        let prepared = multi.prepare(&Chroot::new("/root").unwrap()).unwrap();
+        let chroot = Chroot::new("/root").unwrap();
+        let prepared = multi.prepare(&mut Paths::new(&chroot)).unwrap();
         let Request::Multi(m) = prepared.request else {
             panic!("not a multi")
         };

@@ -10,20 +10,9 @@ use zk_proto::{
 };
 
 use super::errors::*;
-use super::{unexpected, AfterReply, Operation, Prepared};
+use super::{unexpected, AfterReply, Operation, Paths, Prepared};
 use crate::error::CommonError;
-use crate::path::{validate_path, Chroot};
 use crate::watches::WatchKind;
-
-/// Validates a client path and turns it into a server path.
-pub(crate) fn server_path(
-    chroot: &Chroot,
-    path: &str,
-    sequential: bool,
-) -> Result<String, CommonError> {
-    validate_path(path, sequential)?;
-    Ok(chroot.to_server(path))
-}
 
 fn version_or_any(version: Option<i32>) -> i32 {
     version.unwrap_or(-1)
@@ -118,8 +107,8 @@ impl Operation for Create {
     type Output = Created;
     type Error = CreateError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
-        let path = server_path(chroot, &self.path, self.mode.is_sequential())?;
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+        let path = paths.server_path(&self.path, self.mode.is_sequential())?;
         self.validate_acl()?;
         let ttl = self.ttl_ms()?;
         let flags = self.mode.flags();
@@ -188,9 +177,9 @@ impl Operation for Delete {
     type Output = ();
     type Error = DeleteError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::Delete(DeleteRequest {
-            path: server_path(chroot, &self.path, false)?,
+            path: paths.server_path(&self.path, false)?,
             version: version_or_any(self.version),
         })))
     }
@@ -233,8 +222,8 @@ macro_rules! path_watch_op {
                 self
             }
 
-            fn prepare_request(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
-                let path = server_path(chroot, &self.path, false)?;
+            fn prepare_request(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+                let path = paths.server_path(&self.path, false)?;
                 let after = if self.watch {
                     AfterReply::Watch {
                         path: path.clone(),
@@ -274,8 +263,8 @@ impl Operation for Exists {
     type Output = Option<Stat>;
     type Error = ExistsError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
-        self.prepare_request(chroot)
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+        self.prepare_request(paths)
     }
 
     fn complete(&self, result: Result<Response, CommonError>) -> Result<Option<Stat>, ExistsError> {
@@ -292,8 +281,8 @@ impl Operation for GetData {
     type Output = (Bytes, Stat);
     type Error = GetDataError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
-        self.prepare_request(chroot)
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+        self.prepare_request(paths)
     }
 
     fn complete(
@@ -312,8 +301,8 @@ impl Operation for GetChildren {
     type Output = (Vec<String>, Stat);
     type Error = GetChildrenError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
-        self.prepare_request(chroot)
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+        self.prepare_request(paths)
     }
 
     fn complete(
@@ -360,9 +349,9 @@ impl Operation for SetData {
     type Output = Stat;
     type Error = SetDataError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::SetData(SetDataRequest {
-            path: server_path(chroot, &self.path, false)?,
+            path: paths.server_path(&self.path, false)?,
             data: self.data.clone(),
             version: version_or_any(self.version),
         })))
@@ -395,9 +384,9 @@ impl Operation for GetAcl {
     type Output = (Vec<Acl>, Stat);
     type Error = GetAclError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::GetAcl(PathRequest {
-            path: server_path(chroot, &self.path, false)?,
+            path: paths.server_path(&self.path, false)?,
         })))
     }
 
@@ -445,14 +434,14 @@ impl Operation for SetAcl {
     type Output = Stat;
     type Error = SetAclError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         if self.acl.is_empty() {
             return Err(CommonError::InvalidArgument(
                 "an ACL needs at least one entry",
             ));
         }
         Ok(Prepared::plain(Request::SetAcl(SetAclRequest {
-            path: server_path(chroot, &self.path, false)?,
+            path: paths.server_path(&self.path, false)?,
             acl: self.acl.clone(),
             version: version_or_any(self.version),
         })))
@@ -487,12 +476,12 @@ impl Operation for GetEphemerals {
     type Output = Vec<String>;
     type Error = GetEphemeralsError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         if !self.prefix.starts_with('/') {
             return Err(crate::path::PathError::NotAbsolute(self.prefix.clone()).into());
         }
         Ok(Prepared::plain(Request::GetEphemerals(PathRequest {
-            path: chroot.to_server(&self.prefix),
+            path: paths.chroot().to_server(&self.prefix),
         })))
     }
 
@@ -526,10 +515,10 @@ impl Operation for GetAllChildrenNumber {
     type Output = u32;
     type Error = GetAllChildrenNumberError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::GetAllChildrenNumber(
             PathRequest {
-                path: server_path(chroot, &self.path, false)?,
+                path: paths.server_path(&self.path, false)?,
             },
         )))
     }

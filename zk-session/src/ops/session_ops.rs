@@ -4,10 +4,8 @@ use bytes::Bytes;
 use zk_proto::{AuthPacket, ClientInfo, PathRequest, PathWatchRequest, Request, Response, Stat};
 
 use super::errors::{AddAuthError, CloseError, GetConfigError, SyncError, WhoAmIError};
-use super::node::server_path;
-use super::{unexpected, AfterReply, Operation, Prepared};
+use super::{unexpected, AfterReply, Operation, Paths, Prepared};
 use crate::error::CommonError;
-use crate::path::Chroot;
 use crate::watches::WatchKind;
 
 /// Make the connected server catch up with the leader before the next read.
@@ -28,9 +26,9 @@ impl Operation for Sync {
     type Output = String;
     type Error = SyncError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::Sync(PathRequest {
-            path: server_path(chroot, &self.path, false)?,
+            path: paths.server_path(&self.path, false)?,
         })))
     }
 
@@ -51,7 +49,7 @@ impl Operation for WhoAmI {
     type Output = Vec<ClientInfo>;
     type Error = WhoAmIError;
 
-    fn prepare(&self, _chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::WhoAmI))
     }
 
@@ -97,7 +95,7 @@ impl Operation for AddAuth {
     type Output = ();
     type Error = AddAuthError;
 
-    fn prepare(&self, _chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         if self.scheme.is_empty() {
             return Err(CommonError::InvalidArgument(
                 "an auth scheme must not be empty",
@@ -144,7 +142,7 @@ impl Operation for GetConfig {
     type Output = (Bytes, Stat);
     type Error = GetConfigError;
 
-    fn prepare(&self, _chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared {
             request: Request::GetData(PathWatchRequest {
                 path: CONFIG_NODE.to_owned(),
@@ -182,7 +180,7 @@ impl Operation for CloseSession {
     type Output = ();
     type Error = CloseError;
 
-    fn prepare(&self, _chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::CloseSession))
     }
 

@@ -3,10 +3,8 @@
 use zk_proto::{AddWatchMode, AddWatchRequest, Request, Response, WatcherType, WatchesRequest};
 
 use super::errors::{AddWatchError, WatchesError};
-use super::node::server_path;
-use super::{AfterReply, Operation, Prepared};
+use super::{AfterReply, Operation, Paths, Prepared};
 use crate::error::CommonError;
-use crate::path::Chroot;
 use crate::watches::WatchKind;
 
 /// Add a persistent or persistent-recursive watch (3.6+). Its notices carry the request's id
@@ -34,8 +32,8 @@ impl Operation for AddWatch {
     type Output = ();
     type Error = AddWatchError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
-        let path = server_path(chroot, &self.path, false)?;
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+        let path = paths.server_path(&self.path, false)?;
         let kind = match self.mode {
             AddWatchMode::PersistentRecursive => WatchKind::PersistentRecursive,
             _ => WatchKind::Persistent,
@@ -88,8 +86,8 @@ impl Operation for RemoveWatches {
     type Output = ();
     type Error = WatchesError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
-        let path = server_path(chroot, &self.path, false)?;
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+        let path = paths.server_path(&self.path, false)?;
         Ok(Prepared {
             request: Request::RemoveWatches(WatchesRequest {
                 path: path.clone(),
@@ -132,9 +130,9 @@ impl Operation for CheckWatches {
     type Output = ();
     type Error = WatchesError;
 
-    fn prepare(&self, chroot: &Chroot) -> Result<Prepared, CommonError> {
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::CheckWatches(WatchesRequest {
-            path: server_path(chroot, &self.path, false)?,
+            path: paths.server_path(&self.path, false)?,
             watcher_type: self.watcher_type,
         })))
     }
