@@ -114,8 +114,10 @@ CLIENT_PID=""
 for _ in $(seq 30); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.1; done
 
 JAVA_VERSION="$(java -version 2>&1 | head -n 2 | tr '\n' ' ')"
+PKG_VERSION="$(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo unknown)"
 mkdir -p "$FIXTURES"
 python3 "$HERE/extract.py" --log "$WORK/frames.jsonl" --results "$WORK/results.tsv" \
-  --srvr "$WORK/srvr.txt" --java-version "$JAVA_VERSION" --out "$FIXTURES"
+  --srvr "$WORK/srvr.txt" --java-version "$JAVA_VERSION" --package-version "$PKG_VERSION" \
+  --out "$FIXTURES"
 python3 "$HERE/verify.py" --fixtures "$FIXTURES" --results "$WORK/results.tsv"
 echo "fixtures written to $FIXTURES"

@@ -23,6 +23,7 @@ import os
 import re
 import sys
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import zkdecode  # noqa: E402
 
@@ -39,6 +40,7 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--srvr", required=True)
     ap.add_argument("--java-version", required=True)
+    ap.add_argument("--package-version", default="unknown")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -153,6 +155,7 @@ def main():
     readme = (tmpl.replace("@SERVER_VERSION@", server_version)
                   .replace("@CLIENT_VERSION@", results.get("zookeeper.version", "?"))
                   .replace("@JAVA_VERSION@", a.java_version.strip())
+                  .replace("@PACKAGE_VERSION@", a.package_version)
                   .replace("@SESSION_ID@", results.get("session.id", "?"))
                   .replace("@SESSION_PASSWD@", results.get("session.passwd", "?")))
     with open(os.path.join(a.out, "README.md"), "w") as fh:

@@ -288,6 +288,9 @@ def main():
     evs = sorted("%s %s" % ({1: "NodeCreated", 3: "NodeDataChanged", 4: "NodeChildrenChanged"}[body(n)["type"]], body(n)["path"])
                  for n in D if n.startswith("set_watches_notification"))
     check("[" + ", ".join(evs) + "]" == J["events_after_reconnect"], "catch-up events == Java events")
+    check([body(n)["type"] for n in sorted((n for n in D if n.startswith("set_watches_notification")), key=lambda n: order[n + ".bin"])]
+          == [3, 1, 4], "catch-up order: data, exist, child")
+    check(order["set_watches_request.bin"] < order["reconnect_auth_response.bin"], "SetWatches sent before the auth reply arrived")
     for n in D:
         if n.startswith("set_watches_notification"):
             check(order[n + ".bin"] < order["set_watches_response.bin"], n + " precedes SetWatches reply")
@@ -311,6 +314,12 @@ def main():
     check(hdr("multi_read_request")["type"] == 22 and [h["type"] for k, h, r in mrr] == [4, 8, -1, -1], "multiRead result types")
     check(mrr[0][2]["data"] == b"world" and mrr[2][1]["err"] == -101, "multiRead independent results")
     check(J["multi_read"].endswith("error(-101)]"), "Java multiRead: no exception, error result")
+    z0 = hdr("set_watches_response")["zxid"]
+    check(hdr("multi_failing_response")["zxid"] == z0 + 1 and hdr("set_data_bad_version_response")["zxid"] == z0 + 2
+          and hdr("multi_response")["zxid"] == z0 + 3, "failed writes consume a zxid")
+    check(hdr("exists_missing_response")["zxid"] == hdr("create_child_response")["zxid"], "NONODE reply carries the current zxid")
+    check(hdr("close_session_response")["zxid"] == hdr("set_data_persistent_response")["zxid"] + 1, "closeSession is a txn")
+    check(order["close_session_notification_node_children_changed.bin"] < order["close_session_response.bin"], "event before close reply")
     check(hdr("set_data_bad_version_response")["err"] == -103 and D["set_data_bad_version_response"]["body_len"] == 16, "BADVERSION: header only")
 
     # misc ops
