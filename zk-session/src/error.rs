@@ -56,6 +56,10 @@ pub enum CommonError {
     /// The reply could not be decoded.
     #[error("malformed reply: {0}")]
     MalformedReply(#[from] DecodeError),
+    /// The caller stopped waiting (a blocking call's timeout): the request may still be applied;
+    /// its outcome is unknown.
+    #[error("timed out waiting for the reply: the request may still be applied")]
+    RequestTimeout,
     /// The server answered with a code this operation is not documented to produce (for example
     /// SYSTEMERROR, THROTTLEDOP, UNIMPLEMENTED).
     #[error("server error: {0}")]
@@ -81,6 +85,7 @@ impl CommonError {
                 ErrorCode::BadArguments
             }
             CommonError::MalformedReply(_) => ErrorCode::MarshallingError,
+            CommonError::RequestTimeout => ErrorCode::RequestTimeout,
             CommonError::Server(code) => *code,
             _ => return None,
         })

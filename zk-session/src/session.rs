@@ -101,6 +101,9 @@ struct Credential {
 
 /// The most path bytes one SetWatches request carries (the Java client's limit).
 const SET_WATCHES_BATCH_BYTES: usize = 128 * 1024;
+/// The bytes of a SetWatches2 frame that are not path bytes (each path is counted with its own
+/// length prefix): request header, relative zxid and five list counts.
+const SET_WATCHES_OVERHEAD: usize = 8 + 8 + 5 * 4;
 /// The smallest step by which the receive buffer grows.
 const RECV_CHUNK: usize = 64 * 1024;
 /// The longest the client lets the connection idle before a ping, whatever the timeout.
@@ -283,6 +286,12 @@ impl Session {
     /// sent.
     pub fn buffered_len(&self) -> usize {
         self.recv.len() + self.control.len() + self.outbox.len()
+    }
+
+    /// Whether the watch registration `watch` is held (set by a successful request and not yet
+    /// fired, removed or ended).
+    pub fn has_watch(&self, watch: WatchId) -> bool {
+        self.watches.contains(watch)
     }
 
     /// Number of watch registrations held.
@@ -731,13 +740,6 @@ impl Session {
             self.timers
                 .set(Timer::ClientExpiry, self.last_recv + self.expiry_timeout());
         }
-        if response.read_only {
-            self.read_only_probe_delay = self.config.read_only_probe.0;
-            self.schedule_probe(now);
-        } else {
-            self.timers.stop(Timer::ReadOnlyProbe);
-            self.probe = None;
-        }
 
         // Auth first, then watches, then the queued requests (in poll_transmit).
         for credential in &mut self.credentials {
@@ -751,9 +753,16 @@ impl Session {
                 .push_back(std::mem::take(&mut credential.waiting));
         }
         if !self.watches.is_empty() {
+            // Batches also stay within the configured frame limit, which bounds every request
+            // the client sends.
+            let batch_bytes = SET_WATCHES_BATCH_BYTES.min(
+                self.config
+                    .max_frame_len
+                    .saturating_sub(SET_WATCHES_OVERHEAD),
+            );
             let requests = self
                 .watches
-                .reregistration_requests(self.last_zxid_seen, SET_WATCHES_BATCH_BYTES);
+                .reregistration_requests(self.last_zxid_seen, batch_bytes);
             for request in requests {
                 let xid = self.next_xid();
                 write_request(&mut self.control, xid, &request);
@@ -777,6 +786,14 @@ impl Session {
             } else {
                 SessionState::Connected
             });
+        }
+        // After the state change: probing only runs in ConnectedReadOnly.
+        if response.read_only {
+            self.read_only_probe_delay = self.config.read_only_probe.0;
+            self.schedule_probe(now);
+        } else {
+            self.timers.stop(Timer::ReadOnlyProbe);
+            self.probe = None;
         }
     }
 
@@ -1245,5 +1262,20 @@ impl Session {
             self.state = state;
             self.events.push_back(Event::State(state));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xids_wrap_from_i32_max_to_one_never_zero_or_negative() {
+        let config = Config::new("h:1").expect("valid connect string");
+        let mut session = Session::new(config, Instant::now()).expect("valid config");
+        session.next_xid = i32::MAX;
+        assert_eq!(session.next_xid(), Xid(i32::MAX));
+        assert_eq!(session.next_xid(), Xid(1));
+        assert_eq!(session.next_xid(), Xid(2));
     }
 }

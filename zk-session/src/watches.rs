@@ -91,6 +91,10 @@ impl WatchRegistry {
         self.paths_by_id.is_empty()
     }
 
+    pub(crate) fn contains(&self, id: WatchId) -> bool {
+        self.paths_by_id.contains_key(&id)
+    }
+
     pub(crate) fn has_persistent(&self) -> bool {
         self.persistent > 0
     }

@@ -1,0 +1,496 @@
+//! The async client handle and its builder.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use zk_session::ops::{self, Operation};
+use zk_session::proto::{AclList, AddWatchMode, CreateMode, SessionId, Stat, WatcherType};
+use zk_session::{CommonError, Config, ConfigError, Session, SessionState};
+
+use crate::call::Pending;
+use crate::driver::Driver;
+use crate::runtime::Runtime;
+use crate::shared::{Shared, DEFAULT_EVENT_CAPACITY};
+use crate::state::StateWatcher;
+use crate::watch::{Watch, WatchParts, WatchStream};
+
+/// Why a client could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// No server accepted the session in time; the attempt was abandoned.
+    #[error("no server accepted the session within {0:?}")]
+    Timeout(Duration),
+    /// The session ended before it was established (expired resume, refused credential).
+    #[error("the session ended while connecting: {0:?}")]
+    Ended(SessionState),
+}
+
+/// Closes the session when the last client handle is dropped.
+#[derive(Debug)]
+struct CloseOnDrop {
+    shared: Arc<Shared>,
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.shared.close_in_background();
+    }
+}
+
+/// A ZooKeeper client: a cheap, clonable handle to one session, usable from any task.
+///
+/// * Every method submits its request when it is called, not when its future is first polled,
+///   so call order is wire order. The futures are `'static + Send`; dropping one never disturbs
+///   the session (the request still completes; its result is discarded).
+/// * Every accepted request completes exactly once. After a connection loss, requests in flight
+///   fail with [`CommonError::ConnectionLoss`] and are not re-sent; requests made while
+///   disconnected wait for the next connection.
+/// * Dropping the last handle closes the session in the background; after [`Client::close`]
+///   every call fails at once.
+pub struct Client<R: Runtime> {
+    shared: Arc<Shared>,
+    closer: Arc<CloseOnDrop>,
+    runtime: R,
+}
+
+impl<R: Runtime> Clone for Client<R> {
+    fn clone(&self) -> Self {
+        Client {
+            shared: self.shared.clone(),
+            closer: self.closer.clone(),
+            runtime: self.runtime.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for Client<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (id, state) = self.shared.read_session(|s| (s.session_id(), s.state()));
+        f.debug_struct("Client")
+            .field("session_id", &id)
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// Options for a new client; finish with [`ClientBuilder::connect`].
+#[derive(Debug)]
+pub struct ClientBuilder<R: Runtime> {
+    config: Result<Config, ConfigError>,
+    runtime: R,
+    event_capacity: usize,
+    connect_wait: Option<Duration>,
+}
+
+impl<R: Runtime> ClientBuilder<R> {
+    /// A builder for the servers and chroot of `connect_string` (`h1:p1,h2:p2/chroot`).
+    pub fn new(connect_string: &str, runtime: R) -> ClientBuilder<R> {
+        ClientBuilder {
+            config: Config::new(connect_string),
+            runtime,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
+            connect_wait: None,
+        }
+    }
+
+    fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        if let Ok(c) = self.config.as_mut() {
+            f(c);
+        }
+        self
+    }
+
+    /// The runtime the client will run on (adapters set their options, such as TLS, here).
+    pub fn runtime_mut(&mut self) -> &mut R {
+        &mut self.runtime
+    }
+
+    /// The session timeout to ask for (default 30 s; the server clamps it).
+    pub fn session_timeout(self, timeout: Duration) -> Self {
+        self.config(|c| c.session_timeout = timeout)
+    }
+
+    /// Bound on each connection attempt, TCP and handshake (default: session timeout divided by
+    /// the number of hosts).
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.config(|c| c.connect_timeout = Some(timeout))
+    }
+
+    /// Let a read-only server (cut off from its quorum) take the session.
+    pub fn read_only(self, allowed: bool) -> Self {
+        self.config(|c| c.read_only_allowed = allowed)
+    }
+
+    /// A credential presented on every connection before anything else.
+    pub fn auth(self, scheme: impl Into<String>, auth: impl Into<Bytes>) -> Self {
+        let (scheme, auth) = (scheme.into(), auth.into());
+        self.config(|c| c.auth.push((scheme, auth)))
+    }
+
+    /// A `digest` credential `user:password`.
+    pub fn digest(self, user: &str, password: &str) -> Self {
+        self.auth("digest", Bytes::from(format!("{user}:{password}")))
+    }
+
+    /// Resume an existing session instead of creating one.
+    pub fn resume(self, session_id: SessionId, password: impl Into<Bytes>) -> Self {
+        let password = password.into();
+        self.config(|c| c.resume = Some((session_id, password)))
+    }
+
+    /// Largest frame accepted or sent (default 0xfffff, the server's default).
+    pub fn max_frame_len(self, len: usize) -> Self {
+        self.config(|c| c.max_frame_len = len)
+    }
+
+    /// Bound on requests outstanding (default 1024).
+    pub fn max_in_flight(self, max: usize) -> Self {
+        self.config(|c| c.max_in_flight = max)
+    }
+
+    /// Declare the session expired after 4/3 of the timeout without hearing from any server
+    /// (default on).
+    pub fn client_side_expiry(self, on: bool) -> Self {
+        self.config(|c| c.client_side_expiry = on)
+    }
+
+    /// Fail calls made while disconnected at once instead of queueing them for the next
+    /// connection (default: queue).
+    pub fn fail_fast(self, on: bool) -> Self {
+        self.config(|c| c.queue_while_disconnected = !on)
+    }
+
+    /// How long `close` waits for the server (default 2 s).
+    pub fn close_timeout(self, timeout: Duration) -> Self {
+        self.config(|c| c.close_timeout = timeout)
+    }
+
+    /// Seed for host shuffling and back-off jitter.
+    pub fn seed(self, seed: u64) -> Self {
+        self.config(|c| c.seed = seed)
+    }
+
+    /// Events a watch stream or state observer buffers before dropping new ones (default 1024).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// How long [`ClientBuilder::connect`] waits for the first session (default: the session
+    /// timeout).
+    pub fn connect_wait(mut self, wait: Duration) -> Self {
+        self.connect_wait = Some(wait);
+        self
+    }
+
+    /// Adjusts any session option directly.
+    pub fn with_config(self, f: impl FnOnce(&mut Config)) -> Self {
+        self.config(f)
+    }
+
+    /// Starts the session in the background and returns at once.
+    pub fn start(self) -> Result<Client<R>, ConnectError> {
+        let config = self.config?;
+        let runtime = self.runtime;
+        let session = Session::new(config, runtime.now())?;
+        let clock_runtime = runtime.clone();
+        let shared = Shared::new(
+            session,
+            Arc::new(move || clock_runtime.now()),
+            self.event_capacity,
+        );
+        runtime.spawn(Box::pin(Driver::new(shared.clone(), runtime.clone())));
+        Ok(Client {
+            closer: Arc::new(CloseOnDrop {
+                shared: shared.clone(),
+            }),
+            shared,
+            runtime,
+        })
+    }
+
+    /// Starts the session and waits until a server accepts it.
+    pub async fn connect(self) -> Result<Client<R>, ConnectError> {
+        let wait = self
+            .connect_wait
+            .or_else(|| self.config.as_ref().ok().map(|c| c.session_timeout));
+        let wait = wait.unwrap_or(Duration::from_secs(30));
+        let client = self.start()?;
+        let mut states = client.state_watcher();
+        let connected = crate::timeout::with_timeout(
+            &client.runtime,
+            wait,
+            states.wait_for(|s| s.is_connected() || s.is_terminal()),
+        )
+        .await;
+        match connected {
+            Some(Some(s)) if s.is_connected() => Ok(client),
+            Some(Some(s)) => Err(ConnectError::Ended(s)),
+            Some(None) => Err(ConnectError::Ended(client.state())),
+            None => {
+                client.shared.close_in_background();
+                Err(ConnectError::Timeout(wait))
+            }
+        }
+    }
+}
+
+impl<R: Runtime> Client<R> {
+    /// Starts building a client for `connect_string` on `runtime`.
+    pub fn builder(connect_string: &str, runtime: R) -> ClientBuilder<R> {
+        ClientBuilder::new(connect_string, runtime)
+    }
+
+    /// Submits `op` now; the returned call resolves with its typed result.
+    pub fn call<O: Operation>(&self, op: O) -> Pending<O> {
+        let reply = self.shared.submit(&op);
+        Pending::new(op, reply)
+    }
+
+    fn call_watching<O>(
+        &self,
+        op: O,
+        one_shot: bool,
+    ) -> impl Future<Output = Result<(O::Output, WatchParts), O::Error>> + Send + 'static
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send,
+        O::Error: Send,
+    {
+        let shared = self.shared.clone();
+        let submitted = self.shared.submit_watching(&op, one_shot);
+        async move {
+            let (reply, id, queue) = submitted.map_err(O::Error::from)?;
+            let raw = reply.await.unwrap_or(Err(CommonError::Closed));
+            let output = op.complete(raw)?;
+            Ok((output, WatchParts { shared, id, queue }))
+        }
+    }
+
+    /// Creates a node with an open ACL; returns its path (with any sequence suffix) and stat.
+    pub fn create(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        mode: CreateMode,
+    ) -> Pending<ops::Create> {
+        self.call(ops::Create::new(path, data).mode(mode))
+    }
+
+    /// Creates a node with every option (ACL, TTL): see [`ops::Create`].
+    pub fn create_with(
+        &self,
+        create: ops::Create,
+    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send + 'static {
+        self.call(create)
+    }
+
+    /// Deletes a node, only at `version` when given.
+    pub fn delete(&self, path: &str, version: Option<i32>) -> Pending<ops::Delete> {
+        self.call(ops::Delete {
+            path: path.to_owned(),
+            version,
+        })
+    }
+
+    /// A node's stat, or `None` when it does not exist.
+    pub fn exists(&self, path: &str) -> Pending<ops::Exists> {
+        self.call(ops::Exists::new(path))
+    }
+
+    /// A node's stat (or `None`) and a watch for its creation, change or deletion.
+    pub fn exists_and_watch(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<(Option<Stat>, Watch), ops::ExistsError>> + Send + 'static
+    {
+        let call = self.call_watching(ops::Exists::new(path).watch(), true);
+        async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
+    }
+
+    /// A node's data and stat.
+    pub fn get_data(&self, path: &str) -> Pending<ops::GetData> {
+        self.call(ops::GetData::new(path))
+    }
+
+    /// A node's data and stat, and a watch for its next change or deletion.
+    pub fn get_data_and_watch(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<(Bytes, Stat, Watch), ops::GetDataError>> + Send + 'static
+    {
+        let call = self.call_watching(ops::GetData::new(path).watch(), true);
+        async move {
+            call.await
+                .map(|((data, stat), parts)| (data, stat, parts.one_shot()))
+        }
+    }
+
+    /// Replaces a node's data, only at `version` when given; returns the new stat.
+    pub fn set_data(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        version: Option<i32>,
+    ) -> Pending<ops::SetData> {
+        self.call(ops::SetData {
+            path: path.to_owned(),
+            data: data.into(),
+            version,
+        })
+    }
+
+    /// A node's children (names) and stat.
+    pub fn get_children(&self, path: &str) -> Pending<ops::GetChildren> {
+        self.call(ops::GetChildren::new(path))
+    }
+
+    /// A node's children and stat, and a watch for the next change of its children.
+    pub fn get_children_and_watch(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<(Vec<String>, Stat, Watch), ops::GetChildrenError>> + Send + 'static
+    {
+        let call = self.call_watching(ops::GetChildren::new(path).watch(), true);
+        async move {
+            call.await
+                .map(|((children, stat), parts)| (children, stat, parts.one_shot()))
+        }
+    }
+
+    /// A node's ACL and stat.
+    pub fn get_acl(&self, path: &str) -> Pending<ops::GetAcl> {
+        self.call(ops::GetAcl::new(path))
+    }
+
+    /// Replaces a node's ACL, only at ACL version `version` when given.
+    pub fn set_acl(
+        &self,
+        path: &str,
+        acl: impl Into<AclList>,
+        version: Option<i32>,
+    ) -> Pending<ops::SetAcl> {
+        self.call(ops::SetAcl {
+            path: path.to_owned(),
+            acl: acl.into(),
+            version,
+        })
+    }
+
+    /// Makes the connected server catch up with the leader.
+    pub fn sync(&self, path: &str) -> Pending<ops::Sync> {
+        self.call(ops::Sync::new(path))
+    }
+
+    /// Applies several writes atomically: all or none.
+    pub fn multi(&self, multi: ops::Multi) -> Pending<ops::Multi> {
+        self.call(multi)
+    }
+
+    /// Runs several reads in one round trip, each with its own outcome.
+    pub fn multi_read(&self, reads: ops::MultiRead) -> Pending<ops::MultiRead> {
+        self.call(reads)
+    }
+
+    /// The session's ephemeral nodes under `prefix`.
+    pub fn get_ephemerals(&self, prefix: &str) -> Pending<ops::GetEphemerals> {
+        self.call(ops::GetEphemerals::new(prefix))
+    }
+
+    /// The number of descendants of a node.
+    pub fn get_all_children_number(&self, path: &str) -> Pending<ops::GetAllChildrenNumber> {
+        self.call(ops::GetAllChildrenNumber::new(path))
+    }
+
+    /// Adds a persistent or persistent-recursive watch; its events arrive on the stream.
+    pub fn add_watch(
+        &self,
+        path: &str,
+        mode: AddWatchMode,
+    ) -> impl Future<Output = Result<WatchStream, ops::AddWatchError>> + Send + 'static {
+        let call = self.call_watching(ops::AddWatch::new(path, mode), false);
+        async move { call.await.map(|((), parts)| parts.stream()) }
+    }
+
+    /// Removes this session's watches of `watcher_type` on `path`.
+    pub fn remove_watches(
+        &self,
+        path: &str,
+        watcher_type: WatcherType,
+    ) -> Pending<ops::RemoveWatches> {
+        self.call(ops::RemoveWatches::new(path, watcher_type))
+    }
+
+    /// Whether the server holds watches of `watcher_type` on `path` for this session
+    /// (`Err(NoWatcher)` when not).
+    pub fn check_watches(
+        &self,
+        path: &str,
+        watcher_type: WatcherType,
+    ) -> Pending<ops::CheckWatches> {
+        self.call(ops::CheckWatches::new(path, watcher_type))
+    }
+
+    /// The identities the server attributes to this session.
+    pub fn who_am_i(&self) -> Pending<ops::WhoAmI> {
+        self.call(ops::WhoAmI)
+    }
+
+    /// Adds a credential, presented now and on every later connection.
+    pub fn add_auth(&self, scheme: &str, auth: impl Into<Bytes>) -> Pending<ops::AddAuth> {
+        self.call(ops::AddAuth::new(scheme, auth))
+    }
+
+    /// The ensemble's configuration.
+    pub fn get_config(&self) -> Pending<ops::GetConfig> {
+        self.call(ops::GetConfig::new())
+    }
+
+    /// Closes the session and waits until the server confirms (bounded by the close timeout).
+    /// Returns the final state: `Closed`, or the terminal state the session had already met.
+    pub fn close(&self) -> impl Future<Output = SessionState> + Send + 'static {
+        let mut states = self.state_watcher();
+        self.shared.close_in_background();
+        async move {
+            states.wait_for(|s| s.is_terminal()).await;
+            states.current()
+        }
+    }
+
+    /// The session's state now.
+    pub fn state(&self) -> SessionState {
+        self.shared.read_session(|s| s.state())
+    }
+
+    /// An observer of the session's state and its changes.
+    pub fn state_watcher(&self) -> StateWatcher {
+        StateWatcher::new(self.shared.clone())
+    }
+
+    /// The session's id (0 before the first handshake).
+    pub fn session_id(&self) -> SessionId {
+        self.shared.read_session(|s| s.session_id())
+    }
+
+    /// The session's password, to resume it elsewhere with [`ClientBuilder::resume`].
+    pub fn session_password(&self) -> Bytes {
+        self.shared.read_session(|s| s.session_password().clone())
+    }
+
+    /// The negotiated session timeout, once connected.
+    pub fn negotiated_timeout(&self) -> Option<Duration> {
+        self.shared.read_session(|s| s.negotiated_timeout())
+    }
+
+    /// The shared core (for adapters and tests).
+    #[doc(hidden)]
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}

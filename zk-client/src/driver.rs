@@ -1,0 +1,271 @@
+//! The async I/O driver: one task per session that owns the transport, moves bytes and time
+//! between the runtime and the session, and nothing else.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use zk_session::{Action, ConnectionId, ProbeId};
+
+use crate::runtime::{open, probe_read_write, BoxFuture, Runtime, Transport};
+use crate::shared::Shared;
+
+/// Iterations of the driver loop before it yields to other tasks.
+const BUDGET: usize = 32;
+/// Size of the read buffer.
+const READ_CHUNK: usize = 64 * 1024;
+
+struct Connection<T> {
+    id: ConnectionId,
+    transport: T,
+    /// Bytes to write, and how many of them are written.
+    out: Vec<u8>,
+    written: usize,
+    needs_flush: bool,
+}
+
+/// The driver task of one session. It ends when the session reaches a terminal state.
+pub struct Driver<R: Runtime> {
+    shared: Arc<Shared>,
+    runtime: R,
+    connection: Option<Connection<R::Transport>>,
+    connecting: Option<(ConnectionId, BoxFuture<io::Result<R::Transport>>)>,
+    probes: Vec<(ProbeId, BoxFuture<bool>)>,
+    sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
+    read_buf: Box<[u8]>,
+}
+
+impl<R: Runtime> Driver<R> {
+    /// A driver for the session in `shared`.
+    pub fn new(shared: Arc<Shared>, runtime: R) -> Driver<R> {
+        Driver {
+            shared,
+            runtime,
+            connection: None,
+            connecting: None,
+            probes: Vec::new(),
+            sleep: None,
+            read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.runtime.now()
+    }
+
+    /// Takes the session's actions and frames. Returns the next deadline and whether the
+    /// session is over.
+    fn drain_session(&mut self) -> (Option<Instant>, bool) {
+        let now = self.now();
+        let connection = &mut self.connection;
+        let (actions, deadline, terminal) = self.shared.with_session(|s| {
+            let mut actions = Vec::new();
+            while let Some(a) = s.poll_action() {
+                actions.push(a);
+            }
+            if let Some(c) = connection.as_mut() {
+                if s.poll_transmit(now, &mut c.out) > 0 {
+                    c.needs_flush = true;
+                }
+            }
+            (actions, s.poll_timeout(), s.state().is_terminal())
+        });
+        for action in actions {
+            match action {
+                Action::Connect { conn, host } => {
+                    self.connection = None;
+                    self.connecting = Some((conn, Box::pin(open(self.runtime.clone(), host))));
+                }
+                Action::Disconnect { conn } => {
+                    if self.connection.as_ref().map(|c| c.id) == Some(conn) {
+                        self.connection = None;
+                    }
+                    if self.connecting.as_ref().map(|c| c.0) == Some(conn) {
+                        self.connecting = None;
+                    }
+                }
+                Action::Probe { probe, host } => {
+                    let fut = probe_read_write(self.runtime.clone(), host);
+                    self.probes.push((probe, Box::pin(fut)));
+                }
+                _ => {}
+            }
+        }
+        (deadline, terminal)
+    }
+
+    fn poll_connecting(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some((id, fut)) = self.connecting.as_mut() else {
+            return false;
+        };
+        let id = *id;
+        let Poll::Ready(result) = fut.as_mut().poll(cx) else {
+            return false;
+        };
+        self.connecting = None;
+        let now = self.now();
+        match result {
+            Ok(transport) => {
+                self.connection = Some(Connection {
+                    id,
+                    transport,
+                    out: Vec::new(),
+                    written: 0,
+                    needs_flush: false,
+                });
+                self.shared.with_session(|s| s.handle_connected(id, now));
+            }
+            Err(_) => self.shared.with_session(|s| s.handle_closed(id, now)),
+        }
+        true
+    }
+
+    fn poll_probes(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        let mut i = 0;
+        while i < self.probes.len() {
+            if let Poll::Ready(read_write) = self.probes[i].1.as_mut().poll(cx) {
+                let (probe, _) = self.probes.swap_remove(i);
+                let now = self.now();
+                self.shared
+                    .with_session(|s| s.handle_probe_result(probe, read_write, now));
+                progressed = true;
+            } else {
+                i += 1;
+            }
+        }
+        progressed
+    }
+
+    /// Writes what the session produced. Returns whether anything happened.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(c) = self.connection.as_mut() else {
+            return false;
+        };
+        let mut progressed = false;
+        let mut failed = false;
+        while c.written < c.out.len() {
+            match c.transport.poll_write(cx, &c.out[c.written..]) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    failed = true;
+                    break;
+                }
+                Poll::Ready(Ok(n)) => {
+                    c.written += n;
+                    progressed = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if !failed && c.written == c.out.len() {
+            c.out.clear();
+            c.written = 0;
+            if c.needs_flush {
+                match c.transport.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => c.needs_flush = false,
+                    Poll::Ready(Err(_)) => failed = true,
+                    Poll::Pending => {}
+                }
+            }
+        }
+        if failed {
+            let id = c.id;
+            self.connection = None;
+            let now = self.now();
+            self.shared.with_session(|s| s.handle_closed(id, now));
+            return true;
+        }
+        progressed
+    }
+
+    /// Reads what arrived and feeds it to the session.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(c) = self.connection.as_mut() else {
+            return false;
+        };
+        let id = c.id;
+        match c.transport.poll_read(cx, &mut self.read_buf) {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                self.connection = None;
+                let now = self.now();
+                self.shared.with_session(|s| s.handle_closed(id, now));
+                true
+            }
+            Poll::Ready(Ok(n)) => {
+                let now = self.now();
+                let data = &self.read_buf[..n];
+                self.shared.with_session(|s| s.handle_data(id, data, now));
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    /// Fires the session's timers when due; otherwise (re)arms the sleep, only when the deadline
+    /// changed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> bool {
+        let Some(deadline) = deadline else {
+            self.sleep = None;
+            return false;
+        };
+        let now = self.now();
+        if now >= deadline {
+            self.shared.with_session(|s| s.handle_timeout(now));
+            return true;
+        }
+        if self.sleep.as_ref().map(|s| s.0) != Some(deadline) {
+            self.sleep = Some((deadline, Box::pin(self.runtime.sleep_until(deadline))));
+        }
+        if let Some((_, sleep)) = self.sleep.as_mut() {
+            if sleep.as_mut().poll(cx).is_ready() {
+                self.sleep = None;
+                let now = self.now();
+                self.shared.with_session(|s| s.handle_timeout(now));
+                return true;
+            }
+        }
+        false
+    }
+}
+
+// Nothing in the driver is pinned in place: its futures are boxed.
+impl<R: Runtime> Unpin for Driver<R> {}
+
+impl<R: Runtime> Future for Driver<R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..BUDGET {
+            this.shared.signal.register(cx.waker());
+            let (deadline, terminal) = this.drain_session();
+            let mut progressed = this.poll_write(cx);
+            if terminal && this.connection.is_none() {
+                return Poll::Ready(());
+            }
+            progressed |= this.poll_connecting(cx);
+            progressed |= this.poll_probes(cx);
+            progressed |= this.poll_read(cx);
+            progressed |= this.poll_timer(cx, deadline);
+            if terminal {
+                // Nothing more will be written after the final frames.
+                return Poll::Ready(());
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl<R: Runtime> Drop for Driver<R> {
+    fn drop(&mut self) {
+        // The runtime dropped the task (for example at shutdown): no call may wait forever.
+        self.shared.driver_gone();
+    }
+}

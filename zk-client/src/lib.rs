@@ -1,0 +1,35 @@
+//! The runtime-agnostic ZooKeeper client shared by the adapter crates.
+//!
+//! Pick the adapter for your runtime instead of using this crate directly: `zk-tokio`,
+//! `zk-async-std` (async-std and smol) or `zk-blocking`. They all expose the [`Client`] defined
+//! here (or, for `zk-blocking`, a blocking twin of it), so the API, its types and its
+//! guarantees are the same everywhere.
+//!
+//! Inside: a [`Shared`] core holding the `zk_session::Session` and routing its completions,
+//! watch notices and state changes to the handles that wait for them; an async [`Driver`]
+//! written against the [`Runtime`] and [`Transport`] traits; and the handles themselves.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod call;
+mod client;
+mod driver;
+mod oneshot;
+mod queue;
+mod runtime;
+mod shared;
+mod state;
+mod timeout;
+mod watch;
+
+pub use call::Pending;
+pub use client::{Client, ClientBuilder, ConnectError};
+pub use driver::Driver;
+pub use runtime::{BoxFuture, Runtime, Transport};
+pub use shared::{Clock, DriverSignal, Shared, DEFAULT_EVENT_CAPACITY};
+pub use state::StateWatcher;
+pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
+
+pub use zk_session::ops;
+pub use zk_session::proto;
+pub use zk_session::{CommonError, SessionState};

@@ -1,0 +1,159 @@
+//! A single-value channel that can be awaited or blocked on, with no runtime behind it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+struct State<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+    sender_gone: bool,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    state: Mutex<State<T>>,
+    ready: Condvar,
+}
+
+impl<T> Slot<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The sending half: fills the slot once.
+#[derive(Debug)]
+pub(crate) struct Sender<T> {
+    slot: Arc<Slot<T>>,
+}
+
+/// The receiving half: a future, or a blocking wait.
+#[derive(Debug)]
+pub(crate) struct Receiver<T> {
+    slot: Arc<Slot<T>>,
+}
+
+pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let slot = Arc::new(Slot {
+        state: Mutex::new(State {
+            value: None,
+            waker: None,
+            sender_gone: false,
+        }),
+        ready: Condvar::new(),
+    });
+    (Sender { slot: slot.clone() }, Receiver { slot })
+}
+
+impl<T> Sender<T> {
+    /// Fills the slot and wakes the receiver. The receiver's code does not run here: waking only
+    /// schedules it.
+    pub(crate) fn send(self, value: T) {
+        let waker = {
+            let mut state = self.slot.lock();
+            state.value = Some(value);
+            state.waker.take()
+        };
+        self.slot.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.slot.lock();
+            state.sender_gone = true;
+            state.waker.take()
+        };
+        self.slot.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Blocks until the value arrives (`Some`), the sender is dropped without sending (`None`),
+    /// or the timeout passes (`Err(self)`, to wait again later).
+    pub(crate) fn wait(self, timeout: Option<Duration>) -> Result<Option<T>, Receiver<T>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.slot.lock();
+        loop {
+            if let Some(v) = state.value.take() {
+                return Ok(Some(v));
+            }
+            if state.sender_gone {
+                return Ok(None);
+            }
+            match deadline {
+                None => {
+                    state = self
+                        .slot
+                        .ready
+                        .wait(state)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        drop(state);
+                        return Err(self);
+                    }
+                    state = self
+                        .slot
+                        .ready
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut state = self.slot.lock();
+        if let Some(v) = state.value.take() {
+            return Poll::Ready(Some(v));
+        }
+        if state.sender_gone {
+            return Poll::Ready(None);
+        }
+        match &state.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_sent_from_another_thread_is_received_by_a_blocking_wait() {
+        let (tx, rx) = channel();
+        let t = std::thread::spawn(move || tx.send(7));
+        assert_eq!(rx.wait(None).ok().flatten(), Some(7));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_dropped_sender_ends_the_wait_and_a_timeout_returns_the_receiver() {
+        let (tx, rx) = channel::<u8>();
+        let rx = rx.wait(Some(Duration::from_millis(10))).unwrap_err();
+        drop(tx);
+        assert_eq!(rx.wait(None).ok(), Some(None));
+    }
+}

@@ -1,0 +1,195 @@
+//! A bounded event queue with one consumer that can await or block, used for watch events and
+//! session-state changes.
+//!
+//! The producer is the I/O driver and must never wait for a consumer: when the queue is full,
+//! new items are dropped and counted, and the consumer is told how many it missed before it
+//! sees the next item. A queue is closed by its producer after the last item it will ever
+//! carry.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// What a consumer receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Received<T> {
+    Item(T),
+    /// Items were dropped because the consumer fell behind.
+    Missed(u64),
+    /// Nothing more will come.
+    Closed,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    items: VecDeque<T>,
+    missed: u64,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+/// The queue, shared by the driver and one consumer.
+#[derive(Debug)]
+pub(crate) struct EventQueue<T> {
+    state: Mutex<State<T>>,
+    ready: Condvar,
+    capacity: usize,
+}
+
+impl<T> EventQueue<T> {
+    pub(crate) fn new(capacity: usize) -> EventQueue<T> {
+        EventQueue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                missed: 0,
+                closed: false,
+                waker: None,
+            }),
+            ready: Condvar::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake(&self, waker: Option<Waker>) {
+        self.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Adds an item without ever waiting; drops it (counting it) when the queue is full.
+    pub(crate) fn push(&self, item: T) {
+        let waker = {
+            let mut s = self.lock();
+            if s.closed {
+                return;
+            }
+            if s.items.len() >= self.capacity {
+                s.missed += 1;
+            } else {
+                s.items.push_back(item);
+            }
+            s.waker.take()
+        };
+        self.wake(waker);
+    }
+
+    /// Adds a last item that is never dropped, then closes the queue.
+    pub(crate) fn push_last(&self, item: T) {
+        let waker = {
+            let mut s = self.lock();
+            if s.closed {
+                return;
+            }
+            s.items.push_back(item);
+            s.closed = true;
+            s.waker.take()
+        };
+        self.wake(waker);
+    }
+
+    pub(crate) fn close(&self) {
+        let waker = {
+            let mut s = self.lock();
+            s.closed = true;
+            s.waker.take()
+        };
+        self.wake(waker);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    fn take(s: &mut State<T>) -> Option<Received<T>> {
+        if s.missed > 0 {
+            let missed = std::mem::take(&mut s.missed);
+            return Some(Received::Missed(missed));
+        }
+        if let Some(item) = s.items.pop_front() {
+            return Some(Received::Item(item));
+        }
+        if s.closed {
+            return Some(Received::Closed);
+        }
+        None
+    }
+
+    /// Takes the next item if there is one.
+    pub(crate) fn try_recv(&self) -> Option<Received<T>> {
+        Self::take(&mut self.lock())
+    }
+
+    pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Received<T>> {
+        let mut s = self.lock();
+        if let Some(r) = Self::take(&mut s) {
+            return Poll::Ready(r);
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Blocks for the next item, at most `timeout` (`None` when it passes).
+    pub(crate) fn recv_blocking(&self, timeout: Option<Duration>) -> Option<Received<T>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut s = self.lock();
+        loop {
+            if let Some(r) = Self::take(&mut s) {
+                return Some(r);
+            }
+            s = match deadline {
+                None => self.ready.wait(s).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return None;
+                    }
+                    self.ready
+                        .wait_timeout(s, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let q = EventQueue::new(2);
+        for i in 0..5 {
+            q.push(i);
+        }
+        assert_eq!(q.try_recv(), Some(Received::Missed(3)));
+        assert_eq!(q.try_recv(), Some(Received::Item(0)));
+        assert_eq!(q.try_recv(), Some(Received::Item(1)));
+        assert_eq!(q.try_recv(), None);
+        q.push_last(9);
+        assert_eq!(q.try_recv(), Some(Received::Item(9)));
+        assert_eq!(q.try_recv(), Some(Received::Closed));
+        q.push(10);
+        assert_eq!(q.try_recv(), Some(Received::Closed));
+    }
+
+    #[test]
+    fn a_blocking_consumer_wakes_for_an_item_from_another_thread() {
+        let q = std::sync::Arc::new(EventQueue::new(4));
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || q2.push(1));
+        assert_eq!(q.recv_blocking(None), Some(Received::Item(1)));
+        assert_eq!(q.recv_blocking(Some(Duration::from_millis(5))), None);
+        t.join().unwrap();
+    }
+}

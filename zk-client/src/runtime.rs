@@ -1,0 +1,95 @@
+//! What the client needs from an async runtime: a clock, timers, tasks, name resolution and
+//! transports. Each adapter crate implements these few primitives; everything else (the driver,
+//! the handles, connection attempts, read-write probes) is written once, here.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use zk_session::HostAddr;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A connected byte stream (TCP, or TLS over TCP).
+pub trait Transport: Send + Unpin + 'static {
+    /// Reads into `buf`; `Ok(0)` means the peer closed the stream.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    /// Writes some of `buf`.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Flushes buffered bytes (TLS records) to the socket.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// The primitives of an async runtime.
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// The transport `connect` produces.
+    type Transport: Transport;
+    /// A timer future.
+    type Sleep: Future<Output = ()> + Send + 'static;
+
+    /// The runtime's clock (virtual in tests that pause time).
+    fn now(&self) -> Instant;
+    /// A future ready at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+    /// Runs `task` in the background.
+    fn spawn(&self, task: BoxFuture<()>);
+    /// Every address of `host`, resolved now (so DNS changes are seen on each attempt).
+    fn resolve(&self, host: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>>;
+    /// Opens a transport to `addr`; `server_name` is the host as written in the connect string
+    /// (for TLS name checks).
+    fn connect(
+        &self,
+        addr: SocketAddr,
+        server_name: &str,
+    ) -> BoxFuture<io::Result<Self::Transport>>;
+}
+
+/// Opens a transport to the first address of `host` that accepts. The session's connect timer
+/// bounds the whole attempt.
+pub(crate) async fn open<R: Runtime>(runtime: R, host: HostAddr) -> io::Result<R::Transport> {
+    let addrs = runtime.resolve(&host).await?;
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{host} resolved to no address"),
+    );
+    for addr in addrs {
+        match runtime.connect(addr, &host.host).await {
+            Ok(transport) => return Ok(transport),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Asks `host` whether it serves reads and writes (the four-letter word `isro`).
+pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> bool {
+    let Ok(mut transport) = open(runtime, host).await else {
+        return false;
+    };
+    let mut sent = 0;
+    while sent < 4 {
+        match std::future::poll_fn(|cx| transport.poll_write(cx, &b"isro"[sent..])).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => sent += n,
+        }
+    }
+    if std::future::poll_fn(|cx| transport.poll_flush(cx))
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = [0u8; 2];
+    let mut got = 0;
+    while got < answer.len() {
+        match std::future::poll_fn(|cx| transport.poll_read(cx, &mut answer[got..])).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    &answer[..got] == b"rw"
+}

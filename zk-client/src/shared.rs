@@ -1,0 +1,284 @@
+//! The state every handle shares with the I/O driver: the session, the routes from request and
+//! watch ids to the handles waiting on them, and the signal that wakes the driver.
+//!
+//! Handles and the driver each hold the lock only long enough to feed the session an input or a
+//! command and to route its outputs; no user code ever runs under it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use zk_session::proto::Response;
+use zk_session::{
+    CommonError, Event, Operation, RequestId, Session, SessionState, WatchId, WatchNotice,
+};
+
+use crate::oneshot::{self, Receiver, Sender};
+use crate::queue::EventQueue;
+use crate::watch::WatchEvent;
+
+/// Reads the clock of the runtime the client runs on.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// How many events a watch stream or state subscription buffers before it drops new ones.
+pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+
+/// The result of one request, before its operation types it.
+pub(crate) type RawResult = Result<Response, CommonError>;
+
+pub(crate) struct Inner {
+    pub(crate) session: Session,
+    replies: HashMap<RequestId, Sender<RawResult>>,
+    watches: HashMap<WatchId, Arc<EventQueue<WatchEvent>>>,
+    state_subscribers: Vec<Weak<EventQueue<SessionState>>>,
+}
+
+/// Wakes the driver when a handle gave the session work.
+#[derive(Debug, Default)]
+pub struct DriverSignal {
+    state: Mutex<(bool, Option<Waker>)>,
+    ready: Condvar,
+}
+
+impl DriverSignal {
+    fn lock(&self) -> MutexGuard<'_, (bool, Option<Waker>)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks work pending and wakes the driver.
+    pub fn notify(&self) {
+        let waker = {
+            let mut s = self.lock();
+            s.0 = true;
+            s.1.take()
+        };
+        self.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// For async drivers: clears the pending flag and registers the waker to call on the next
+    /// notification. Returns whether work was pending.
+    pub fn register(&self, waker: &Waker) -> bool {
+        let mut s = self.lock();
+        match &s.1 {
+            Some(w) if w.will_wake(waker) => {}
+            _ => s.1 = Some(waker.clone()),
+        }
+        std::mem::take(&mut s.0)
+    }
+
+    /// For blocking drivers: waits until notified or `timeout` passes; clears the flag.
+    pub fn wait(&self, timeout: Duration) {
+        let s = self.lock();
+        let (mut s, _) = self
+            .ready
+            .wait_timeout_while(s, timeout, |s| !s.0)
+            .unwrap_or_else(|e| e.into_inner());
+        s.0 = false;
+    }
+}
+
+/// The shared core of a client.
+pub struct Shared {
+    inner: Mutex<Inner>,
+    clock: Clock,
+    /// Wakes the driver.
+    pub signal: DriverSignal,
+    event_capacity: usize,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// A core around `session`, reading time from `clock`.
+    pub fn new(session: Session, clock: Clock, event_capacity: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                session,
+                replies: HashMap::new(),
+                watches: HashMap::new(),
+                state_subscribers: Vec::new(),
+            }),
+            clock,
+            signal: DriverSignal::default(),
+            event_capacity,
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The runtime's current time.
+    pub fn now(&self) -> Instant {
+        (self.clock)()
+    }
+
+    /// Runs `f` with the session, then routes whatever it produced to the waiting handles.
+    /// Drivers feed every input through here.
+    pub fn with_session<T>(&self, f: impl FnOnce(&mut Session) -> T) -> T {
+        let mut inner = self.lock();
+        let out = f(&mut inner.session);
+        inner.route_events();
+        out
+    }
+
+    /// Reads the session without changing it.
+    pub fn read_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+        f(&self.lock().session)
+    }
+
+    /// Submits `op`; its raw result arrives on the returned receiver.
+    pub(crate) fn submit<O: Operation>(&self, op: &O) -> Result<Receiver<RawResult>, CommonError> {
+        let now = self.now();
+        let rx = {
+            let mut inner = self.lock();
+            let id = inner.session.submit(op, now)?;
+            let (tx, rx) = oneshot::channel();
+            inner.replies.insert(id, tx);
+            rx
+        };
+        self.signal.notify();
+        Ok(rx)
+    }
+
+    /// Submits an operation that may set a watch; the watch's queue exists before the request
+    /// is sent, so no event can be missed. `one_shot` queues close after their first event.
+    pub(crate) fn submit_watching<O: Operation>(
+        &self,
+        op: &O,
+        one_shot: bool,
+    ) -> Result<(Receiver<RawResult>, WatchId, Arc<EventQueue<WatchEvent>>), CommonError> {
+        let now = self.now();
+        let out = {
+            let mut inner = self.lock();
+            let id = inner.session.submit(op, now)?;
+            let (tx, rx) = oneshot::channel();
+            inner.replies.insert(id, tx);
+            let capacity = if one_shot { 1 } else { self.event_capacity };
+            let queue = Arc::new(EventQueue::new(capacity));
+            inner.watches.insert(id.watch_id(), queue.clone());
+            (rx, id.watch_id(), queue)
+        };
+        self.signal.notify();
+        Ok(out)
+    }
+
+    /// Forgets a watch whose handle was dropped (removing the server watch when no other
+    /// registration needs it).
+    pub(crate) fn forget_watch(&self, watch: WatchId) {
+        let now = self.now();
+        {
+            let mut inner = self.lock();
+            inner.watches.remove(&watch);
+            inner.session.forget_watch(watch, now);
+            inner.route_events();
+        }
+        self.signal.notify();
+    }
+
+    /// Subscribes to session-state changes.
+    pub(crate) fn subscribe_state(&self) -> (SessionState, Arc<EventQueue<SessionState>>) {
+        let mut inner = self.lock();
+        let queue = Arc::new(EventQueue::new(self.event_capacity));
+        inner.state_subscribers.retain(|w| w.strong_count() > 0);
+        inner.state_subscribers.push(Arc::downgrade(&queue));
+        if inner.session.state().is_terminal() {
+            queue.close();
+        }
+        (inner.session.state(), queue)
+    }
+
+    /// The driver is gone (its runtime dropped it): nothing will ever complete, so every waiting
+    /// call fails with `Closed` and every watch and state stream ends.
+    pub fn driver_gone(&self) {
+        let mut inner = self.lock();
+        if inner.session.state().is_terminal() {
+            return;
+        }
+        inner.replies.clear();
+        for (_, queue) in inner.watches.drain() {
+            queue.close();
+        }
+        for queue in inner
+            .state_subscribers
+            .drain(..)
+            .filter_map(|w| w.upgrade())
+        {
+            queue.close();
+        }
+    }
+
+    /// Starts closing the session without waiting.
+    pub fn close_in_background(&self) {
+        let now = self.now();
+        self.with_session(|s| s.close(now));
+        self.signal.notify();
+    }
+}
+
+impl Inner {
+    /// Routes every event of the session to its handle.
+    pub(crate) fn route_events(&mut self) {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Completed(c) => {
+                    if let Some(tx) = self.replies.remove(&c.id) {
+                        tx.send(c.result);
+                    }
+                    let watch = c.id.watch_id();
+                    if self.watches.contains_key(&watch) && !self.session.has_watch(watch) {
+                        // The call failed, so it set no watch and its handle was never given out.
+                        if let Some(q) = self.watches.remove(&watch) {
+                            q.close();
+                        }
+                    }
+                }
+                Event::Watch { watch, notice } => {
+                    let Some(queue) = self.watches.get(&watch) else {
+                        continue;
+                    };
+                    let event = WatchEvent::from(notice.clone());
+                    let ends = match &notice {
+                        WatchNotice::SessionEnded(_) => true,
+                        WatchNotice::Node { event_type, .. } => {
+                            !self.session.has_watch(watch)
+                                || matches!(
+                                    event_type,
+                                    zk_session::proto::EventType::PersistentWatchRemoved
+                                )
+                        }
+                        _ => false,
+                    };
+                    if ends {
+                        queue.push_last(event);
+                        self.watches.remove(&watch);
+                    } else {
+                        queue.push(event);
+                    }
+                }
+                Event::State(state) => {
+                    self.state_subscribers.retain(|w| match w.upgrade() {
+                        Some(q) => {
+                            if state.is_terminal() {
+                                q.push_last(state);
+                            } else {
+                                q.push(state);
+                            }
+                            true
+                        }
+                        None => false,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! A runtime-agnostic timeout.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use crate::runtime::Runtime;
+
+/// Runs `fut` until it completes (`Some`) or `wait` passes on the runtime's clock (`None`).
+pub(crate) async fn with_timeout<R: Runtime, F: Future>(
+    runtime: &R,
+    wait: Duration,
+    fut: F,
+) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut sleep = pin!(runtime.sleep_until(runtime.now() + wait));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
