@@ -42,10 +42,8 @@ impl Driver {
                         None => self.session.handle_closed(conn, Instant::now()),
                     }
                 }
-                Action::Disconnect { conn } => {
-                    if self.socket.as_ref().map(|s| s.0) == Some(conn) {
-                        self.socket = None;
-                    }
+                Action::Disconnect { conn } if self.socket.as_ref().map(|s| s.0) == Some(conn) => {
+                    self.socket = None;
                 }
                 // This example does not look for read-write servers.
                 _ => {}

@@ -229,6 +229,12 @@ impl Session {
             probe_cursor: 0,
             config,
         };
+        if session.config.client_side_expiry && session.config.resume.is_some() {
+            // A resumed session may already be near its end: count from now.
+            session
+                .timers
+                .set(Timer::ClientExpiry, now + session.expiry_timeout());
+        }
         session.start_attempt(now);
         Ok(session)
     }
@@ -305,6 +311,10 @@ impl Session {
 
     /// The transport of `conn` is open: the handshake starts.
     pub fn handle_connected(&mut self, conn: ConnectionId, now: Instant) {
+        if self.phase.connection() == Some(conn) && self.phase != Phase::Connecting(conn) {
+            // Reported twice: the transport is already in use.
+            return;
+        }
         if self.phase != Phase::Connecting(conn) {
             self.disown(conn);
             return;
@@ -477,17 +487,12 @@ impl Session {
             Phase::Ready(_) => true,
             _ => return 0,
         };
-        let mut written = self.control.len();
+        if ready {
+            self.promote_outbox();
+        }
+        let written = self.control.len();
         buf.put_slice(&self.control);
         self.control.clear();
-        if ready && !self.outbox.is_empty() {
-            written += self.outbox.len();
-            buf.put_slice(&self.outbox);
-            self.outbox.clear();
-            self.in_flight
-                .extend(self.queued.drain(..).map(|q| q.request));
-            self.timers.stop(Timer::QueueDeadline);
-        }
         if written > 0 && ready {
             self.timers.set(Timer::Ping, now + self.ping_interval());
         }
@@ -510,6 +515,19 @@ impl Session {
     // ----------------------------------------------------------------------------------------
     // Internals: submission
     // ----------------------------------------------------------------------------------------
+
+    /// Moves the queued requests behind the frames already bound for the ready connection:
+    /// from now on they are in flight, in submission order.
+    fn promote_outbox(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        self.control.extend_from_slice(&self.outbox);
+        self.outbox.clear();
+        self.in_flight
+            .extend(self.queued.drain(..).map(|q| q.request));
+        self.timers.stop(Timer::QueueDeadline);
+    }
 
     fn check_accepting(&self) -> Result<(), CommonError> {
         if self.state.is_terminal() {
@@ -570,6 +588,8 @@ impl Session {
             }
         };
         if matches!(self.phase, Phase::Ready(_)) {
+            // Behind every request submitted before it: call order is wire order.
+            self.promote_outbox();
             write_request(&mut self.control, Xid::AUTH, &Request::Auth(packet));
             self.auth_in_flight.push_back(vec![id]);
         } else {

@@ -14,8 +14,8 @@ use zk_session::proto::{
     Zxid,
 };
 use zk_session::{
-    Action, Completion, Config, ConnectionId, Event, HostAddr, ProbeId, RequestId, Session,
-    SessionState, WatchId, WatchNotice,
+    Action, Completion, Config, ConnectionId, DisconnectReason, Event, HostAddr, ProbeId,
+    RequestId, Session, SessionState, WatchId, WatchNotice,
 };
 
 /// One frame the client wrote.
@@ -67,6 +67,27 @@ pub fn config(hosts: &str) -> Config {
     let mut c = Config::new(hosts).expect("valid connect string");
     c.session_timeout = Duration::from_secs(30);
     c
+}
+
+/// A session whose first handshake succeeded at the start of time (session id 1, negotiated
+/// timeout 30 s), with the handshake's frames, events and actions consumed.
+pub fn connected(config: Config) -> Sim {
+    let mut sim = Sim::new(config);
+    sim.establish(1, 30_000);
+    sim.client_frames();
+    sim.events.clear();
+    sim.actions.clear();
+    sim
+}
+
+/// Milliseconds, for short timing assertions.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Seconds.
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }
 
 impl Sim {
@@ -323,6 +344,71 @@ impl Sim {
         header.encode(&mut out);
         event.encode(&mut out);
         self.server_bytes(&out);
+    }
+
+    /// Answers a ping (`{-2, zxid, 0}`, no body); the zxid is deliberately far ahead, to show it
+    /// is never taken as the last zxid seen.
+    pub fn reply_ping(&mut self) {
+        let header = ReplyHeader {
+            xid: Xid::PING,
+            zxid: Zxid(self.next_zxid + 1_000_000),
+            err: ErrorCode::Ok,
+        };
+        let mut out = BytesMut::new();
+        proto::write_reply(&mut out, &header, &Response::Empty);
+        self.server_bytes(&out);
+    }
+
+    /// Answers every ping the client wrote and returns the other frames.
+    pub fn answer_pings(&mut self) -> Vec<ClientFrame> {
+        let mut others = Vec::new();
+        for frame in self.client_frames() {
+            match &frame {
+                ClientFrame::Request { xid, .. } if *xid == Xid::PING => self.reply_ping(),
+                _ => others.push(frame),
+            }
+        }
+        others
+    }
+
+    /// Runs virtual time until the session asks for a connection; returns the host asked for.
+    pub fn wait_for_connect(&mut self) -> HostAddr {
+        assert!(
+            self.run_until(Duration::from_secs(60), |s| s.pending_connect.is_some()),
+            "no Connect action within a minute (state {:?})",
+            self.session.state()
+        );
+        self.pending_connect.as_ref().expect("pending").1.clone()
+    }
+
+    /// Drops the transport, waits for the next attempt and resumes the session as
+    /// `session_id`; returns the ConnectRequest the client sent.
+    pub fn reconnect(&mut self, session_id: i64) -> ConnectRequest {
+        self.drop_transport();
+        self.wait_for_connect();
+        self.establish(session_id, 30_000)
+    }
+
+    /// The reasons of every `ConnectionLost` event not taken yet.
+    pub fn lost(&self) -> Vec<DisconnectReason> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ConnectionLost(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The connections the session told the driver to close, in order.
+    pub fn disconnects(&self) -> Vec<ConnectionId> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Disconnect { conn } => Some(*conn),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn take_events(&mut self) -> Vec<Event> {

@@ -1,0 +1,428 @@
+//! Watch registration, delivery and re-registration after reconnects.
+
+mod support;
+
+use bytes::Bytes;
+use support::{config, connected, Sim};
+use zk_session::ops;
+use zk_session::proto::{
+    AddWatchMode, ErrorCode, ErrorResponse, EventType, GetChildren2Response, GetDataResponse,
+    OpCode, Request, Response, SetWatches2, Stat, StatResponse, Zxid,
+};
+use zk_session::{SessionState, WatchId, WatchNotice};
+
+fn get_data_reply() -> Response {
+    Response::GetData(GetDataResponse {
+        data: Bytes::from_static(b"d"),
+        stat: Stat::default(),
+    })
+}
+
+/// Submits `op`, answers it with `err` / `response`, and returns its watch id.
+fn watch_with<O: ops::Operation>(
+    sim: &mut Sim,
+    op: &O,
+    err: ErrorCode,
+    response: Response,
+) -> WatchId {
+    let id = sim.submit(op);
+    let frames = sim.client_frames();
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    sim.reply(frames[0].xid(), err, &response);
+    assert_eq!(sim.completions().len(), 1);
+    id.watch_id()
+}
+
+fn data_watch(sim: &mut Sim, path: &str) -> WatchId {
+    watch_with(
+        sim,
+        &ops::GetData::new(path).watch(),
+        ErrorCode::Ok,
+        get_data_reply(),
+    )
+}
+
+fn add_watch(sim: &mut Sim, path: &str, mode: AddWatchMode) -> WatchId {
+    watch_with(
+        sim,
+        &ops::AddWatch::new(path, mode),
+        ErrorCode::Ok,
+        Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }),
+    )
+}
+
+/// The SetWatches / SetWatches2 requests among `frames`, as SetWatches2 (empty persistent lists
+/// for op 101), with their opcodes.
+fn set_watches(frames: &[support::ClientFrame]) -> Vec<(OpCode, SetWatches2)> {
+    frames
+        .iter()
+        .filter_map(|f| match f.request() {
+            Request::SetWatches(s) => Some((
+                OpCode::SetWatches,
+                SetWatches2 {
+                    relative_zxid: s.relative_zxid,
+                    data_watches: s.data_watches.clone(),
+                    exist_watches: s.exist_watches.clone(),
+                    child_watches: s.child_watches.clone(),
+                    ..Default::default()
+                },
+            )),
+            Request::SetWatches2(s) => Some((OpCode::SetWatches2, s.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn node(event_type: EventType, path: &str) -> WatchNotice {
+    WatchNotice::Node {
+        event_type,
+        path: path.to_owned(),
+    }
+}
+
+#[test]
+fn set_watches_re_registers_one_shot_watches_relative_to_the_last_zxid_seen() {
+    let mut sim = connected(config("h1:1,h2:2"));
+    data_watch(&mut sim, "/d");
+    watch_with(
+        &mut sim,
+        &ops::Exists::new("/e").watch(),
+        ErrorCode::NoNode,
+        Response::Empty,
+    );
+    watch_with(
+        &mut sim,
+        &ops::GetChildren::new("/c").watch(),
+        ErrorCode::Ok,
+        Response::GetChildren2(GetChildren2Response::default()),
+    );
+    // A notification (zxid -1 up to 3.8) must not move the zxid the watches are relative to.
+    sim.notify(EventType::NodeCreated, "/unwatched");
+    let last = sim.session.last_zxid_seen();
+    assert_eq!(last, Zxid(sim.next_zxid));
+
+    sim.reconnect(1);
+    sim.events.clear();
+    let frames = sim.client_frames();
+    let sw = set_watches(&frames);
+    assert_eq!(sw.len(), 1, "{frames:?}");
+    let (op, sw) = &sw[0];
+    assert_eq!(*op, OpCode::SetWatches, "no persistent watch: op 101");
+    assert_eq!(sw.relative_zxid, last);
+    assert_eq!(sw.data_watches, ["/d"]);
+    assert_eq!(sw.exist_watches, ["/e"]);
+    assert_eq!(sw.child_watches, ["/c"]);
+    // Java sends SetWatches with an ordinary xid; the reply completes nothing.
+    assert!(frames[0].xid().0 > 0);
+    sim.reply_ok(frames[0].xid(), Response::Empty);
+    assert!(sim.completions().is_empty());
+    assert!(sim.lost().is_empty());
+    // None of them is a persistent watch: no PossiblyMissedEvents.
+    assert!(sim.watch_notices().is_empty());
+}
+
+#[test]
+fn exists_on_a_missing_node_sets_an_exist_watch_but_a_failed_get_data_sets_none() {
+    let mut sim = connected(config("h1:1,h2:2"));
+    let exist = watch_with(
+        &mut sim,
+        &ops::Exists::new("/e").watch(),
+        ErrorCode::NoNode,
+        Response::Empty,
+    );
+    assert_eq!(sim.session.watch_count(), 1);
+    watch_with(
+        &mut sim,
+        &ops::GetData::new("/g").watch(),
+        ErrorCode::NoNode,
+        Response::Empty,
+    );
+    watch_with(
+        &mut sim,
+        &ops::GetChildren::new("/g").watch(),
+        ErrorCode::NoNode,
+        Response::Empty,
+    );
+    assert_eq!(sim.session.watch_count(), 1);
+
+    sim.notify(EventType::NodeCreated, "/g");
+    assert!(
+        sim.watch_notices().is_empty(),
+        "a failed getData set a watch"
+    );
+    sim.notify(EventType::NodeCreated, "/e");
+    assert_eq!(
+        sim.watch_notices(),
+        [(exist, node(EventType::NodeCreated, "/e"))]
+    );
+    assert_eq!(sim.session.watch_count(), 0);
+
+    // Nothing left to re-register: no SetWatches at all.
+    sim.reconnect(1);
+    assert!(sim.client_frames().is_empty());
+}
+
+#[test]
+fn set_watches2_is_used_only_when_a_persistent_watch_exists() {
+    let mut sim = connected(config("h1:1,h2:2"));
+    let data = data_watch(&mut sim, "/d");
+    sim.reconnect(1);
+    let frames = sim.client_frames();
+    let sw = set_watches(&frames);
+    assert_eq!(sw.len(), 1);
+    assert_eq!(sw[0].0, OpCode::SetWatches);
+    sim.reply_ok(frames[0].xid(), Response::Empty);
+
+    let persistent = add_watch(&mut sim, "/p", AddWatchMode::Persistent);
+    let recursive = add_watch(&mut sim, "/r", AddWatchMode::PersistentRecursive);
+    sim.events.clear();
+    sim.reconnect(1);
+    let frames = sim.client_frames();
+    let sw = set_watches(&frames);
+    assert_eq!(sw.len(), 1, "{frames:?}");
+    let (op, sw) = &sw[0];
+    assert_eq!(*op, OpCode::SetWatches2);
+    assert_eq!(sw.data_watches, ["/d"]);
+    assert_eq!(sw.persistent_watches, ["/p"]);
+    assert_eq!(sw.persistent_recursive_watches, ["/r"]);
+    assert!(sw.exist_watches.is_empty() && sw.child_watches.is_empty());
+    let notices = sim.watch_notices();
+    assert_eq!(
+        notices,
+        [
+            (persistent, WatchNotice::PossiblyMissedEvents),
+            (recursive, WatchNotice::PossiblyMissedEvents)
+        ]
+    );
+    assert!(notices.iter().all(|(w, _)| *w != data));
+}
+
+#[test]
+fn set_watches_is_split_into_batches_of_about_128_kb_of_paths() {
+    const BATCH: usize = 128 * 1024;
+    let mut sim = connected(config("h1:1,h2:2"));
+    let long = "x".repeat(990);
+    let count = 600;
+    let mut expected: Vec<String> = (0..count).map(|i| format!("/w/{i:04}{long}")).collect();
+    for path in &expected {
+        data_watch(&mut sim, path);
+    }
+    let last = sim.session.last_zxid_seen();
+
+    sim.drop_transport();
+    let queued = sim.submit(&ops::GetData::new("/after"));
+    sim.wait_for_connect();
+    sim.establish(1, 30_000);
+    sim.events.clear();
+    let frames = sim.client_frames();
+    let batches = set_watches(&frames);
+    let total_bytes: usize = expected.iter().map(|p| p.len() + 4).sum();
+    assert!(total_bytes > 4 * BATCH);
+    assert!(
+        batches.len() >= total_bytes.div_ceil(BATCH) && batches.len() <= total_bytes / BATCH + 2,
+        "{} batches for {total_bytes} bytes of paths",
+        batches.len()
+    );
+    let mut seen = Vec::new();
+    for (i, (op, sw)) in batches.iter().enumerate() {
+        assert_eq!(*op, OpCode::SetWatches);
+        assert_eq!(sw.relative_zxid, last);
+        let bytes: usize = sw.data_watches.iter().map(|p| p.len() + 4).sum();
+        assert!(bytes <= BATCH, "batch {i} carries {bytes} bytes");
+        if i + 1 < batches.len() {
+            assert!(bytes > BATCH - 1000, "batch {i} only carries {bytes} bytes");
+        }
+        seen.extend(sw.data_watches.iter().cloned());
+    }
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected, "every watch exactly once");
+
+    // The queued request follows the batches, and replies still match in order.
+    let last_frame = frames.last().expect("frames");
+    assert_eq!(last_frame.opcode(), OpCode::GetData);
+    assert_eq!(frames.len(), batches.len() + 1);
+    for f in &frames[..batches.len()] {
+        sim.reply_ok(f.xid(), Response::Empty);
+    }
+    assert!(sim.completions().is_empty());
+    sim.reply_ok(last_frame.xid(), get_data_reply());
+    let done = sim.completions();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].id, queued);
+    assert!(done[0].result.is_ok());
+    assert!(sim.lost().is_empty());
+}
+
+#[test]
+fn set_watches_batches_also_fit_a_smaller_max_frame_len() {
+    let mut c = config("h1:1,h2:2");
+    c.max_frame_len = 4096;
+    let mut sim = connected(c);
+    let long = "y".repeat(400);
+    for i in 0..40 {
+        data_watch(&mut sim, &format!("/w/{i:02}{long}"));
+    }
+    sim.reconnect(1);
+    let mut wire = sim.wire.clone();
+    let frames = sim.client_frames();
+    let batches = set_watches(&frames);
+    assert!(batches.len() > 1);
+    assert_eq!(
+        batches
+            .iter()
+            .map(|(_, sw)| sw.data_watches.len())
+            .sum::<usize>(),
+        40
+    );
+    // Every frame the client wrote respects the limit it was configured with.
+    while wire.len() >= 4 {
+        let len = i32::from_be_bytes([wire[0], wire[1], wire[2], wire[3]]) as usize;
+        assert!(
+            len <= 4096,
+            "a frame of {len} bytes with max_frame_len 4096"
+        );
+        let _ = wire.split_to(4 + len);
+    }
+}
+
+#[test]
+fn persistent_watches_survive_reconnects_and_hear_they_may_have_missed_events() {
+    let mut sim = connected(config("h1:1,h2:2"));
+    let p = add_watch(&mut sim, "/p", AddWatchMode::Persistent);
+    for round in 0..3 {
+        sim.events.clear();
+        sim.reconnect(1);
+        assert_eq!(
+            sim.watch_notices(),
+            [(p, WatchNotice::PossiblyMissedEvents)],
+            "round {round}"
+        );
+        let frames = sim.client_frames();
+        let sw = set_watches(&frames);
+        assert_eq!(sw.len(), 1);
+        assert_eq!(sw[0].0, OpCode::SetWatches2);
+        assert_eq!(sw[0].1.persistent_watches, ["/p"]);
+        sim.reply_ok(frames[0].xid(), Response::Empty);
+        // Still delivering, and more than once.
+        for _ in 0..2 {
+            sim.notify(EventType::NodeDataChanged, "/p");
+            assert_eq!(
+                sim.watch_notices(),
+                [(p, node(EventType::NodeDataChanged, "/p"))]
+            );
+        }
+        sim.notify(EventType::NodeChildrenChanged, "/p");
+        assert_eq!(
+            sim.watch_notices(),
+            [(p, node(EventType::NodeChildrenChanged, "/p"))]
+        );
+        // A plain persistent watch does not cover descendants.
+        sim.notify(EventType::NodeCreated, "/p/child");
+        assert!(sim.watch_notices().is_empty());
+    }
+    assert_eq!(sim.session.state(), SessionState::Connected);
+}
+
+#[test]
+fn recursive_watches_hear_every_descendant_but_never_children_changed() {
+    let mut sim = connected(config("h1:1,h2:2"));
+    let r = add_watch(&mut sim, "/r", AddWatchMode::PersistentRecursive);
+    let cases = [
+        (EventType::NodeCreated, "/r/a/b", true),
+        (EventType::NodeDataChanged, "/r/a", true),
+        (EventType::NodeDataChanged, "/r", true),
+        (EventType::NodeChildrenChanged, "/r", false),
+        (EventType::NodeChildrenChanged, "/r/a", false),
+        (EventType::NodeCreated, "/rx", false),
+        (EventType::NodeCreated, "/", false),
+        (EventType::NodeDeleted, "/r/a/b", true),
+        (EventType::NodeDeleted, "/r", true),
+    ];
+    for (event_type, path, delivered) in cases {
+        sim.notify(event_type, path);
+        let expected = if delivered {
+            vec![(r, node(event_type, path))]
+        } else {
+            vec![]
+        };
+        assert_eq!(sim.watch_notices(), expected, "{event_type:?} on {path}");
+    }
+    // Kept across a reconnect as a recursive watch.
+    sim.events.clear();
+    sim.reconnect(1);
+    let sw = set_watches(&sim.client_frames());
+    assert_eq!(sw[0].1.persistent_recursive_watches, ["/r"]);
+    assert_eq!(
+        sim.watch_notices(),
+        [(r, WatchNotice::PossiblyMissedEvents)]
+    );
+    sim.notify(EventType::NodeCreated, "/r/z");
+    assert_eq!(
+        sim.watch_notices(),
+        [(r, node(EventType::NodeCreated, "/r/z"))]
+    );
+}
+
+#[test]
+fn one_shot_watches_fire_exactly_once_and_are_not_re_registered_after_firing() {
+    let mut sim = connected(config("h1:1,h2:2"));
+    let d1 = data_watch(&mut sim, "/d");
+    let d2 = data_watch(&mut sim, "/d");
+    let child = watch_with(
+        &mut sim,
+        &ops::GetChildren::new("/c").watch(),
+        ErrorCode::Ok,
+        Response::GetChildren2(GetChildren2Response::default()),
+    );
+    let exists = watch_with(
+        &mut sim,
+        &ops::Exists::new("/c").watch(),
+        ErrorCode::Ok,
+        Response::Stat(StatResponse {
+            stat: Stat::default(),
+        }),
+    );
+    let kept = data_watch(&mut sim, "/kept");
+
+    sim.notify(EventType::NodeDataChanged, "/d");
+    assert_eq!(
+        sim.watch_notices(),
+        [
+            (d1, node(EventType::NodeDataChanged, "/d")),
+            (d2, node(EventType::NodeDataChanged, "/d"))
+        ]
+    );
+    sim.notify(EventType::NodeDataChanged, "/d");
+    assert!(
+        sim.watch_notices().is_empty(),
+        "a one-shot watch fired twice"
+    );
+
+    // A child event fires only the child watch; the deletion then fires the data watch.
+    sim.notify(EventType::NodeChildrenChanged, "/c");
+    assert_eq!(
+        sim.watch_notices(),
+        [(child, node(EventType::NodeChildrenChanged, "/c"))]
+    );
+    sim.notify(EventType::NodeDeleted, "/c");
+    assert_eq!(
+        sim.watch_notices(),
+        [(exists, node(EventType::NodeDeleted, "/c"))]
+    );
+    sim.notify(EventType::NodeDeleted, "/c");
+    assert!(sim.watch_notices().is_empty());
+    assert_eq!(sim.session.watch_count(), 1);
+
+    // Only the watch that never fired is re-registered.
+    sim.reconnect(1);
+    let sw = set_watches(&sim.client_frames());
+    assert_eq!(sw.len(), 1);
+    assert_eq!(sw[0].1.data_watches, ["/kept"]);
+    assert!(sw[0].1.child_watches.is_empty());
+    sim.notify(EventType::NodeDeleted, "/kept");
+    assert_eq!(
+        sim.watch_notices(),
+        [(kept, node(EventType::NodeDeleted, "/kept"))]
+    );
+}
