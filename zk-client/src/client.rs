@@ -26,6 +26,9 @@ pub enum ConnectError {
     /// No server accepted the session in time; the attempt was abandoned.
     #[error("no server accepted the session within {0:?}")]
     Timeout(Duration),
+    /// TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The session ended before it was established (expired resume, refused credential).
     #[error("the session ended while connecting: {0:?}")]
     Ended(SessionState),
@@ -86,6 +89,8 @@ pub struct ClientBuilder<R: Runtime> {
     runtime: R,
     event_capacity: usize,
     connect_wait: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls_error: Option<crate::tls::TlsError>,
 }
 
 impl<R: Runtime> ClientBuilder<R> {
@@ -96,6 +101,8 @@ impl<R: Runtime> ClientBuilder<R> {
             runtime,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             connect_wait: None,
+            #[cfg(feature = "tls")]
+            tls_error: None,
         }
     }
 
@@ -189,6 +196,15 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Connects with TLS (to the servers' `secureClientPort`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, options: crate::tls::TlsOptions) -> Self {
+        if let Err(e) = self.runtime.enable_tls(options) {
+            self.tls_error = Some(e);
+        }
+        self
+    }
+
     /// Adjusts any session option directly.
     pub fn with_config(self, f: impl FnOnce(&mut Config)) -> Self {
         self.config(f)
@@ -196,6 +212,10 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// Starts the session in the background and returns at once.
     pub fn start(self) -> Result<Client<R>, ConnectError> {
+        #[cfg(feature = "tls")]
+        if let Some(e) = self.tls_error {
+            return Err(ConnectError::Tls(e.0));
+        }
         let config = self.config?;
         let runtime = self.runtime;
         let session = Session::new(config, runtime.now())?;
@@ -241,9 +261,24 @@ impl<R: Runtime> ClientBuilder<R> {
     }
 }
 
+impl<R: Runtime + Default> Client<R> {
+    /// Connects to `connect_string` (`h1:p1,h2:p2/chroot`) with default options and waits until
+    /// a server accepts the session.
+    pub async fn connect(connect_string: &str) -> Result<Client<R>, ConnectError> {
+        ClientBuilder::new(connect_string, R::default())
+            .connect()
+            .await
+    }
+
+    /// Starts building a client for `connect_string`.
+    pub fn builder(connect_string: &str) -> ClientBuilder<R> {
+        ClientBuilder::new(connect_string, R::default())
+    }
+}
+
 impl<R: Runtime> Client<R> {
-    /// Starts building a client for `connect_string` on `runtime`.
-    pub fn builder(connect_string: &str, runtime: R) -> ClientBuilder<R> {
+    /// Starts building a client for `connect_string` on a configured `runtime`.
+    pub fn builder_on(connect_string: &str, runtime: R) -> ClientBuilder<R> {
         ClientBuilder::new(connect_string, runtime)
     }
 

@@ -20,6 +20,8 @@ mod runtime;
 mod shared;
 mod state;
 mod timeout;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod watch;
 
 pub use call::Pending;
@@ -32,4 +34,4 @@ pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
 
 pub use zk_session::ops;
 pub use zk_session::proto;
-pub use zk_session::{CommonError, SessionState};
+pub use zk_session::{CommonError, HostAddr, SessionState};

@@ -46,6 +46,15 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         addr: SocketAddr,
         server_name: &str,
     ) -> BoxFuture<io::Result<Self::Transport>>;
+
+    /// Makes every later connection use TLS with `options`.
+    #[cfg(feature = "tls")]
+    fn enable_tls(&mut self, options: crate::tls::TlsOptions) -> Result<(), crate::tls::TlsError> {
+        let _ = options;
+        Err(crate::tls::TlsError(
+            "this runtime adapter was built without TLS".into(),
+        ))
+    }
 }
 
 /// Opens a transport to the first address of `host` that accepts. The session's connect timer

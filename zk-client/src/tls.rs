@@ -1,0 +1,87 @@
+//! TLS options shared by the async adapters: which server certificates to trust, an optional
+//! client certificate, and the name the server's certificate must carry.
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+/// Why TLS could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("TLS configuration: {0}")]
+pub struct TlsError(pub String);
+
+/// How to secure connections to the servers' `secureClientPort`.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    ca_pem: Vec<u8>,
+    client_identity: Option<(Vec<u8>, Vec<u8>)>,
+    server_name: Option<String>,
+}
+
+impl TlsOptions {
+    /// Trust the CA certificates in `ca_pem` (PEM, one or more).
+    pub fn new(ca_pem: impl Into<Vec<u8>>) -> TlsOptions {
+        TlsOptions {
+            ca_pem: ca_pem.into(),
+            ..TlsOptions::default()
+        }
+    }
+
+    /// Present this certificate chain and private key (both PEM) to the server.
+    pub fn client_identity(
+        mut self,
+        cert_chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> TlsOptions {
+        self.client_identity = Some((cert_chain_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Check the servers' certificates against `name` instead of the host names of the
+    /// connect string.
+    pub fn server_name(mut self, name: impl Into<String>) -> TlsOptions {
+        self.server_name = Some(name.into());
+        self
+    }
+
+    /// The name to check for a host of the connect string.
+    pub fn name_for(&self, host: &str) -> Result<ServerName<'static>, TlsError> {
+        let name = self.server_name.as_deref().unwrap_or(host);
+        ServerName::try_from(name.to_owned())
+            .map_err(|e| TlsError(format!("invalid server name {name:?}: {e}")))
+    }
+
+    /// The rustls configuration.
+    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&self.ca_pem) {
+            let cert = cert.map_err(|e| TlsError(format!("bad CA certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| TlsError(format!("unusable CA certificate: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(TlsError("no CA certificate given".into()));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError(e.to_string()))?
+            .with_root_certificates(roots);
+        let config = match &self.client_identity {
+            None => builder.with_no_client_auth(),
+            Some((chain_pem, key_pem)) => {
+                let chain = CertificateDer::pem_slice_iter(chain_pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| TlsError(format!("bad client certificate: {e}")))?;
+                let key = PrivateKeyDer::from_pem_slice(key_pem)
+                    .map_err(|e| TlsError(format!("bad client key: {e}")))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| TlsError(e.to_string()))?
+            }
+        };
+        Ok(Arc::new(config))
+    }
+}

@@ -1,0 +1,127 @@
+//! The tokio primitives the client core needs.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use zk_client::{BoxFuture, Runtime, Transport};
+
+/// Runs the client on the tokio runtime of the task that creates it.
+#[derive(Clone, Default)]
+pub struct Tokio {
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TokioTls>,
+}
+
+impl std::fmt::Debug for Tokio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokio").finish_non_exhaustive()
+    }
+}
+
+/// A connection: plain TCP, or TLS over TCP.
+#[derive(Debug)]
+pub enum TokioTransport {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+fn poll_read_tokio<T: AsyncRead + Unpin>(
+    io: &mut T,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let mut read_buf = ReadBuf::new(buf);
+    match Pin::new(io).poll_read(cx, &mut read_buf) {
+        Poll::Ready(Ok(())) => Poll::Ready(Ok(read_buf.filled().len())),
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl Transport for TokioTransport {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match self {
+            TokioTransport::Plain(s) => poll_read_tokio(s, cx, buf),
+            #[cfg(feature = "tls")]
+            TokioTransport::Tls(s) => poll_read_tokio(s.as_mut(), cx, buf),
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self {
+            TokioTransport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            TokioTransport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            TokioTransport::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            TokioTransport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+}
+
+impl Runtime for Tokio {
+    type Transport = TokioTransport;
+    type Sleep = tokio::time::Sleep;
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> tokio::time::Sleep {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
+    }
+
+    fn spawn(&self, task: BoxFuture<()>) {
+        tokio::spawn(task);
+    }
+
+    fn resolve(&self, host: &zk_client::HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>> {
+        let target = (host.host.clone(), host.port);
+        Box::pin(async move { Ok(tokio::net::lookup_host(target).await?.collect()) })
+    }
+
+    fn connect(
+        &self,
+        addr: SocketAddr,
+        server_name: &str,
+    ) -> BoxFuture<io::Result<TokioTransport>> {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(feature = "tls")]
+        let server_name = server_name.to_owned();
+        #[cfg(not(feature = "tls"))]
+        let _ = server_name;
+        Box::pin(async move {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = tls {
+                let stream = tls.wrap(stream, &server_name).await?;
+                return Ok(TokioTransport::Tls(Box::new(stream)));
+            }
+            Ok(TokioTransport::Plain(stream))
+        })
+    }
+
+    #[cfg(feature = "tls")]
+    fn enable_tls(
+        &mut self,
+        options: zk_client::tls::TlsOptions,
+    ) -> Result<(), zk_client::tls::TlsError> {
+        self.tls = Some(crate::tls::TokioTls::new(options)?);
+        Ok(())
+    }
+}
