@@ -1,6 +1,52 @@
-//! The `zk-async-std` adapter: drives a [`zk_session::Session`] with real I/O.
+//! A ZooKeeper client for [async-std] and [smol].
 //!
-//! This crate is a placeholder in the workspace layout; the adapter itself is not built yet.
-//! Use [`zk_session`] directly until it is.
+//! Both runtimes are built on `async-io`, and so is this crate: each session gets one small
+//! background thread that runs its I/O driver on `async-io`'s reactor, and every call is an
+//! ordinary future. Nothing here depends on which executor polls those futures, so the same
+//! client works unchanged under async-std (`#[async_std::main]`, `async_std::task::block_on`)
+//! and under smol (`smol::block_on`, `smol::spawn`, any `smol::Executor`).
+//!
+//! ```no_run
+//! use zk_async_std::{Client, CreateMode};
+//!
+//! // smol: smol::block_on(async { ... }); async-std: async_std::task::block_on(async { ... })
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async_io::block_on(async {
+//! let client = Client::connect("127.0.0.1:2181").await?;
+//! client.create("/greeting", &b"hello"[..], CreateMode::Ephemeral).await?;
+//! let (data, stat) = client.get_data("/greeting").await?;
+//! println!("{data:?} at version {}", stat.version);
+//! client.close().await;
+//! # Ok(())
+//! # })
+//! # }
+//! ```
+//!
+//! The API is the one of `zk-tokio` and `zk-blocking`; see `zk_client::Client` for its
+//! guarantees.
+//!
+//! [async-std]: https://docs.rs/async-std
+//! [smol]: https://docs.rs/smol
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub use zk_session;
+mod runtime;
+#[cfg(feature = "tls")]
+mod tls;
+
+pub use runtime::{AsyncIo, AsyncIoTransport};
+pub use zk_client::proto::{
+    Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,
+};
+#[cfg(feature = "tls")]
+pub use zk_client::tls::{TlsError, TlsOptions};
+pub use zk_client::{
+    ops, proto, CommonError, ConnectError, Pending, SessionState, StateWatcher, Timeout, Watch,
+    WatchEvent, WatchStream,
+};
+
+/// A ZooKeeper client for async-std and smol.
+pub type Client = zk_client::Client<AsyncIo>;
+
+/// Options for a [`Client`].
+pub type ClientBuilder = zk_client::ClientBuilder<AsyncIo>;

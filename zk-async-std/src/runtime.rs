@@ -1,0 +1,136 @@
+//! The async-io primitives the client core needs.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use async_net::TcpStream;
+use futures_io::{AsyncRead, AsyncWrite};
+use zk_client::{BoxFuture, HostAddr, Runtime, Transport};
+
+/// Runs each session's driver on its own thread with `async-io`'s reactor, so the client works
+/// under any executor built on async-io (async-std, smol).
+#[derive(Clone, Default)]
+pub struct AsyncIo {
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::AsyncIoTls>,
+}
+
+impl std::fmt::Debug for AsyncIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncIo").finish_non_exhaustive()
+    }
+}
+
+/// A connection: plain TCP, or TLS over TCP.
+#[derive(Debug)]
+pub enum AsyncIoTransport {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    #[cfg(feature = "tls")]
+    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncIoTransport {
+    fn io(&mut self) -> Pin<&mut (dyn AsyncReadWrite + Send + Unpin)> {
+        match self {
+            AsyncIoTransport::Plain(s) => Pin::new(s),
+            #[cfg(feature = "tls")]
+            AsyncIoTransport::Tls(s) => Pin::new(s.as_mut()),
+        }
+    }
+}
+
+trait AsyncReadWrite: AsyncRead + AsyncWrite {}
+impl<T: AsyncRead + AsyncWrite> AsyncReadWrite for T {}
+
+impl Transport for AsyncIoTransport {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io().poll_read(cx, buf)
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io().poll_write(cx, buf)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io().poll_flush(cx)
+    }
+}
+
+impl Runtime for AsyncIo {
+    type Transport = AsyncIoTransport;
+    type Sleep = TimerFuture;
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> TimerFuture {
+        TimerFuture(async_io::Timer::at(deadline))
+    }
+
+    fn spawn(&self, task: BoxFuture<()>) {
+        // A thread of its own, driven by async-io's reactor: independent of the executor that
+        // polls the client's futures.
+        let spawned = std::thread::Builder::new()
+            .name("zk-session".into())
+            .spawn(move || async_io::block_on(task));
+        if let Err(e) = spawned {
+            // Without a driver nothing can complete: the dropped task fails every call at once.
+            drop(e);
+        }
+    }
+
+    fn resolve(&self, host: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>> {
+        let target = (host.host.clone(), host.port);
+        Box::pin(async move { async_net::resolve(target).await })
+    }
+
+    fn connect(
+        &self,
+        addr: SocketAddr,
+        server_name: &str,
+    ) -> BoxFuture<io::Result<AsyncIoTransport>> {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(feature = "tls")]
+        let server_name = server_name.to_owned();
+        #[cfg(not(feature = "tls"))]
+        let _ = server_name;
+        Box::pin(async move {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = tls {
+                let stream = tls.wrap(stream, &server_name).await?;
+                return Ok(AsyncIoTransport::Tls(Box::new(stream)));
+            }
+            Ok(AsyncIoTransport::Plain(stream))
+        })
+    }
+
+    #[cfg(feature = "tls")]
+    fn enable_tls(
+        &mut self,
+        options: zk_client::tls::TlsOptions,
+    ) -> Result<(), zk_client::tls::TlsError> {
+        self.tls = Some(crate::tls::AsyncIoTls::new(options)?);
+        Ok(())
+    }
+}
+
+/// An async-io timer as a `()` future.
+#[derive(Debug)]
+pub struct TimerFuture(async_io::Timer);
+
+impl std::future::Future for TimerFuture {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
