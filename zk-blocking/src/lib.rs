@@ -1,6 +1,43 @@
-//! The `zk-blocking` adapter: drives a [`zk_session::Session`] with real I/O.
+//! A blocking ZooKeeper client: `std::net` sockets and one background I/O thread per session,
+//! with no async runtime anywhere in its dependency tree.
 //!
-//! This crate is a placeholder in the workspace layout; the adapter itself is not built yet.
-//! Use [`zk_session`] directly until it is.
+//! ```no_run
+//! use std::time::Duration;
+//! use zk_blocking::{Client, CreateMode, WatchEvent};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::connect("127.0.0.1:2181/app")?;
+//! client.create("/greeting", &b"hello"[..], CreateMode::Ephemeral)?;
+//! let ((data, stat), watch) = client.get_data_and_watch("/greeting")?;
+//! println!("{data:?} at version {}", stat.version);
+//! client.set_data("/greeting", &b"world"[..], None)?;
+//! if let Some(WatchEvent::Node { event_type, path }) = watch.wait(Some(Duration::from_secs(5))) {
+//!     println!("{path}: {event_type:?}");
+//! }
+//! client.close();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every call blocks until its reply (or, with [`Client::with_call_timeout`], at most a given
+//! time: a timed-out call reports `RequestTimeout`, and its request may still be applied).
+//! Watches and session state are received with blocking `recv`, `recv_timeout`, `wait` and
+//! iterators. The operations, their argument, result and error types, and the watch and state
+//! semantics are those of `zk-tokio` and `zk-async-std`: the same code builds every request
+//! and reads every reply.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub use zk_session;
+mod client;
+mod io;
+
+pub use client::{Blocking, Client, ClientBuilder};
+pub use zk_client::proto::{
+    Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,
+};
+#[cfg(feature = "tls")]
+pub use zk_client::tls::{TlsError, TlsOptions};
+pub use zk_client::{
+    ops, proto, CommonError, ConnectError, SessionState, StateWatcher, Timeout, Watch, WatchEvent,
+    WatchStream,
+};

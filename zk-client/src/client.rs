@@ -1,6 +1,7 @@
 //! The async client handle and its builder.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,23 +57,25 @@ impl Drop for CloseOnDrop {
 ///   disconnected wait for the next connection.
 /// * Dropping the last handle closes the session in the background; after [`Client::close`]
 ///   every call fails at once.
-pub struct Client<R: Runtime> {
+///
+/// `R` names the runtime the client was built for; the handle itself needs nothing from it.
+pub struct Client<R> {
     shared: Arc<Shared>,
     closer: Arc<CloseOnDrop>,
-    runtime: R,
+    runtime: PhantomData<fn() -> R>,
 }
 
-impl<R: Runtime> Clone for Client<R> {
+impl<R> Clone for Client<R> {
     fn clone(&self) -> Self {
         Client {
             shared: self.shared.clone(),
             closer: self.closer.clone(),
-            runtime: self.runtime.clone(),
+            runtime: PhantomData,
         }
     }
 }
 
-impl<R: Runtime> std::fmt::Debug for Client<R> {
+impl<R> std::fmt::Debug for Client<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (id, state) = self.shared.read_session(|s| (s.session_id(), s.state()));
         f.debug_struct("Client")
@@ -82,9 +85,10 @@ impl<R: Runtime> std::fmt::Debug for Client<R> {
     }
 }
 
-/// Options for a new client; finish with [`ClientBuilder::connect`].
+/// Options for a new client; finish with [`ClientBuilder::connect`] (or
+/// [`ClientBuilder::start`], which does not wait for a server).
 #[derive(Debug)]
-pub struct ClientBuilder<R: Runtime> {
+pub struct ClientBuilder<R> {
     config: Result<Config, ConfigError>,
     runtime: R,
     event_capacity: usize,
@@ -93,7 +97,7 @@ pub struct ClientBuilder<R: Runtime> {
     tls_error: Option<crate::tls::TlsError>,
 }
 
-impl<R: Runtime> ClientBuilder<R> {
+impl<R: Launch> ClientBuilder<R> {
     /// A builder for the servers and chroot of `connect_string` (`h1:p1,h2:p2/chroot`).
     pub fn new(connect_string: &str, runtime: R) -> ClientBuilder<R> {
         ClientBuilder {
@@ -210,64 +214,111 @@ impl<R: Runtime> ClientBuilder<R> {
         self.config(f)
     }
 
-    /// Starts the session in the background and returns at once.
-    pub fn start(self) -> Result<Client<R>, ConnectError> {
+    /// Takes the builder apart, checking the options.
+    fn into_parts(self) -> Result<BuilderParts<R>, ConnectError> {
         #[cfg(feature = "tls")]
         if let Some(e) = self.tls_error {
             return Err(ConnectError::Tls(e.0));
         }
         let config = self.config?;
-        let runtime = self.runtime;
-        let session = Session::new(config, runtime.now())?;
+        config.validate()?;
+        Ok(BuilderParts {
+            connect_wait: self.connect_wait.unwrap_or(config.session_timeout),
+            config,
+            event_capacity: self.event_capacity,
+            runtime: self.runtime,
+        })
+    }
+
+    /// Starts the session in the background and returns at once.
+    pub fn start(self) -> Result<R::Client, ConnectError> {
+        R::start(self.into_parts()?)
+    }
+
+    /// Starts the session and waits until a server accepts it (async adapters: a future;
+    /// blocking adapter: a blocking call).
+    pub fn connect(self) -> R::Connect {
+        R::connect(self.into_parts())
+    }
+}
+
+/// A checked builder, for [`Launch`] implementations.
+#[derive(Debug)]
+pub struct BuilderParts<R> {
+    /// The session's configuration.
+    pub config: Config,
+    /// Capacity of watch streams and state observers.
+    pub event_capacity: usize,
+    /// How long `connect` waits for the first session.
+    pub connect_wait: Duration,
+    /// The runtime (or marker) the client is built for.
+    pub runtime: R,
+}
+
+/// How an adapter starts a session's driver and what its `connect` returns. Every async
+/// [`Runtime`] gets this for free; the blocking adapter implements it with its I/O thread.
+pub trait Launch: Sized {
+    /// The handle `start` and `connect` give.
+    type Client;
+    /// What `connect` returns: a future for async adapters, a result for the blocking one.
+    type Connect;
+
+    /// Starts the driver and returns the handle at once.
+    fn start(parts: BuilderParts<Self>) -> Result<Self::Client, ConnectError>;
+
+    /// Starts the driver and waits for the first session.
+    fn connect(parts: Result<BuilderParts<Self>, ConnectError>) -> Self::Connect;
+
+    /// Makes every later connection use TLS.
+    #[cfg(feature = "tls")]
+    fn enable_tls(&mut self, options: crate::tls::TlsOptions) -> Result<(), crate::tls::TlsError>;
+}
+
+impl<R: Runtime> Launch for R {
+    type Client = Client<R>;
+    type Connect = crate::runtime::BoxFuture<Result<Client<R>, ConnectError>>;
+
+    fn start(parts: BuilderParts<R>) -> Result<Client<R>, ConnectError> {
+        let runtime = parts.runtime;
+        let session = Session::new(parts.config, runtime.now())?;
         let clock_runtime = runtime.clone();
         let shared = Shared::new(
             session,
             Arc::new(move || clock_runtime.now()),
-            self.event_capacity,
+            parts.event_capacity,
         );
         runtime.spawn(Box::pin(Driver::new(shared.clone(), runtime.clone())));
-        Ok(Client {
-            closer: Arc::new(CloseOnDrop {
-                shared: shared.clone(),
-            }),
-            shared,
-            runtime,
+        Ok(Client::from_shared(shared))
+    }
+
+    fn connect(parts: Result<BuilderParts<R>, ConnectError>) -> Self::Connect {
+        Box::pin(async move {
+            let parts = parts?;
+            let wait = parts.connect_wait;
+            let runtime = parts.runtime.clone();
+            let client = R::start(parts)?;
+            let mut states = client.state_watcher();
+            let connected = crate::timeout::with_timeout(
+                &runtime,
+                wait,
+                states.wait_for(|s| s.is_connected() || s.is_terminal()),
+            )
+            .await;
+            client.connected_or_closed(connected.map(|s| s.unwrap_or(SessionState::Closed)), wait)
         })
     }
 
-    /// Starts the session and waits until a server accepts it.
-    pub async fn connect(self) -> Result<Client<R>, ConnectError> {
-        let wait = self
-            .connect_wait
-            .or_else(|| self.config.as_ref().ok().map(|c| c.session_timeout));
-        let wait = wait.unwrap_or(Duration::from_secs(30));
-        let client = self.start()?;
-        let mut states = client.state_watcher();
-        let connected = crate::timeout::with_timeout(
-            &client.runtime,
-            wait,
-            states.wait_for(|s| s.is_connected() || s.is_terminal()),
-        )
-        .await;
-        match connected {
-            Some(Some(s)) if s.is_connected() => Ok(client),
-            Some(Some(s)) => Err(ConnectError::Ended(s)),
-            Some(None) => Err(ConnectError::Ended(client.state())),
-            None => {
-                client.shared.close_in_background();
-                Err(ConnectError::Timeout(wait))
-            }
-        }
+    #[cfg(feature = "tls")]
+    fn enable_tls(&mut self, options: crate::tls::TlsOptions) -> Result<(), crate::tls::TlsError> {
+        Runtime::enable_tls(self, options)
     }
 }
 
-impl<R: Runtime + Default> Client<R> {
+impl<R: Launch + Default> Client<R> {
     /// Connects to `connect_string` (`h1:p1,h2:p2/chroot`) with default options and waits until
     /// a server accepts the session.
-    pub async fn connect(connect_string: &str) -> Result<Client<R>, ConnectError> {
-        ClientBuilder::new(connect_string, R::default())
-            .connect()
-            .await
+    pub fn connect(connect_string: &str) -> R::Connect {
+        ClientBuilder::new(connect_string, R::default()).connect()
     }
 
     /// Starts building a client for `connect_string`.
@@ -276,10 +327,41 @@ impl<R: Runtime + Default> Client<R> {
     }
 }
 
-impl<R: Runtime> Client<R> {
+impl<R: Launch> Client<R> {
     /// Starts building a client for `connect_string` on a configured `runtime`.
     pub fn builder_on(connect_string: &str, runtime: R) -> ClientBuilder<R> {
         ClientBuilder::new(connect_string, runtime)
+    }
+}
+
+impl<R> Client<R> {
+    /// A handle on a core whose driver already runs (for adapters with drivers of their own,
+    /// such as the blocking one).
+    pub fn from_shared(shared: Arc<Shared>) -> Client<R> {
+        Client {
+            closer: Arc::new(CloseOnDrop {
+                shared: shared.clone(),
+            }),
+            shared,
+            runtime: PhantomData,
+        }
+    }
+
+    /// The outcome of waiting for the first session: `state` is the state reached, `None` when
+    /// the wait timed out (the session is then closed).
+    pub fn connected_or_closed(
+        self,
+        state: Option<SessionState>,
+        waited: Duration,
+    ) -> Result<Client<R>, ConnectError> {
+        match state {
+            Some(s) if s.is_connected() => Ok(self),
+            Some(_) => Err(ConnectError::Ended(self.state())),
+            None => {
+                self.shared.close_in_background();
+                Err(ConnectError::Timeout(waited))
+            }
+        }
     }
 
     /// Submits `op` now; the returned call resolves with its typed result.
@@ -298,13 +380,12 @@ impl<R: Runtime> Client<R> {
         O::Output: Send,
         O::Error: Send,
     {
-        let shared = self.shared.clone();
         let submitted = self.shared.submit_watching(&op, one_shot);
         async move {
-            let (reply, id, queue) = submitted.map_err(O::Error::from)?;
+            let (reply, parts) = submitted.map_err(O::Error::from)?;
             let raw = reply.await.unwrap_or(Err(CommonError::Closed));
             let output = op.complete(raw)?;
-            Ok((output, WatchParts { shared, id, queue }))
+            Ok((output, parts))
         }
     }
 
@@ -358,13 +439,10 @@ impl<R: Runtime> Client<R> {
     pub fn get_data_and_watch(
         &self,
         path: &str,
-    ) -> impl Future<Output = Result<(Bytes, Stat, Watch), ops::GetDataError>> + Send + 'static
+    ) -> impl Future<Output = Result<((Bytes, Stat), Watch), ops::GetDataError>> + Send + 'static
     {
         let call = self.call_watching(ops::GetData::new(path).watch(), true);
-        async move {
-            call.await
-                .map(|((data, stat), parts)| (data, stat, parts.one_shot()))
-        }
+        async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
     }
 
     /// Replaces a node's data, only at `version` when given; returns the new stat.
@@ -390,13 +468,10 @@ impl<R: Runtime> Client<R> {
     pub fn get_children_and_watch(
         &self,
         path: &str,
-    ) -> impl Future<Output = Result<(Vec<String>, Stat, Watch), ops::GetChildrenError>> + Send + 'static
+    ) -> impl Future<Output = Result<((Vec<String>, Stat), Watch), ops::GetChildrenError>> + Send + 'static
     {
         let call = self.call_watching(ops::GetChildren::new(path).watch(), true);
-        async move {
-            call.await
-                .map(|((children, stat), parts)| (children, stat, parts.one_shot()))
-        }
+        async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
     }
 
     /// A node's ACL and stat.

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod block_on;
 mod call;
 mod client;
 mod driver;
@@ -24,14 +25,16 @@ mod timeout;
 pub mod tls;
 mod watch;
 
+pub use block_on::block_on;
 pub use call::Pending;
-pub use client::{Client, ClientBuilder, ConnectError};
+pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
 pub use driver::Driver;
 pub use runtime::{BoxFuture, Runtime, Transport};
 pub use shared::{Clock, DriverSignal, Shared, DEFAULT_EVENT_CAPACITY};
 pub use state::StateWatcher;
 pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
 
+pub use zk_session as session;
 pub use zk_session::ops;
 pub use zk_session::proto;
 pub use zk_session::{CommonError, HostAddr, SessionState};

@@ -16,7 +16,7 @@ use zk_session::{
 
 use crate::oneshot::{self, Receiver, Sender};
 use crate::queue::EventQueue;
-use crate::watch::WatchEvent;
+use crate::watch::{WatchEvent, WatchParts};
 
 /// Reads the clock of the runtime the client runs on.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
@@ -152,10 +152,10 @@ impl Shared {
     /// Submits an operation that may set a watch; the watch's queue exists before the request
     /// is sent, so no event can be missed. `one_shot` queues close after their first event.
     pub(crate) fn submit_watching<O: Operation>(
-        &self,
+        self: &Arc<Self>,
         op: &O,
         one_shot: bool,
-    ) -> Result<(Receiver<RawResult>, WatchId, Arc<EventQueue<WatchEvent>>), CommonError> {
+    ) -> Result<(Receiver<RawResult>, WatchParts), CommonError> {
         let now = self.now();
         let out = {
             let mut inner = self.lock();
@@ -165,7 +165,12 @@ impl Shared {
             let capacity = if one_shot { 1 } else { self.event_capacity };
             let queue = Arc::new(EventQueue::new(capacity));
             inner.watches.insert(id.watch_id(), queue.clone());
-            (rx, id.watch_id(), queue)
+            let parts = WatchParts {
+                shared: self.clone(),
+                id: id.watch_id(),
+                queue,
+            };
+            (rx, parts)
         };
         self.signal.notify();
         Ok(out)

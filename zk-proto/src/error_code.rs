@@ -8,7 +8,7 @@ macro_rules! error_codes {
         ///
         /// Codes this crate does not know are kept as [`ErrorCode::Unknown`] with their raw value,
         /// so nothing the server says is lost.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         #[non_exhaustive]
         pub enum ErrorCode {
             $( $(#[$meta])* $name, )*
@@ -18,6 +18,7 @@ macro_rules! error_codes {
 
         impl ErrorCode {
             /// The code for a raw value.
+            #[inline]
             pub fn from_i32(value: i32) -> ErrorCode {
                 match value {
                     $( $value => ErrorCode::$name, )*
@@ -26,6 +27,7 @@ macro_rules! error_codes {
             }
 
             /// The raw value on the wire.
+            #[inline]
             pub fn as_i32(self) -> i32 {
                 match self {
                     $( ErrorCode::$name => $value, )*
@@ -45,7 +47,8 @@ macro_rules! error_codes {
 }
 
 error_codes! {
-    /// Success.
+    /// Success (the default).
+    #[default]
     Ok = 0, "OK";
     /// A server-side system error.
     SystemError = -1, "SYSTEMERROR";
@@ -113,6 +116,7 @@ error_codes! {
 
 impl ErrorCode {
     /// Whether this is [`ErrorCode::Ok`].
+    #[inline]
     pub fn is_ok(self) -> bool {
         self == ErrorCode::Ok
     }
@@ -135,14 +139,9 @@ impl crate::jute::Encode for ErrorCode {
 
 impl crate::jute::Decode for ErrorCode {
     const MIN_ENCODED_LEN: usize = 4;
+    #[inline]
     fn decode(reader: &mut crate::jute::Reader) -> Result<Self, crate::error::DecodeError> {
         reader.read_i32("err").map(ErrorCode::from_i32)
-    }
-}
-
-impl Default for ErrorCode {
-    fn default() -> Self {
-        ErrorCode::Ok
     }
 }
 

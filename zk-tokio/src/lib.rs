@@ -7,7 +7,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::connect("127.0.0.1:2181/app").await?;
 //! client.create("/greeting", &b"hello"[..], CreateMode::Ephemeral).await?;
-//! let (data, stat, watch) = client.get_data_and_watch("/greeting").await?;
+//! let ((data, stat), watch) = client.get_data_and_watch("/greeting").await?;
 //! println!("{data:?} at version {}", stat.version);
 //! client.set_data("/greeting", &b"world"[..], None).await?;
 //! if let WatchEvent::Node { event_type, path } = watch.await {

@@ -1,6 +1,6 @@
 //! The same program under smol and under async-std.
 //!
-//! `cargo run -p zk-async-std --example quick -- 127.0.0.1:2181`
+//! `cargo run -p zk-async-std --example async_std_smol_quick -- 127.0.0.1:2181`
 
 use zk_async_std::{Client, CreateMode};
 
@@ -10,7 +10,7 @@ async fn tour(connect: &str, executor: &str) -> Result<(), Box<dyn std::error::E
     client
         .create(&path, &b"hello"[..], CreateMode::Ephemeral)
         .await?;
-    let (data, stat, watch) = client.get_data_and_watch(&path).await?;
+    let ((data, stat), watch) = client.get_data_and_watch(&path).await?;
     println!("[{executor}] read {data:?} version {}", stat.version);
     client.set_data(&path, &b"world"[..], None).await?;
     println!("[{executor}] watch: {:?}", watch.await);

@@ -1,6 +1,6 @@
 //! Connects, writes, reads with a watch, and closes: the shortest tour of the API.
 //!
-//! `cargo run -p zk-tokio --example quick -- 127.0.0.1:2181`
+//! `cargo run -p zk-tokio --example tokio_quick -- 127.0.0.1:2181`
 
 use zk_tokio::{AddWatchMode, Client, CreateMode, WatchEvent};
 
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("created {}", created.path);
     let mut stream = client.add_watch(&path, AddWatchMode::Persistent).await?;
-    let (data, stat, watch) = client.get_data_and_watch(&path).await?;
+    let ((data, stat), watch) = client.get_data_and_watch(&path).await?;
     println!("read {data:?} version {}", stat.version);
     client
         .set_data(&path, &b"world"[..], Some(stat.version))

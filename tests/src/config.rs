@@ -1,0 +1,251 @@
+//! Server options and the `zoo.cfg` and system properties they become.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::ports::MemberPorts;
+
+/// How to configure the ZooKeeper servers that the harness starts.
+///
+/// Build one from [`ServerOptions::default`] or [`ServerOptions::fast_expiry`]
+/// and adjust fields with struct update syntax:
+///
+/// ```
+/// use std::time::Duration;
+/// use zk_tests::ServerOptions;
+///
+/// let options = ServerOptions {
+///     read_only: true,
+///     max_session_timeout: Some(Duration::from_secs(10)),
+///     ..ServerOptions::fast_expiry()
+/// };
+/// assert_eq!(options.tick_time, Duration::from_millis(200));
+/// ```
+///
+/// Always set, whatever the options: four-letter words are all allowed
+/// (`4lw.commands.whitelist=*`), the AdminServer is off (no port 8080),
+/// local sessions are off, the server listens on 127.0.0.1 only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// ZooKeeper's basic time unit (`tickTime`): session expiry is checked
+    /// once per tick, the default session timeout bounds are 2 and 20 ticks,
+    /// and followers drop a silent leader after `sync_limit` ticks.
+    pub tick_time: Duration,
+    /// Ticks a follower may take to connect and sync to the leader
+    /// (`initLimit`).
+    pub init_limit: u32,
+    /// Ticks a follower may lag behind or stay silent (`syncLimit`).
+    pub sync_limit: u32,
+    /// Lowest session timeout the server grants (`minSessionTimeout`);
+    /// `None` keeps ZooKeeper's default of 2 ticks.
+    pub min_session_timeout: Option<Duration>,
+    /// Highest session timeout the server grants (`maxSessionTimeout`);
+    /// `None` keeps ZooKeeper's default of 20 ticks.
+    pub max_session_timeout: Option<Duration>,
+    /// Lets a member that lost its quorum serve read-only sessions
+    /// (`-Dreadonlymode.enabled=true`). Such a member reports `Mode:
+    /// read-only` and answers `isro` with `ro`.
+    pub read_only: bool,
+    /// Enables TTL nodes (`-Dzookeeper.extendedTypesEnabled=true`).
+    pub extended_types: bool,
+    /// How often the server reaps empty container and expired TTL nodes
+    /// (`-Dznode.container.checkIntervalMs`).
+    pub container_check_interval: Duration,
+    /// Whether the transaction log is fsynced (`forceSync`). Off by default:
+    /// the tests kill processes, not machines, and the page cache survives a
+    /// killed process.
+    pub force_sync: bool,
+    /// The JVM's maximum heap in MiB (`-Xmx`).
+    pub heap_mb: u32,
+    /// How long a start waits for the servers to serve before failing.
+    pub start_timeout: Duration,
+    /// Further `zoo.cfg` lines as key and value; they follow, and so
+    /// override, the generated ones.
+    pub extra_config: Vec<(String, String)>,
+    /// Further Java system properties (`-Dkey=value`); they follow, and so
+    /// override, the generated ones.
+    pub system_properties: Vec<(String, String)>,
+    /// Further jars for the class path, e.g.
+    /// [`Installation::netty_tls_jars`](crate::install::Installation::netty_tls_jars)
+    /// for a secure client port.
+    pub extra_jars: Vec<PathBuf>,
+}
+
+impl Default for ServerOptions {
+    /// ZooKeeper's usual timing (2 s ticks, initLimit 10, syncLimit 5), TTL
+    /// nodes on, containers reaped every 500 ms, read-only mode off.
+    fn default() -> Self {
+        Self {
+            tick_time: Duration::from_secs(2),
+            init_limit: 10,
+            sync_limit: 5,
+            min_session_timeout: None,
+            max_session_timeout: None,
+            read_only: false,
+            extended_types: true,
+            container_check_interval: Duration::from_millis(500),
+            force_sync: false,
+            heap_mb: 256,
+            start_timeout: Duration::from_secs(60),
+            extra_config: Vec::new(),
+            system_properties: Vec::new(),
+            extra_jars: Vec::new(),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Options for tests of expiry and failover: 200 ms ticks, so sessions
+    /// may time out after 400 ms, expire within a tick of their timeout, and
+    /// followers give up on a frozen leader after 2 s (`sync_limit` 10).
+    /// Sessions may ask for up to 60 s. `init_limit` is 50 ticks (10 s) so a
+    /// busy machine still lets followers sync.
+    pub fn fast_expiry() -> Self {
+        Self {
+            tick_time: Duration::from_millis(200),
+            init_limit: 50,
+            sync_limit: 10,
+            max_session_timeout: Some(Duration::from_secs(60)),
+            ..Self::default()
+        }
+    }
+
+    /// Renders the `zoo.cfg` of one server. `peers` lists every member of an
+    /// ensemble with its `myid`; it is empty for a standalone server.
+    pub(crate) fn zoo_cfg(
+        &self,
+        data_dir: &Path,
+        client_port: u16,
+        peers: &[MemberPorts],
+    ) -> String {
+        let mut lines: Vec<(String, String)> = vec![
+            ("tickTime".into(), millis(self.tick_time)),
+            ("initLimit".into(), self.init_limit.to_string()),
+            ("syncLimit".into(), self.sync_limit.to_string()),
+            ("dataDir".into(), data_dir.display().to_string()),
+            ("clientPort".into(), client_port.to_string()),
+            ("clientPortAddress".into(), "127.0.0.1".into()),
+            ("4lw.commands.whitelist".into(), "*".into()),
+            ("admin.enableServer".into(), "false".into()),
+            ("localSessionsEnabled".into(), "false".into()),
+            ("localSessionsUpgradingEnabled".into(), "false".into()),
+            ("forceSync".into(), yes_no(self.force_sync).into()),
+            // 4 MiB instead of 64 MiB per transaction log file.
+            ("preAllocSize".into(), "4096".into()),
+        ];
+        if let Some(min) = self.min_session_timeout {
+            lines.push(("minSessionTimeout".into(), millis(min)));
+        }
+        if let Some(max) = self.max_session_timeout {
+            lines.push(("maxSessionTimeout".into(), millis(max)));
+        }
+        for peer in peers {
+            lines.push((
+                format!("server.{}", peer.id),
+                format!("127.0.0.1:{}:{}", peer.quorum, peer.election),
+            ));
+        }
+        lines.extend(self.extra_config.iter().cloned());
+        let mut cfg = String::from("# Generated by the zk-tests harness.\n");
+        for (key, value) in lines {
+            // Writing to a String cannot fail.
+            let _ = writeln!(cfg, "{key}={value}");
+        }
+        cfg
+    }
+
+    /// The ZooKeeper system properties these options call for, followed by
+    /// [`ServerOptions::system_properties`].
+    pub(crate) fn zookeeper_properties(&self) -> Vec<(String, String)> {
+        let mut props: Vec<(String, String)> = vec![
+            ("zookeeper.admin.enableServer".into(), "false".into()),
+            ("zookeeper.4lw.commands.whitelist".into(), "*".into()),
+            (
+                "zookeeper.extendedTypesEnabled".into(),
+                self.extended_types.to_string(),
+            ),
+            (
+                "znode.container.checkIntervalMs".into(),
+                millis(self.container_check_interval),
+            ),
+            ("readonlymode.enabled".into(), self.read_only.to_string()),
+        ];
+        props.extend(self.system_properties.iter().cloned());
+        props
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zoo_cfg_lists_peers_and_overrides_last() {
+        let options = ServerOptions {
+            min_session_timeout: Some(Duration::from_millis(400)),
+            extra_config: vec![("syncLimit".into(), "7".into())],
+            ..ServerOptions::fast_expiry()
+        };
+        let peers = [
+            MemberPorts {
+                id: 1,
+                client: 10001,
+                quorum: 10002,
+                election: 10003,
+            },
+            MemberPorts {
+                id: 2,
+                client: 10004,
+                quorum: 10005,
+                election: 10006,
+            },
+        ];
+        let cfg = options.zoo_cfg(Path::new("/tmp/d"), 10001, &peers);
+        for line in [
+            "tickTime=200\n",
+            "dataDir=/tmp/d\n",
+            "clientPort=10001\n",
+            "4lw.commands.whitelist=*\n",
+            "admin.enableServer=false\n",
+            "localSessionsEnabled=false\n",
+            "minSessionTimeout=400\n",
+            "maxSessionTimeout=60000\n",
+            "server.1=127.0.0.1:10002:10003\n",
+            "server.2=127.0.0.1:10005:10006\n",
+        ] {
+            assert!(cfg.contains(line), "missing {line:?} in\n{cfg}");
+        }
+        assert!(cfg.find("syncLimit=10").unwrap() < cfg.find("syncLimit=7").unwrap());
+    }
+
+    #[test]
+    fn properties_follow_the_options() {
+        let options = ServerOptions {
+            read_only: true,
+            ..ServerOptions::default()
+        };
+        let props = options.zookeeper_properties();
+        let get = |key: &str| {
+            props
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("readonlymode.enabled"), Some("true"));
+        assert_eq!(get("zookeeper.extendedTypesEnabled"), Some("true"));
+        assert_eq!(get("znode.container.checkIntervalMs"), Some("500"));
+    }
+}

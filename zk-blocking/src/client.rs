@@ -1,0 +1,338 @@
+//! The blocking client: the shared handle's calls, each waited for on the calling thread.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use zk_client::ops;
+use zk_client::proto::{
+    Acl, AclList, AddWatchMode, ClientInfo, CreateMode, ErrorCode, SessionId, Stat, WatcherType,
+};
+use zk_client::session::Session;
+use zk_client::{
+    block_on, BuilderParts, CommonError, ConnectError, Launch, SessionState, Shared, StateWatcher,
+    Watch, WatchStream,
+};
+
+use crate::io::{Io, IoThread};
+
+/// Marks a client built for plain threads; see [`Client`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Blocking;
+
+/// Options for a [`Client`]: the same as the async adapters'.
+pub type ClientBuilder = zk_client::ClientBuilder<Blocking>;
+
+/// Writes the closeSession frame when the last handle is dropped (the I/O thread may be
+/// blocked in a read).
+struct FlushOnDrop {
+    io: Arc<Io>,
+}
+
+impl Drop for FlushOnDrop {
+    fn drop(&mut self) {
+        self.io.flush();
+    }
+}
+
+/// A blocking ZooKeeper client: a cheap, clonable handle to one session, usable from any
+/// thread (`Clone + Send + Sync`).
+///
+/// Calls block the calling thread until their reply; requests go on the wire in call order.
+/// Dropping the last handle closes the session in the background.
+#[derive(Clone)]
+pub struct Client {
+    // Declared before `flusher` so the session is closed before the final flush.
+    inner: zk_client::Client<Blocking>,
+    io: Arc<Io>,
+    flusher: Arc<FlushOnDrop>,
+    call_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Launch for Blocking {
+    type Client = Client;
+    type Connect = Result<Client, ConnectError>;
+
+    fn start(parts: BuilderParts<Blocking>) -> Result<Client, ConnectError> {
+        let clock = Arc::new(std::time::Instant::now);
+        let session = Session::new(parts.config, clock())?;
+        let shared = Shared::new(session, clock, parts.event_capacity);
+        let io = Io::new(shared.clone());
+        let thread = IoThread::new(io.clone());
+        std::thread::Builder::new()
+            .name("zk-session".into())
+            .spawn(move || thread.run())
+            .map_err(|e| ConnectError::Tls(format!("cannot start the I/O thread: {e}")))?;
+        Ok(Client {
+            inner: zk_client::Client::from_shared(shared),
+            flusher: Arc::new(FlushOnDrop { io: io.clone() }),
+            io,
+            call_timeout: None,
+        })
+    }
+
+    fn connect(
+        parts: Result<BuilderParts<Blocking>, ConnectError>,
+    ) -> Result<Client, ConnectError> {
+        let parts = parts?;
+        let wait = parts.connect_wait;
+        let client = Blocking::start(parts)?;
+        let mut states = client.state_watcher();
+        let reached = block_on(
+            states.wait_for(|s| s.is_connected() || s.is_terminal()),
+            Some(wait),
+        );
+        let Client {
+            inner,
+            io,
+            flusher,
+            call_timeout,
+        } = client;
+        let inner =
+            inner.connected_or_closed(reached.map(|s| s.unwrap_or(SessionState::Closed)), wait)?;
+        Ok(Client {
+            inner,
+            io,
+            flusher,
+            call_timeout,
+        })
+    }
+
+    #[cfg(feature = "tls")]
+    fn enable_tls(
+        &mut self,
+        options: zk_client::tls::TlsOptions,
+    ) -> Result<(), zk_client::tls::TlsError> {
+        let _ = options;
+        Err(zk_client::tls::TlsError(
+            "TLS is not available in zk-blocking yet".into(),
+        ))
+    }
+}
+
+impl Client {
+    /// Connects to `connect_string` (`h1:p1,h2:p2/chroot`) with default options and waits until
+    /// a server accepts the session.
+    pub fn connect(connect_string: &str) -> Result<Client, ConnectError> {
+        ClientBuilder::new(connect_string, Blocking).connect()
+    }
+
+    /// Starts building a client for `connect_string`.
+    pub fn builder(connect_string: &str) -> ClientBuilder {
+        ClientBuilder::new(connect_string, Blocking)
+    }
+
+    /// A handle on the same session whose calls wait at most `timeout` for their reply
+    /// (`None`: no limit, the default). A call that times out fails with
+    /// [`CommonError::RequestTimeout`]; its request stays in flight and may still be applied.
+    pub fn with_call_timeout(&self, timeout: Option<Duration>) -> Client {
+        Client {
+            call_timeout: timeout,
+            ..self.clone()
+        }
+    }
+
+    /// Sends what the call just submitted, then blocks for its result.
+    fn wait<T, E: From<CommonError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        self.io.flush();
+        block_on(call, self.call_timeout).unwrap_or(Err(E::from(CommonError::RequestTimeout)))
+    }
+
+    /// Creates a node with an open ACL; returns its path (with any sequence suffix) and stat.
+    pub fn create(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        mode: CreateMode,
+    ) -> Result<ops::Created, ops::CreateError> {
+        self.wait(self.inner.create(path, data, mode))
+    }
+
+    /// Creates a node with every option (ACL, TTL): see [`ops::Create`].
+    pub fn create_with(&self, create: ops::Create) -> Result<ops::Created, ops::CreateError> {
+        self.wait(self.inner.create_with(create))
+    }
+
+    /// Deletes a node, only at `version` when given.
+    pub fn delete(&self, path: &str, version: Option<i32>) -> Result<(), ops::DeleteError> {
+        self.wait(self.inner.delete(path, version))
+    }
+
+    /// A node's stat, or `None` when it does not exist.
+    pub fn exists(&self, path: &str) -> Result<Option<Stat>, ops::ExistsError> {
+        self.wait(self.inner.exists(path))
+    }
+
+    /// A node's stat (or `None`) and a watch for its creation, change or deletion.
+    pub fn exists_and_watch(&self, path: &str) -> Result<(Option<Stat>, Watch), ops::ExistsError> {
+        self.wait(self.inner.exists_and_watch(path))
+    }
+
+    /// A node's data and stat.
+    pub fn get_data(&self, path: &str) -> Result<(Bytes, Stat), ops::GetDataError> {
+        self.wait(self.inner.get_data(path))
+    }
+
+    /// A node's data and stat, and a watch for its next change or deletion.
+    pub fn get_data_and_watch(
+        &self,
+        path: &str,
+    ) -> Result<((Bytes, Stat), Watch), ops::GetDataError> {
+        self.wait(self.inner.get_data_and_watch(path))
+    }
+
+    /// Replaces a node's data, only at `version` when given; returns the new stat.
+    pub fn set_data(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        version: Option<i32>,
+    ) -> Result<Stat, ops::SetDataError> {
+        self.wait(self.inner.set_data(path, data, version))
+    }
+
+    /// A node's children (names) and stat.
+    pub fn get_children(&self, path: &str) -> Result<(Vec<String>, Stat), ops::GetChildrenError> {
+        self.wait(self.inner.get_children(path))
+    }
+
+    /// A node's children and stat, and a watch for the next change of its children.
+    pub fn get_children_and_watch(
+        &self,
+        path: &str,
+    ) -> Result<((Vec<String>, Stat), Watch), ops::GetChildrenError> {
+        self.wait(self.inner.get_children_and_watch(path))
+    }
+
+    /// A node's ACL and stat.
+    pub fn get_acl(&self, path: &str) -> Result<(Vec<Acl>, Stat), ops::GetAclError> {
+        self.wait(self.inner.get_acl(path))
+    }
+
+    /// Replaces a node's ACL, only at ACL version `version` when given.
+    pub fn set_acl(
+        &self,
+        path: &str,
+        acl: impl Into<AclList>,
+        version: Option<i32>,
+    ) -> Result<Stat, ops::SetAclError> {
+        self.wait(self.inner.set_acl(path, acl, version))
+    }
+
+    /// Makes the connected server catch up with the leader.
+    pub fn sync(&self, path: &str) -> Result<String, ops::SyncError> {
+        self.wait(self.inner.sync(path))
+    }
+
+    /// Applies several writes atomically: all or none.
+    pub fn multi(&self, multi: ops::Multi) -> Result<Vec<ops::OpResult>, ops::MultiError> {
+        self.wait(self.inner.multi(multi))
+    }
+
+    /// Runs several reads in one round trip, each with its own outcome.
+    pub fn multi_read(
+        &self,
+        reads: ops::MultiRead,
+    ) -> Result<Vec<Result<ops::ReadResult, ErrorCode>>, ops::MultiReadError> {
+        self.wait(self.inner.multi_read(reads))
+    }
+
+    /// The session's ephemeral nodes under `prefix`.
+    pub fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>, ops::GetEphemeralsError> {
+        self.wait(self.inner.get_ephemerals(prefix))
+    }
+
+    /// The number of descendants of a node.
+    pub fn get_all_children_number(
+        &self,
+        path: &str,
+    ) -> Result<u32, ops::GetAllChildrenNumberError> {
+        self.wait(self.inner.get_all_children_number(path))
+    }
+
+    /// Adds a persistent or persistent-recursive watch; its events arrive on the stream.
+    pub fn add_watch(
+        &self,
+        path: &str,
+        mode: AddWatchMode,
+    ) -> Result<WatchStream, ops::AddWatchError> {
+        self.wait(self.inner.add_watch(path, mode))
+    }
+
+    /// Removes this session's watches of `watcher_type` on `path`.
+    pub fn remove_watches(
+        &self,
+        path: &str,
+        watcher_type: WatcherType,
+    ) -> Result<(), ops::WatchesError> {
+        self.wait(self.inner.remove_watches(path, watcher_type))
+    }
+
+    /// Whether the server holds watches of `watcher_type` on `path` for this session
+    /// (`Err(NoWatcher)` when not).
+    pub fn check_watches(
+        &self,
+        path: &str,
+        watcher_type: WatcherType,
+    ) -> Result<(), ops::WatchesError> {
+        self.wait(self.inner.check_watches(path, watcher_type))
+    }
+
+    /// The identities the server attributes to this session.
+    pub fn who_am_i(&self) -> Result<Vec<ClientInfo>, ops::WhoAmIError> {
+        self.wait(self.inner.who_am_i())
+    }
+
+    /// Adds a credential, presented now and on every later connection.
+    pub fn add_auth(&self, scheme: &str, auth: impl Into<Bytes>) -> Result<(), ops::AddAuthError> {
+        self.wait(self.inner.add_auth(scheme, auth))
+    }
+
+    /// The ensemble's configuration.
+    pub fn get_config(&self) -> Result<(Bytes, Stat), ops::GetConfigError> {
+        self.wait(self.inner.get_config())
+    }
+
+    /// Closes the session and waits until the server confirms (bounded by the close timeout).
+    /// Returns the final state: `Closed`, or the terminal state the session had already met.
+    pub fn close(&self) -> SessionState {
+        let closing = self.inner.close();
+        self.io.flush();
+        block_on(closing, None).unwrap_or(SessionState::Closed)
+    }
+
+    /// The session's state now.
+    pub fn state(&self) -> SessionState {
+        self.inner.state()
+    }
+
+    /// An observer of the session's state and its changes.
+    pub fn state_watcher(&self) -> StateWatcher {
+        self.inner.state_watcher()
+    }
+
+    /// The session's id (0 before the first handshake).
+    pub fn session_id(&self) -> SessionId {
+        self.inner.session_id()
+    }
+
+    /// The session's password, to resume it elsewhere with [`ClientBuilder::resume`].
+    pub fn session_password(&self) -> Bytes {
+        self.inner.session_password()
+    }
+
+    /// The negotiated session timeout, once connected.
+    pub fn negotiated_timeout(&self) -> Option<Duration> {
+        self.inner.negotiated_timeout()
+    }
+}

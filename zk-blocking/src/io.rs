@@ -1,0 +1,249 @@
+//! The background I/O thread and the write path.
+//!
+//! One thread per session reads the socket (with read timeouts taken from the session's next
+//! deadline), opens connections and answers the session's actions. Writes happen on whichever
+//! thread has something to send: a caller right after submitting, or the I/O thread after
+//! input; a mutex keeps frames whole and in order, with a bounded wait per write. Neither side
+//! knows anything of the protocol: that is the session's.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use zk_client::session::{Action, ConnectionId};
+use zk_client::{HostAddr, Shared};
+
+/// Longest single wait of the I/O thread, so it notices work even without a deadline.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+/// Bound on one write: a server that stops reading for this long is treated as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The write side of the current connection.
+struct Writer {
+    conn: ConnectionId,
+    stream: TcpStream,
+    out: Vec<u8>,
+}
+
+/// What callers and the I/O thread share.
+pub(crate) struct Io {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<Writer>>,
+}
+
+impl Io {
+    pub(crate) fn new(shared: Arc<Shared>) -> Arc<Io> {
+        Arc::new(Io {
+            shared,
+            writer: Mutex::new(None),
+        })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Option<Writer>> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes every frame the session has ready for the current connection.
+    pub(crate) fn flush(&self) {
+        let mut guard = self.writer();
+        let Some(writer) = guard.as_mut() else {
+            return;
+        };
+        let now = self.shared.now();
+        let conn = writer.conn;
+        let out = &mut writer.out;
+        out.clear();
+        self.shared.with_session(|s| {
+            if s.connection() == Some(conn) {
+                s.poll_transmit(now, out);
+            }
+        });
+        if writer.out.is_empty() {
+            return;
+        }
+        if writer.stream.write_all(&writer.out).is_err() {
+            let _ = writer.stream.shutdown(Shutdown::Both);
+            *guard = None;
+            drop(guard);
+            let now = self.shared.now();
+            self.shared.with_session(|s| s.handle_closed(conn, now));
+        }
+    }
+
+    fn set_writer(&self, writer: Option<Writer>) {
+        *self.writer() = writer;
+    }
+}
+
+/// The I/O thread's own state.
+pub(crate) struct IoThread {
+    io: Arc<Io>,
+    reader: Option<(ConnectionId, TcpStream)>,
+    buf: Vec<u8>,
+}
+
+impl IoThread {
+    pub(crate) fn new(io: Arc<Io>) -> IoThread {
+        IoThread {
+            io,
+            reader: None,
+            buf: vec![0u8; READ_CHUNK],
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.io.shared
+    }
+
+    /// Runs until the session ends.
+    pub(crate) fn run(mut self) {
+        loop {
+            let (actions, deadline, terminal) = self.shared().with_session(|s| {
+                let mut actions = Vec::new();
+                while let Some(a) = s.poll_action() {
+                    actions.push(a);
+                }
+                (actions, s.poll_timeout(), s.state().is_terminal())
+            });
+            let acted = !actions.is_empty();
+            for action in actions {
+                self.act(action, deadline);
+            }
+            self.io.flush();
+            if terminal {
+                self.disconnect_all();
+                return;
+            }
+            if acted {
+                continue;
+            }
+            self.wait(deadline);
+        }
+    }
+
+    fn act(&mut self, action: Action, deadline: Option<Instant>) {
+        match action {
+            Action::Connect { conn, host } => {
+                self.disconnect_all();
+                let bound = deadline
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+                    .unwrap_or(MAX_WAIT)
+                    .max(Duration::from_millis(1));
+                let now = self.shared().now();
+                match connect(&host, bound) {
+                    Ok(stream) => match stream.try_clone() {
+                        Ok(write_half) => {
+                            let _ = write_half.set_write_timeout(Some(WRITE_TIMEOUT));
+                            self.io.set_writer(Some(Writer {
+                                conn,
+                                stream: write_half,
+                                out: Vec::new(),
+                            }));
+                            self.reader = Some((conn, stream));
+                            self.shared()
+                                .with_session(|s| s.handle_connected(conn, now));
+                        }
+                        Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
+                    },
+                    Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
+                }
+            }
+            Action::Disconnect { conn } if self.reader.as_ref().map(|r| r.0) == Some(conn) => {
+                self.disconnect_all();
+            }
+            Action::Probe { probe, host } => {
+                let read_write = probe_read_write(&host);
+                let now = self.shared().now();
+                self.shared()
+                    .with_session(|s| s.handle_probe_result(probe, read_write, now));
+            }
+            _ => {}
+        }
+    }
+
+    fn disconnect_all(&mut self) {
+        if let Some((_, stream)) = self.reader.take() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        self.io.set_writer(None);
+    }
+
+    /// Waits for input or the next deadline and feeds what happened to the session.
+    fn wait(&mut self, deadline: Option<Instant>) {
+        let now = Instant::now();
+        let wait = deadline
+            .map(|d| d.saturating_duration_since(now))
+            .unwrap_or(MAX_WAIT)
+            .min(MAX_WAIT);
+        match self.reader.as_mut() {
+            Some((conn, stream)) if !wait.is_zero() => {
+                let conn = *conn;
+                let _ = stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
+                match stream.read(&mut self.buf) {
+                    Ok(0) => self.closed(conn),
+                    Ok(n) => {
+                        let now = self.io.shared.now();
+                        let data = &self.buf[..n];
+                        self.io
+                            .shared
+                            .with_session(|s| s.handle_data(conn, data, now));
+                    }
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => self.closed(conn),
+                }
+            }
+            Some(_) => {}
+            None => self.shared().signal.wait(wait),
+        }
+        let now = self.shared().now();
+        self.shared().with_session(|s| s.handle_timeout(now));
+    }
+
+    fn closed(&mut self, conn: ConnectionId) {
+        self.disconnect_all();
+        let now = self.shared().now();
+        self.shared().with_session(|s| s.handle_closed(conn, now));
+    }
+}
+
+/// Opens a TCP connection to the first address of `host` that accepts, resolving the name now.
+fn connect(host: &HostAddr, bound: Duration) -> io::Result<TcpStream> {
+    let started = Instant::now();
+    let mut last = io::Error::new(
+        ErrorKind::NotFound,
+        format!("{host} resolved to no address"),
+    );
+    for addr in (host.host.as_str(), host.port).to_socket_addrs()? {
+        let left = bound.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(io::Error::new(ErrorKind::TimedOut, "connect timeout"));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Asks `host` whether it serves reads and writes (`isro`), within a couple of seconds.
+fn probe_read_write(host: &HostAddr) -> bool {
+    let bound = Duration::from_secs(2);
+    let Ok(mut stream) = connect(host, bound) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(bound));
+    let _ = stream.set_write_timeout(Some(bound));
+    if stream.write_all(b"isro").is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.take(16).read_to_end(&mut answer);
+    answer.starts_with(b"rw")
+}
