@@ -321,6 +321,11 @@ impl Client {
         self.inner.state_watcher()
     }
 
+    /// The server the session is connected (or connecting) to.
+    pub fn current_host(&self) -> Option<zk_client::HostAddr> {
+        self.inner.current_host()
+    }
+
     /// The session's id (0 before the first handshake).
     pub fn session_id(&self) -> SessionId {
         self.inner.session_id()

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use zk_session::ops::{self, Operation};
 use zk_session::proto::{AclList, AddWatchMode, CreateMode, SessionId, Stat, WatcherType};
-use zk_session::{CommonError, Config, ConfigError, Session, SessionState};
+use zk_session::{CommonError, Config, ConfigError, HostAddr, Session, SessionState};
 
 use crate::call::Pending;
 use crate::driver::Driver;
@@ -581,6 +581,11 @@ impl<R> Client<R> {
     /// An observer of the session's state and its changes.
     pub fn state_watcher(&self) -> StateWatcher {
         StateWatcher::new(self.shared.clone())
+    }
+
+    /// The server the session is connected (or connecting) to.
+    pub fn current_host(&self) -> Option<HostAddr> {
+        self.shared.read_session(|s| s.current_host().cloned())
     }
 
     /// The session's id (0 before the first handshake).

@@ -273,6 +273,13 @@ impl Session {
         self.outstanding
     }
 
+    /// The server of the current connection or connection attempt, if any.
+    pub fn current_host(&self) -> Option<&HostAddr> {
+        self.phase
+            .connection()
+            .map(|_| self.hosts.get(self.hosts.current_index()))
+    }
+
     /// The current connection attempt, if any.
     pub fn connection(&self) -> Option<ConnectionId> {
         self.phase.connection()
