@@ -35,15 +35,7 @@ mod runtime;
 mod tls;
 
 pub use runtime::{AsyncIo, AsyncIoTransport};
-pub use zk_client::proto::{
-    Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,
-};
-#[cfg(feature = "tls")]
-pub use zk_client::tls::{TlsError, TlsOptions};
-pub use zk_client::{
-    ops, proto, CommonError, ConnectError, Pending, SessionState, StateWatcher, Timeout, Watch,
-    WatchEvent, WatchStream,
-};
+pub use zk_client::api::*;
 
 /// A ZooKeeper client for async-std and smol.
 pub type Client = zk_client::Client<AsyncIo>;

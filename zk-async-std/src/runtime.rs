@@ -10,12 +10,14 @@ use async_net::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
 use zk_client::{BoxFuture, HostAddr, Runtime, Transport};
 
+#[cfg(feature = "tls")]
+use crate::tls::Tls;
+
 /// Runs each session's driver on its own thread with `async-io`'s reactor, so the client works
 /// under any executor built on async-io (async-std, smol).
 #[derive(Clone, Default)]
 pub struct AsyncIo {
-    #[cfg(feature = "tls")]
-    tls: Option<crate::tls::AsyncIoTls>,
+    tls: Tls,
 }
 
 impl std::fmt::Debug for AsyncIo {
@@ -95,21 +97,11 @@ impl Runtime for AsyncIo {
         addr: SocketAddr,
         server_name: &str,
     ) -> BoxFuture<io::Result<AsyncIoTransport>> {
-        #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
-        #[cfg(feature = "tls")]
-        let server_name = server_name.to_owned();
-        #[cfg(not(feature = "tls"))]
-        let _ = server_name;
+        let (tls, host) = (self.tls.clone(), server_name.to_owned());
         Box::pin(async move {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            #[cfg(feature = "tls")]
-            if let Some(tls) = tls {
-                let stream = tls.wrap(stream, &server_name).await?;
-                return Ok(AsyncIoTransport::Tls(Box::new(stream)));
-            }
-            Ok(AsyncIoTransport::Plain(stream))
+            tls.secure(stream, &host).await
         })
     }
 
@@ -118,8 +110,23 @@ impl Runtime for AsyncIo {
         &mut self,
         options: zk_client::tls::TlsOptions,
     ) -> Result<(), zk_client::tls::TlsError> {
-        self.tls = Some(crate::tls::AsyncIoTls::new(options)?);
-        Ok(())
+        self.tls.enable(options)
+    }
+}
+
+/// Without the `tls` feature every connection is plain.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Default)]
+pub(crate) struct Tls;
+
+#[cfg(not(feature = "tls"))]
+impl Tls {
+    pub(crate) async fn secure(
+        &self,
+        stream: TcpStream,
+        _host: &str,
+    ) -> io::Result<AsyncIoTransport> {
+        Ok(AsyncIoTransport::Plain(stream))
     }
 }
 

@@ -1,36 +1,35 @@
-//! TLS for async-io connections, with rustls.
+//! TLS for async-io connections, with rustls; without the `tls` feature every connection is plain.
 
 use std::io;
-use std::sync::Arc;
 
 use async_net::TcpStream;
-use zk_client::tls::{TlsError, TlsOptions};
 
-/// What the async-io runtime needs to secure a connection.
-#[derive(Clone)]
-pub(crate) struct AsyncIoTls {
-    connector: futures_rustls::TlsConnector,
-    options: Arc<TlsOptions>,
-}
+use crate::runtime::AsyncIoTransport;
 
-impl AsyncIoTls {
-    pub(crate) fn new(options: TlsOptions) -> Result<AsyncIoTls, TlsError> {
-        let config = options.client_config()?;
-        Ok(AsyncIoTls {
-            connector: futures_rustls::TlsConnector::from(config),
-            options: Arc::new(options),
-        })
+/// The TLS set-up of a client, if any.
+#[derive(Clone, Default)]
+pub(crate) struct Tls(Option<zk_client::tls::TlsSetup>);
+
+impl Tls {
+    pub(crate) fn enable(
+        &mut self,
+        options: zk_client::tls::TlsOptions,
+    ) -> Result<(), zk_client::tls::TlsError> {
+        self.0 = Some(zk_client::tls::TlsSetup::new(options)?);
+        Ok(())
     }
 
-    pub(crate) async fn wrap(
+    /// Secures `stream` to `host` when TLS is on.
+    pub(crate) async fn secure(
         &self,
         stream: TcpStream,
         host: &str,
-    ) -> io::Result<futures_rustls::client::TlsStream<TcpStream>> {
-        let name = self
-            .options
-            .name_for(host)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        self.connector.connect(name, stream).await
+    ) -> io::Result<AsyncIoTransport> {
+        let Some(setup) = &self.0 else {
+            return Ok(AsyncIoTransport::Plain(stream));
+        };
+        let connector = futures_rustls::TlsConnector::from(setup.config());
+        let stream = connector.connect(setup.server_name(host)?, stream).await?;
+        Ok(AsyncIoTransport::Tls(Box::new(stream)))
     }
 }

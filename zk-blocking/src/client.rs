@@ -15,11 +15,24 @@ use zk_client::{
     Watch, WatchStream,
 };
 
-use crate::io::{Io, IoThread};
+use crate::io::{Connector, Io, IoThread};
 
-/// Marks a client built for plain threads; see [`Client`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Blocking;
+/// The "runtime" of a client built for plain threads (see [`Client`]): how its background I/O
+/// thread opens connections. [`Blocking::default`] opens plain TCP connections;
+/// [`ClientBuilder::tls`](zk_client::ClientBuilder::tls) (feature `tls`) makes them TLS.
+#[derive(Clone, Default)]
+pub struct Blocking {
+    connector: Connector,
+}
+
+impl std::fmt::Debug for Blocking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Blocking");
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.connector.tls.is_some());
+        d.finish()
+    }
+}
 
 /// Options for a [`Client`]: the same as the async adapters'.
 pub type ClientBuilder = zk_client::ClientBuilder<Blocking>;
@@ -65,7 +78,7 @@ impl Launch for Blocking {
         let session = Session::new(parts.config, clock())?;
         let shared = Shared::new(session, clock, parts.event_capacity);
         let io = Io::new(shared.clone());
-        let thread = IoThread::new(io.clone());
+        let thread = IoThread::new(io.clone(), parts.runtime.connector);
         std::thread::Builder::new()
             .name("zk-session".into())
             .spawn(move || thread.run())
@@ -110,10 +123,8 @@ impl Launch for Blocking {
         &mut self,
         options: zk_client::tls::TlsOptions,
     ) -> Result<(), zk_client::tls::TlsError> {
-        let _ = options;
-        Err(zk_client::tls::TlsError(
-            "TLS is not available in zk-blocking yet".into(),
-        ))
+        self.connector.tls = Some(crate::tls::Tls::new(options)?);
+        Ok(())
     }
 }
 
@@ -121,12 +132,12 @@ impl Client {
     /// Connects to `connect_string` (`h1:p1,h2:p2/chroot`) with default options and waits until
     /// a server accepts the session.
     pub fn connect(connect_string: &str) -> Result<Client, ConnectError> {
-        ClientBuilder::new(connect_string, Blocking).connect()
+        ClientBuilder::new(connect_string, Blocking::default()).connect()
     }
 
     /// Starts building a client for `connect_string`.
     pub fn builder(connect_string: &str) -> ClientBuilder {
-        ClientBuilder::new(connect_string, Blocking)
+        ClientBuilder::new(connect_string, Blocking::default())
     }
 
     /// A handle on the same session whose calls wait at most `timeout` for their reply

@@ -5,6 +5,10 @@
 //! thread has something to send: a caller right after submitting, or the I/O thread after
 //! input; a mutex keeps frames whole and in order, with a bounded wait per write. Neither side
 //! knows anything of the protocol: that is the session's.
+//!
+//! A connection is plain TCP or, with the `tls` feature and TLS options, TLS over TCP (see
+//! [`crate::tls`]): the handshake runs here, right after the TCP connect and before the session
+//! learns that the connection is open, so nothing of the session goes out unencrypted.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -20,10 +24,59 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How connections are opened: plain TCP, or TLS with these settings.
+#[derive(Clone, Default)]
+pub(crate) struct Connector {
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::Tls>,
+}
+
+/// The read half of a connection, owned by the I/O thread.
+enum ReadHalf {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(TcpStream, crate::tls::TlsReader),
+}
+
+impl ReadHalf {
+    fn stream(&self) -> &TcpStream {
+        match self {
+            ReadHalf::Plain(stream) => stream,
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(stream, _) => stream,
+        }
+    }
+}
+
+/// The write half of a connection, shared by the writers under [`Io`]'s mutex.
+enum WriteHalf {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(TcpStream, crate::tls::TlsWriter),
+}
+
+impl WriteHalf {
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            WriteHalf::Plain(stream) => stream.write_all(data),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(stream, tls) => tls.write_all(stream, data),
+        }
+    }
+
+    fn stream(&self) -> &TcpStream {
+        match self {
+            WriteHalf::Plain(stream) => stream,
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(stream, _) => stream,
+        }
+    }
+}
+
 /// The write side of the current connection.
 struct Writer {
     conn: ConnectionId,
-    stream: TcpStream,
+    half: WriteHalf,
     out: Vec<u8>,
 }
 
@@ -63,13 +116,32 @@ impl Io {
         if writer.out.is_empty() {
             return;
         }
-        if writer.stream.write_all(&writer.out).is_err() {
-            let _ = writer.stream.shutdown(Shutdown::Both);
-            *guard = None;
-            drop(guard);
-            let now = self.shared.now();
-            self.shared.with_session(|s| s.handle_closed(conn, now));
+        if writer.half.write_all(&writer.out).is_err() {
+            self.write_failed(guard, conn);
         }
+    }
+
+    /// Sends what the TLS layer queued on its own (the I/O thread calls it when reading made
+    /// rustls want to answer).
+    #[cfg(feature = "tls")]
+    fn flush_tls(&self) {
+        let mut guard = self.writer();
+        let Some(writer) = guard.as_mut() else {
+            return;
+        };
+        let conn = writer.conn;
+        if writer.half.write_all(&[]).is_err() {
+            self.write_failed(guard, conn);
+        }
+    }
+
+    fn write_failed(&self, mut guard: MutexGuard<'_, Option<Writer>>, conn: ConnectionId) {
+        if let Some(writer) = guard.take() {
+            let _ = writer.half.stream().shutdown(Shutdown::Both);
+        }
+        drop(guard);
+        let now = self.shared.now();
+        self.shared.with_session(|s| s.handle_closed(conn, now));
     }
 
     fn set_writer(&self, writer: Option<Writer>) {
@@ -80,14 +152,16 @@ impl Io {
 /// The I/O thread's own state.
 pub(crate) struct IoThread {
     io: Arc<Io>,
-    reader: Option<(ConnectionId, TcpStream)>,
+    connector: Connector,
+    reader: Option<(ConnectionId, ReadHalf)>,
     buf: Vec<u8>,
 }
 
 impl IoThread {
-    pub(crate) fn new(io: Arc<Io>) -> IoThread {
+    pub(crate) fn new(io: Arc<Io>, connector: Connector) -> IoThread {
         IoThread {
             io,
+            connector,
             reader: None,
             buf: vec![0u8; READ_CHUNK],
         }
@@ -131,22 +205,19 @@ impl IoThread {
                     .map(|d| d.saturating_duration_since(Instant::now()))
                     .unwrap_or(MAX_WAIT)
                     .max(Duration::from_millis(1));
+                let opened = self.connector.open(&host, bound);
                 let now = self.shared().now();
-                match connect(&host, bound) {
-                    Ok(stream) => match stream.try_clone() {
-                        Ok(write_half) => {
-                            let _ = write_half.set_write_timeout(Some(WRITE_TIMEOUT));
-                            self.io.set_writer(Some(Writer {
-                                conn,
-                                stream: write_half,
-                                out: Vec::new(),
-                            }));
-                            self.reader = Some((conn, stream));
-                            self.shared()
-                                .with_session(|s| s.handle_connected(conn, now));
-                        }
-                        Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
-                    },
+                match opened {
+                    Ok((read_half, write_half)) => {
+                        self.io.set_writer(Some(Writer {
+                            conn,
+                            half: write_half,
+                            out: Vec::new(),
+                        }));
+                        self.reader = Some((conn, read_half));
+                        self.shared()
+                            .with_session(|s| s.handle_connected(conn, now));
+                    }
                     Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
                 }
             }
@@ -154,7 +225,7 @@ impl IoThread {
                 self.disconnect_all();
             }
             Action::Probe { probe, host } => {
-                let read_write = probe_read_write(&host);
+                let read_write = self.connector.probe_read_write(&host);
                 let now = self.shared().now();
                 self.shared()
                     .with_session(|s| s.handle_probe_result(probe, read_write, now));
@@ -164,8 +235,8 @@ impl IoThread {
     }
 
     fn disconnect_all(&mut self) {
-        if let Some((_, stream)) = self.reader.take() {
-            let _ = stream.shutdown(Shutdown::Both);
+        if let Some((_, half)) = self.reader.take() {
+            let _ = half.stream().shutdown(Shutdown::Both);
         }
         self.io.set_writer(None);
     }
@@ -178,18 +249,41 @@ impl IoThread {
             .unwrap_or(MAX_WAIT)
             .min(MAX_WAIT);
         match self.reader.as_mut() {
-            Some((conn, stream)) if !wait.is_zero() => {
+            Some((conn, half)) if !wait.is_zero() => {
                 let conn = *conn;
+                let mut stream = half.stream();
                 let _ = stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
                 match stream.read(&mut self.buf) {
                     Ok(0) => self.closed(conn),
-                    Ok(n) => {
-                        let now = self.io.shared.now();
-                        let data = &self.buf[..n];
-                        self.io
-                            .shared
-                            .with_session(|s| s.handle_data(conn, data, now));
-                    }
+                    Ok(n) => match half {
+                        ReadHalf::Plain(_) => {
+                            let now = self.io.shared.now();
+                            let data = &self.buf[..n];
+                            self.io
+                                .shared
+                                .with_session(|s| s.handle_data(conn, data, now));
+                        }
+                        #[cfg(feature = "tls")]
+                        ReadHalf::Tls(_, tls) => match tls.decrypt(&self.buf[..n]) {
+                            Ok(decrypted) => {
+                                if !decrypted.data.is_empty() {
+                                    let now = self.io.shared.now();
+                                    let data = decrypted.data;
+                                    self.io
+                                        .shared
+                                        .with_session(|s| s.handle_data(conn, data, now));
+                                }
+                                let (closed, wants_write) =
+                                    (decrypted.closed, decrypted.wants_write);
+                                if closed {
+                                    self.closed(conn);
+                                } else if wants_write {
+                                    self.io.flush_tls();
+                                }
+                            }
+                            Err(_) => self.closed(conn),
+                        },
+                    },
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => self.closed(conn),
@@ -206,6 +300,60 @@ impl IoThread {
         self.disconnect_all();
         let now = self.shared().now();
         self.shared().with_session(|s| s.handle_closed(conn, now));
+    }
+}
+
+impl Connector {
+    /// Opens a connection to `host` within `bound`: TCP, then the TLS handshake if configured.
+    fn open(&self, host: &HostAddr, bound: Duration) -> io::Result<(ReadHalf, WriteHalf)> {
+        let deadline = Instant::now() + bound;
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut stream = connect(host, bound)?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let session = tls.handshake(&mut stream, &host.host, deadline)?;
+            let write_half = stream.try_clone()?;
+            write_half.set_write_timeout(Some(WRITE_TIMEOUT))?;
+            let (reader, writer) = crate::tls::split(session);
+            return Ok((
+                ReadHalf::Tls(stream, reader),
+                WriteHalf::Tls(write_half, writer),
+            ));
+        }
+        let _ = deadline;
+        let write_half = stream.try_clone()?;
+        let _ = write_half.set_write_timeout(Some(WRITE_TIMEOUT));
+        Ok((ReadHalf::Plain(stream), WriteHalf::Plain(write_half)))
+    }
+
+    /// Asks `host` whether it serves reads and writes (`isro`), within a couple of seconds.
+    fn probe_read_write(&self, host: &HostAddr) -> bool {
+        let bound = Duration::from_secs(2);
+        let deadline = Instant::now() + bound;
+        let Ok(mut stream) = connect(host, bound) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(bound));
+        let _ = stream.set_write_timeout(Some(bound));
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let Ok(mut session) = tls.handshake(&mut stream, &host.host, deadline) else {
+                return false;
+            };
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            let _ = stream.set_read_timeout(Some(left));
+            let _ = stream.set_write_timeout(Some(left));
+            return crate::tls::exchange(&mut session, &mut stream, b"isro", 16).starts_with(b"rw");
+        }
+        let _ = deadline;
+        if stream.write_all(b"isro").is_err() {
+            return false;
+        }
+        let mut answer = Vec::new();
+        let _ = stream.take(16).read_to_end(&mut answer);
+        answer.starts_with(b"rw")
     }
 }
 
@@ -230,20 +378,4 @@ fn connect(host: &HostAddr, bound: Duration) -> io::Result<TcpStream> {
         }
     }
     Err(last)
-}
-
-/// Asks `host` whether it serves reads and writes (`isro`), within a couple of seconds.
-fn probe_read_write(host: &HostAddr) -> bool {
-    let bound = Duration::from_secs(2);
-    let Ok(mut stream) = connect(host, bound) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(bound));
-    let _ = stream.set_write_timeout(Some(bound));
-    if stream.write_all(b"isro").is_err() {
-        return false;
-    }
-    let mut answer = Vec::new();
-    let _ = stream.take(16).read_to_end(&mut answer);
-    answer.starts_with(b"rw")
 }

@@ -30,14 +30,8 @@
 
 mod client;
 mod io;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client::{Blocking, Client, ClientBuilder};
-pub use zk_client::proto::{
-    Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,
-};
-#[cfg(feature = "tls")]
-pub use zk_client::tls::{TlsError, TlsOptions};
-pub use zk_client::{
-    ops, proto, CommonError, ConnectError, SessionState, StateWatcher, Timeout, Watch, WatchEvent,
-    WatchStream,
-};
+pub use zk_client::api::*;

@@ -1,6 +1,7 @@
 //! TLS options shared by the async adapters: which server certificates to trust, an optional
 //! client certificate, and the name the server's certificate must carry.
 
+use std::io;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -83,5 +84,34 @@ impl TlsOptions {
             }
         };
         Ok(Arc::new(config))
+    }
+}
+
+/// TLS ready for connections: the rustls configuration, and the name to check for each server.
+#[derive(Debug, Clone)]
+pub struct TlsSetup {
+    config: Arc<rustls::ClientConfig>,
+    options: Arc<TlsOptions>,
+}
+
+impl TlsSetup {
+    /// Checks `options` and builds the configuration.
+    pub fn new(options: TlsOptions) -> Result<TlsSetup, TlsError> {
+        Ok(TlsSetup {
+            config: options.client_config()?,
+            options: Arc::new(options),
+        })
+    }
+
+    /// The rustls configuration (cheap to clone).
+    pub fn config(&self) -> Arc<rustls::ClientConfig> {
+        self.config.clone()
+    }
+
+    /// The name to check in the certificate of `host` (as written in the connect string).
+    pub fn server_name(&self, host: &str) -> io::Result<ServerName<'static>> {
+        self.options
+            .name_for(host)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
     }
 }

@@ -10,11 +10,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use zk_client::{BoxFuture, Runtime, Transport};
 
+#[cfg(feature = "tls")]
+use crate::tls::Tls;
+
 /// Runs the client on the tokio runtime of the task that creates it.
 #[derive(Clone, Default)]
 pub struct Tokio {
-    #[cfg(feature = "tls")]
-    tls: Option<crate::tls::TokioTls>,
+    tls: Tls,
 }
 
 impl std::fmt::Debug for Tokio {
@@ -98,21 +100,11 @@ impl Runtime for Tokio {
         addr: SocketAddr,
         server_name: &str,
     ) -> BoxFuture<io::Result<TokioTransport>> {
-        #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
-        #[cfg(feature = "tls")]
-        let server_name = server_name.to_owned();
-        #[cfg(not(feature = "tls"))]
-        let _ = server_name;
+        let (tls, host) = (self.tls.clone(), server_name.to_owned());
         Box::pin(async move {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            #[cfg(feature = "tls")]
-            if let Some(tls) = tls {
-                let stream = tls.wrap(stream, &server_name).await?;
-                return Ok(TokioTransport::Tls(Box::new(stream)));
-            }
-            Ok(TokioTransport::Plain(stream))
+            tls.secure(stream, &host).await
         })
     }
 
@@ -121,7 +113,22 @@ impl Runtime for Tokio {
         &mut self,
         options: zk_client::tls::TlsOptions,
     ) -> Result<(), zk_client::tls::TlsError> {
-        self.tls = Some(crate::tls::TokioTls::new(options)?);
-        Ok(())
+        self.tls.enable(options)
+    }
+}
+
+/// Without the `tls` feature every connection is plain.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Default)]
+pub(crate) struct Tls;
+
+#[cfg(not(feature = "tls"))]
+impl Tls {
+    pub(crate) async fn secure(
+        &self,
+        stream: TcpStream,
+        _host: &str,
+    ) -> io::Result<TokioTransport> {
+        Ok(TokioTransport::Plain(stream))
     }
 }

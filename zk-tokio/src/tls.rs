@@ -1,36 +1,31 @@
-//! TLS for tokio connections, with rustls.
+//! TLS for tokio connections, with rustls; without the `tls` feature every connection is plain.
 
 use std::io;
-use std::sync::Arc;
 
 use tokio::net::TcpStream;
-use zk_client::tls::{TlsError, TlsOptions};
 
-/// What the tokio runtime needs to secure a connection.
-#[derive(Clone)]
-pub(crate) struct TokioTls {
-    connector: tokio_rustls::TlsConnector,
-    options: Arc<TlsOptions>,
-}
+use crate::runtime::TokioTransport;
 
-impl TokioTls {
-    pub(crate) fn new(options: TlsOptions) -> Result<TokioTls, TlsError> {
-        let config = options.client_config()?;
-        Ok(TokioTls {
-            connector: tokio_rustls::TlsConnector::from(config),
-            options: Arc::new(options),
-        })
+/// The TLS set-up of a client, if any.
+#[derive(Clone, Default)]
+pub(crate) struct Tls(Option<zk_client::tls::TlsSetup>);
+
+impl Tls {
+    pub(crate) fn enable(
+        &mut self,
+        options: zk_client::tls::TlsOptions,
+    ) -> Result<(), zk_client::tls::TlsError> {
+        self.0 = Some(zk_client::tls::TlsSetup::new(options)?);
+        Ok(())
     }
 
-    pub(crate) async fn wrap(
-        &self,
-        stream: TcpStream,
-        host: &str,
-    ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-        let name = self
-            .options
-            .name_for(host)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        self.connector.connect(name, stream).await
+    /// Secures `stream` to `host` when TLS is on.
+    pub(crate) async fn secure(&self, stream: TcpStream, host: &str) -> io::Result<TokioTransport> {
+        let Some(setup) = &self.0 else {
+            return Ok(TokioTransport::Plain(stream));
+        };
+        let connector = tokio_rustls::TlsConnector::from(setup.config());
+        let stream = connector.connect(setup.server_name(host)?, stream).await?;
+        Ok(TokioTransport::Tls(Box::new(stream)))
     }
 }

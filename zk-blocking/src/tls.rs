@@ -1,0 +1,227 @@
+//! TLS over the blocking sockets, with rustls.
+//!
+//! A caller may send while the I/O thread is blocked reading the same connection, so the TLS
+//! state cannot live inside one blocking stream. Instead each connection keeps its two socket
+//! halves, as plain TCP does, and one `rustls::ClientConnection` behind a mutex beside them:
+//!
+//! - the I/O thread reads ciphertext from the socket without the lock, then takes it to feed
+//!   rustls and drain the plaintext ([`TlsReader::decrypt`]);
+//! - a writer (already serialised by the I/O layer's writer mutex) takes it to encrypt a chunk
+//!   of plaintext into records, and sends them after releasing it ([`TlsWriter::write_all`]).
+//!
+//! The lock is therefore never held across a socket operation: a writer blocked on a slow
+//! server cannot stop the I/O thread from reading. Records reach the socket in the order they
+//! were sealed, because only the (single) current writer sends them. The handshake runs before
+//! either half exists, on the I/O thread, bounded by the connection attempt's deadline.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustls::ClientConnection;
+use zk_client::tls::{TlsError, TlsOptions};
+
+/// Most ciphertext sealed per hold of the lock before it is sent.
+const SEAL_CHUNK: usize = 64 * 1024;
+
+/// What every connection of a client needs to secure itself: the rustls configuration and the
+/// options it came from (for the server name to check).
+#[derive(Clone)]
+pub(crate) struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    options: Arc<TlsOptions>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").finish_non_exhaustive()
+    }
+}
+
+impl Tls {
+    pub(crate) fn new(options: TlsOptions) -> Result<Tls, TlsError> {
+        Ok(Tls {
+            config: options.client_config()?,
+            options: Arc::new(options),
+        })
+    }
+
+    /// Runs the TLS handshake on a fresh connection to `host` (as written in the connect
+    /// string), failing once `deadline` has passed. The socket's timeouts are left changed.
+    pub(crate) fn handshake(
+        &self,
+        stream: &mut TcpStream,
+        host: &str,
+        deadline: Instant,
+    ) -> io::Result<ClientConnection> {
+        let name = self
+            .options
+            .name_for(host)
+            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
+        let mut conn = ClientConnection::new(self.config.clone(), name).map_err(invalid_data)?;
+        let left = || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                Err(io::Error::new(ErrorKind::TimedOut, "TLS handshake timeout"))
+            } else {
+                Ok(left.max(Duration::from_millis(1)))
+            }
+        };
+        while conn.is_handshaking() {
+            if conn.wants_write() {
+                stream.set_write_timeout(Some(left()?))?;
+                conn.write_tls(stream)?;
+                continue;
+            }
+            stream.set_read_timeout(Some(left()?))?;
+            if conn.read_tls(stream)? == 0 {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "connection closed during the TLS handshake",
+                ));
+            }
+            if let Err(e) = conn.process_new_packets() {
+                // Tell the server why (best effort), then give up on this connection.
+                let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+                let _ = conn.write_tls(stream);
+                return Err(invalid_data(e));
+            }
+        }
+        // The last flight (TLS 1.3: the client's Finished).
+        while conn.wants_write() {
+            stream.set_write_timeout(Some(left()?))?;
+            conn.write_tls(stream)?;
+        }
+        Ok(conn)
+    }
+}
+
+/// Splits a connection that finished its handshake into the I/O thread's and the writers'
+/// sides.
+pub(crate) fn split(conn: ClientConnection) -> (TlsReader, TlsWriter) {
+    let conn = Arc::new(Mutex::new(conn));
+    (
+        TlsReader {
+            conn: conn.clone(),
+            plain: Vec::new(),
+        },
+        TlsWriter {
+            conn,
+            records: Vec::new(),
+        },
+    )
+}
+
+fn lock(conn: &Mutex<ClientConnection>) -> MutexGuard<'_, ClientConnection> {
+    conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn invalid_data(e: rustls::Error) -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, e)
+}
+
+/// The I/O thread's side: turns ciphertext into plaintext.
+pub(crate) struct TlsReader {
+    conn: Arc<Mutex<ClientConnection>>,
+    plain: Vec<u8>,
+}
+
+/// What some ciphertext held.
+pub(crate) struct Decrypted<'a> {
+    /// The application data, possibly empty.
+    pub(crate) data: &'a [u8],
+    /// The server closed the connection (close_notify) after this data.
+    pub(crate) closed: bool,
+    /// rustls has records to send in return (e.g. a key update): flush the writer.
+    pub(crate) wants_write: bool,
+}
+
+impl TlsReader {
+    /// Feeds `raw` bytes read from the socket to rustls. An error (a TLS alert, a corrupt
+    /// record) means the connection is lost.
+    pub(crate) fn decrypt(&mut self, mut raw: &[u8]) -> io::Result<Decrypted<'_>> {
+        self.plain.clear();
+        let mut conn = lock(&self.conn);
+        let mut closed = false;
+        while !raw.is_empty() {
+            if conn.read_tls(&mut raw)? == 0 {
+                return Err(io::Error::new(ErrorKind::InvalidData, "TLS buffer full"));
+            }
+            let state = conn.process_new_packets().map_err(invalid_data)?;
+            let len = state.plaintext_bytes_to_read();
+            if len > 0 {
+                let start = self.plain.len();
+                self.plain.resize(start + len, 0);
+                conn.reader().read_exact(&mut self.plain[start..])?;
+            }
+            closed |= state.peer_has_closed();
+        }
+        let wants_write = conn.wants_write();
+        drop(conn);
+        Ok(Decrypted {
+            data: &self.plain,
+            closed,
+            wants_write,
+        })
+    }
+}
+
+/// The writers' side: turns plaintext into records and sends them.
+pub(crate) struct TlsWriter {
+    conn: Arc<Mutex<ClientConnection>>,
+    records: Vec<u8>,
+}
+
+impl TlsWriter {
+    /// Encrypts and sends all of `data` (which may be empty, to send only what rustls has
+    /// queued on its own, such as a key update).
+    pub(crate) fn write_all(&mut self, stream: &mut TcpStream, mut data: &[u8]) -> io::Result<()> {
+        loop {
+            self.records.clear();
+            {
+                let mut conn = lock(&self.conn);
+                while !data.is_empty() && self.records.len() < SEAL_CHUNK {
+                    let n = conn.writer().write(data)?;
+                    data = &data[n..];
+                    if n == 0 && !conn.wants_write() {
+                        return Err(io::Error::new(
+                            ErrorKind::BrokenPipe,
+                            "TLS connection closed for writing",
+                        ));
+                    }
+                    while conn.wants_write() {
+                        conn.write_tls(&mut self.records)?;
+                    }
+                }
+                while conn.wants_write() {
+                    conn.write_tls(&mut self.records)?;
+                }
+            }
+            if !self.records.is_empty() {
+                stream.write_all(&self.records)?;
+            }
+            if data.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Sends `request` and reads at most `limit` bytes of the answer, until the server closes the
+/// connection: for four-letter words on a fresh connection.
+pub(crate) fn exchange(
+    conn: &mut ClientConnection,
+    stream: &mut TcpStream,
+    request: &[u8],
+    limit: u64,
+) -> Vec<u8> {
+    let mut tls = rustls::Stream::new(conn, stream);
+    let mut answer = Vec::new();
+    if tls.write_all(request).and_then(|()| tls.flush()).is_ok() {
+        // A server that closes without close_notify ends the read with an error, after the
+        // answer.
+        let _ = tls.take(limit).read_to_end(&mut answer);
+    }
+    answer
+}
