@@ -18,12 +18,19 @@ use zk_client::{
 use crate::io::{Connector, Io, IoThread};
 
 /// The "runtime" of a client built for plain threads (see [`Client`]): how its background I/O
-/// thread opens connections. [`Blocking::default`] opens plain TCP connections;
-/// [`ClientBuilder::tls`](zk_client::ClientBuilder::tls) (feature `tls`) makes them TLS.
+/// thread opens connections. The value [`Blocking`](const@Blocking) (or `Blocking::default()`)
+/// opens plain TCP connections; `ClientBuilder::tls` (feature `tls`) makes them TLS.
 #[derive(Clone, Default)]
 pub struct Blocking {
     connector: Connector,
 }
+
+/// The default [`Blocking`](struct@Blocking) runtime (plain TCP), usable as a value the way a
+/// unit struct is: `ClientBuilder::new(connect_string, Blocking)`.
+#[allow(non_upper_case_globals)]
+pub const Blocking: Blocking = Blocking {
+    connector: Connector::PLAIN,
+};
 
 impl std::fmt::Debug for Blocking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,7 +130,7 @@ impl Launch for Blocking {
         &mut self,
         options: zk_client::tls::TlsOptions,
     ) -> Result<(), zk_client::tls::TlsError> {
-        self.connector.tls = Some(crate::tls::Tls::new(options)?);
+        self.connector.tls = Some(zk_client::tls::TlsSetup::new(options)?);
         Ok(())
     }
 }
@@ -132,12 +139,12 @@ impl Client {
     /// Connects to `connect_string` (`h1:p1,h2:p2/chroot`) with default options and waits until
     /// a server accepts the session.
     pub fn connect(connect_string: &str) -> Result<Client, ConnectError> {
-        ClientBuilder::new(connect_string, Blocking::default()).connect()
+        ClientBuilder::new(connect_string, Blocking).connect()
     }
 
     /// Starts building a client for `connect_string`.
     pub fn builder(connect_string: &str) -> ClientBuilder {
-        ClientBuilder::new(connect_string, Blocking::default())
+        ClientBuilder::new(connect_string, Blocking)
     }
 
     /// A handle on the same session whose calls wait at most `timeout` for their reply

@@ -12,6 +12,7 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,15 @@ const READ_CHUNK: usize = 64 * 1024;
 #[derive(Clone, Default)]
 pub(crate) struct Connector {
     #[cfg(feature = "tls")]
-    pub(crate) tls: Option<crate::tls::Tls>,
+    pub(crate) tls: Option<zk_client::tls::TlsSetup>,
+}
+
+impl Connector {
+    /// Plain TCP.
+    pub(crate) const PLAIN: Connector = Connector {
+        #[cfg(feature = "tls")]
+        tls: None,
+    };
 }
 
 /// The read half of a connection, owned by the I/O thread.
@@ -84,6 +93,11 @@ struct Writer {
 pub(crate) struct Io {
     shared: Arc<Shared>,
     writer: Mutex<Option<Writer>>,
+    /// Frames may be ready to write: set by every [`Io::flush`], cleared by the flushing thread
+    /// just before it takes the session's frames.
+    flush_wanted: AtomicBool,
+    /// A thread is flushing.
+    flushing: AtomicBool,
 }
 
 impl Io {
@@ -91,6 +105,8 @@ impl Io {
         Arc::new(Io {
             shared,
             writer: Mutex::new(None),
+            flush_wanted: AtomicBool::new(false),
+            flushing: AtomicBool::new(false),
         })
     }
 
@@ -98,8 +114,44 @@ impl Io {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes every frame the session has ready for the current connection.
+    /// Sees that every frame the session has ready for the current connection is written:
+    /// writes them, or leaves them to the thread already flushing.
+    ///
+    /// Many threads call this at once when many calls are in flight. Rather than queue on the
+    /// writer's mutex for a write each, a caller that finds a flush under way only asks for one
+    /// more and returns; the flushing thread takes every frame ready (in session order, as
+    /// before) into one write, and repeats while asked. The flag protocol (all `SeqCst`): a
+    /// caller raises `flush_wanted` before trying to become the flusher; the flusher lowers
+    /// `flushing`, then reads `flush_wanted` again; so a request raised while `flushing` was
+    /// seen set is always either served by that flusher or picked up by its caller.
     pub(crate) fn flush(&self) {
+        /// Lowers `flushing` when the flusher is done, even by a panic.
+        struct Flushing<'a>(&'a AtomicBool);
+        impl Drop for Flushing<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, SeqCst);
+            }
+        }
+
+        self.flush_wanted.store(true, SeqCst);
+        while self
+            .flushing
+            .compare_exchange(false, true, SeqCst, SeqCst)
+            .is_ok()
+        {
+            let flushing = Flushing(&self.flushing);
+            while self.flush_wanted.swap(false, SeqCst) {
+                self.write_ready();
+            }
+            drop(flushing);
+            if !self.flush_wanted.load(SeqCst) {
+                break;
+            }
+        }
+    }
+
+    /// Writes every frame the session has ready for the current connection.
+    fn write_ready(&self) {
         let mut guard = self.writer();
         let Some(writer) = guard.as_mut() else {
             return;
@@ -154,6 +206,9 @@ pub(crate) struct IoThread {
     io: Arc<Io>,
     connector: Connector,
     reader: Option<(ConnectionId, ReadHalf)>,
+    /// The read timeout last set on the reader's socket, so that it is set only when it changes
+    /// (it is `MAX_WAIT` almost always: the session's deadlines are seconds away).
+    read_timeout: Option<(ConnectionId, Duration)>,
     buf: Vec<u8>,
 }
 
@@ -163,6 +218,7 @@ impl IoThread {
             io,
             connector,
             reader: None,
+            read_timeout: None,
             buf: vec![0u8; READ_CHUNK],
         }
     }
@@ -235,6 +291,7 @@ impl IoThread {
     }
 
     fn disconnect_all(&mut self) {
+        self.read_timeout = None;
         if let Some((_, half)) = self.reader.take() {
             let _ = half.stream().shutdown(Shutdown::Both);
         }
@@ -252,7 +309,12 @@ impl IoThread {
             Some((conn, half)) if !wait.is_zero() => {
                 let conn = *conn;
                 let mut stream = half.stream();
-                let _ = stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
+                let timeout = wait.max(Duration::from_millis(1));
+                if self.read_timeout != Some((conn, timeout))
+                    && stream.set_read_timeout(Some(timeout)).is_ok()
+                {
+                    self.read_timeout = Some((conn, timeout));
+                }
                 match stream.read(&mut self.buf) {
                     Ok(0) => self.closed(conn),
                     Ok(n) => match half {
@@ -264,25 +326,21 @@ impl IoThread {
                                 .with_session(|s| s.handle_data(conn, data, now));
                         }
                         #[cfg(feature = "tls")]
-                        ReadHalf::Tls(_, tls) => match tls.decrypt(&self.buf[..n]) {
-                            Ok(decrypted) => {
-                                if !decrypted.data.is_empty() {
-                                    let now = self.io.shared.now();
-                                    let data = decrypted.data;
-                                    self.io
-                                        .shared
-                                        .with_session(|s| s.handle_data(conn, data, now));
-                                }
-                                let (closed, wants_write) =
-                                    (decrypted.closed, decrypted.wants_write);
-                                if closed {
-                                    self.closed(conn);
-                                } else if wants_write {
-                                    self.io.flush_tls();
-                                }
+                        ReadHalf::Tls(_, tls) => {
+                            let decrypted = tls.decrypt(&self.buf[..n]);
+                            if !decrypted.data.is_empty() {
+                                let now = self.io.shared.now();
+                                let data = decrypted.data;
+                                self.io
+                                    .shared
+                                    .with_session(|s| s.handle_data(conn, data, now));
                             }
-                            Err(_) => self.closed(conn),
-                        },
+                            if decrypted.closed {
+                                self.closed(conn);
+                            } else if decrypted.wants_write {
+                                self.io.flush_tls();
+                            }
+                        }
                     },
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -311,7 +369,7 @@ impl Connector {
         let mut stream = connect(host, bound)?;
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            let session = tls.handshake(&mut stream, &host.host, deadline)?;
+            let session = crate::tls::handshake(tls, &mut stream, &host.host, deadline)?;
             let write_half = stream.try_clone()?;
             write_half.set_write_timeout(Some(WRITE_TIMEOUT))?;
             let (reader, writer) = crate::tls::split(session);
@@ -337,7 +395,8 @@ impl Connector {
         let _ = stream.set_write_timeout(Some(bound));
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            let Ok(mut session) = tls.handshake(&mut stream, &host.host, deadline) else {
+            let Ok(mut session) = crate::tls::handshake(tls, &mut stream, &host.host, deadline)
+            else {
                 return false;
             };
             let left = deadline

@@ -25,6 +25,25 @@
 //! iterators. The operations, their argument, result and error types, and the watch and state
 //! semantics are those of `zk-tokio` and `zk-async-std`: the same code builds every request
 //! and reads every reply.
+//!
+//! With the `tls` feature, [`ClientBuilder::tls`](zk_client::ClientBuilder) secures every
+//! connection with rustls (for the servers' `secureClientPort`); the handshake completes before
+//! the session's first byte is sent, within the connection attempt's time:
+//!
+//! ```no_run
+//! # #[cfg(feature = "tls")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use zk_blocking::{Client, TlsOptions};
+//!
+//! let tls = TlsOptions::new(std::fs::read("ca.pem")?)
+//!     .client_identity(std::fs::read("client.pem")?, std::fs::read("client.key")?);
+//! let client = Client::builder("zk1.example.com:2281").tls(tls).connect()?;
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "tls"))]
+//! # fn main() {}
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

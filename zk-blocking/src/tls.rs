@@ -20,81 +20,55 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rustls::ClientConnection;
-use zk_client::tls::{TlsError, TlsOptions};
+use zk_client::tls::TlsSetup;
 
 /// Most ciphertext sealed per hold of the lock before it is sent.
 const SEAL_CHUNK: usize = 64 * 1024;
 
-/// What every connection of a client needs to secure itself: the rustls configuration and the
-/// options it came from (for the server name to check).
-#[derive(Clone)]
-pub(crate) struct Tls {
-    config: Arc<rustls::ClientConfig>,
-    options: Arc<TlsOptions>,
-}
-
-impl std::fmt::Debug for Tls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls").finish_non_exhaustive()
-    }
-}
-
-impl Tls {
-    pub(crate) fn new(options: TlsOptions) -> Result<Tls, TlsError> {
-        Ok(Tls {
-            config: options.client_config()?,
-            options: Arc::new(options),
-        })
-    }
-
-    /// Runs the TLS handshake on a fresh connection to `host` (as written in the connect
-    /// string), failing once `deadline` has passed. The socket's timeouts are left changed.
-    pub(crate) fn handshake(
-        &self,
-        stream: &mut TcpStream,
-        host: &str,
-        deadline: Instant,
-    ) -> io::Result<ClientConnection> {
-        let name = self
-            .options
-            .name_for(host)
-            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
-        let mut conn = ClientConnection::new(self.config.clone(), name).map_err(invalid_data)?;
-        let left = || {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                Err(io::Error::new(ErrorKind::TimedOut, "TLS handshake timeout"))
-            } else {
-                Ok(left.max(Duration::from_millis(1)))
-            }
-        };
-        while conn.is_handshaking() {
-            if conn.wants_write() {
-                stream.set_write_timeout(Some(left()?))?;
-                conn.write_tls(stream)?;
-                continue;
-            }
-            stream.set_read_timeout(Some(left()?))?;
-            if conn.read_tls(stream)? == 0 {
-                return Err(io::Error::new(
-                    ErrorKind::UnexpectedEof,
-                    "connection closed during the TLS handshake",
-                ));
-            }
-            if let Err(e) = conn.process_new_packets() {
-                // Tell the server why (best effort), then give up on this connection.
-                let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-                let _ = conn.write_tls(stream);
-                return Err(invalid_data(e));
-            }
+/// Runs the TLS handshake on a fresh connection to `host` (as written in the connect string),
+/// failing once `deadline` has passed. The socket's timeouts are left changed.
+pub(crate) fn handshake(
+    setup: &TlsSetup,
+    stream: &mut TcpStream,
+    host: &str,
+    deadline: Instant,
+) -> io::Result<ClientConnection> {
+    let name = setup.server_name(host)?;
+    let mut conn = ClientConnection::new(setup.config(), name).map_err(invalid_data)?;
+    let left = || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(io::Error::new(ErrorKind::TimedOut, "TLS handshake timeout"))
+        } else {
+            Ok(left.max(Duration::from_millis(1)))
         }
-        // The last flight (TLS 1.3: the client's Finished).
-        while conn.wants_write() {
+    };
+    while conn.is_handshaking() {
+        if conn.wants_write() {
             stream.set_write_timeout(Some(left()?))?;
             conn.write_tls(stream)?;
+            continue;
         }
-        Ok(conn)
+        stream.set_read_timeout(Some(left()?))?;
+        if conn.read_tls(stream)? == 0 {
+            return Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "connection closed during the TLS handshake",
+            ));
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // Tell the server why (best effort), then give up on this connection.
+            let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+            let _ = conn.write_tls(stream);
+            return Err(invalid_data(e));
+        }
     }
+    // The last flight (TLS 1.3: the client's Finished).
+    while conn.wants_write() {
+        stream.set_write_timeout(Some(left()?))?;
+        conn.write_tls(stream)?;
+    }
+    Ok(conn)
 }
 
 /// Splits a connection that finished its handshake into the I/O thread's and the writers'
@@ -131,39 +105,48 @@ pub(crate) struct TlsReader {
 pub(crate) struct Decrypted<'a> {
     /// The application data, possibly empty.
     pub(crate) data: &'a [u8],
-    /// The server closed the connection (close_notify) after this data.
+    /// The connection is over after this data: the server closed it (close_notify), sent a
+    /// fatal alert, or sent something rustls rejects.
     pub(crate) closed: bool,
     /// rustls has records to send in return (e.g. a key update): flush the writer.
     pub(crate) wants_write: bool,
 }
 
 impl TlsReader {
-    /// Feeds `raw` bytes read from the socket to rustls. An error (a TLS alert, a corrupt
-    /// record) means the connection is lost.
-    pub(crate) fn decrypt(&mut self, mut raw: &[u8]) -> io::Result<Decrypted<'_>> {
+    /// Feeds `raw` bytes read from the socket to rustls, and takes out the plaintext.
+    pub(crate) fn decrypt(&mut self, mut raw: &[u8]) -> Decrypted<'_> {
         self.plain.clear();
         let mut conn = lock(&self.conn);
         let mut closed = false;
-        while !raw.is_empty() {
-            if conn.read_tls(&mut raw)? == 0 {
-                return Err(io::Error::new(ErrorKind::InvalidData, "TLS buffer full"));
+        while !raw.is_empty() && !closed {
+            // Reading from a slice fails only when rustls's buffer is full, which processing
+            // after each read prevents; a failure is a lost connection all the same.
+            if !matches!(conn.read_tls(&mut raw), Ok(n) if n > 0) {
+                closed = true;
+                break;
             }
-            let state = conn.process_new_packets().map_err(invalid_data)?;
+            let Ok(state) = conn.process_new_packets() else {
+                closed = true;
+                break;
+            };
             let len = state.plaintext_bytes_to_read();
             if len > 0 {
                 let start = self.plain.len();
                 self.plain.resize(start + len, 0);
-                conn.reader().read_exact(&mut self.plain[start..])?;
+                if conn.reader().read_exact(&mut self.plain[start..]).is_err() {
+                    self.plain.truncate(start);
+                    closed = true;
+                }
             }
             closed |= state.peer_has_closed();
         }
-        let wants_write = conn.wants_write();
+        let wants_write = !closed && conn.wants_write();
         drop(conn);
-        Ok(Decrypted {
+        Decrypted {
             data: &self.plain,
             closed,
             wants_write,
-        })
+        }
     }
 }
 
