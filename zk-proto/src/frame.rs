@@ -47,6 +47,7 @@ impl FrameDecoder {
     /// prefix is negative or over the maximum (nothing is consumed either: the caller decides
     /// whether to drop the connection or skip the frame with [`FrameDecoder::peek_len`]). The
     /// frame is split off `buf` without copying.
+    #[inline]
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         let Some(len) = self.peek_len(buf)? else {
             return Ok(None);
@@ -61,6 +62,7 @@ impl FrameDecoder {
 
     /// The validated length of the frame at the front of `buf`, or `None` when the prefix is
     /// not complete yet.
+    #[inline]
     pub fn peek_len(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
         let Some(prefix) = buf.get(..LENGTH_PREFIX_LEN) else {
             return Ok(None);

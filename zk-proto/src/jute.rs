@@ -46,51 +46,80 @@ pub struct Reader {
 
 impl Reader {
     /// A reader over `buf`.
+    #[inline]
     pub fn new(buf: Bytes) -> Self {
         Reader { buf }
     }
 
     /// Bytes not read yet.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len()
     }
 
     /// The bytes not read yet, consuming the reader.
+    #[inline]
     pub fn into_rest(self) -> Bytes {
         self.buf
     }
 
-    fn need(&self, what: &'static str, needed: usize) -> Result<(), DecodeError> {
-        if self.buf.len() < needed {
-            Err(DecodeError::Truncated {
-                what,
-                needed,
-                remaining: self.buf.len(),
-            })
-        } else {
-            Ok(())
+    /// Takes the next `N` bytes, checking the length once.
+    #[inline]
+    fn take<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        match self.buf.first_chunk::<N>() {
+            Some(bytes) => {
+                let bytes = *bytes;
+                self.buf.advance(N);
+                Ok(bytes)
+            }
+            None => Err(self.truncated(what, N)),
+        }
+    }
+
+    /// The next `N` bytes, if the frame holds that many, without consuming them.
+    #[inline]
+    pub(crate) fn peek_array<const N: usize>(&self) -> Option<[u8; N]> {
+        self.buf.first_chunk::<N>().copied()
+    }
+
+    /// Consumes `n` bytes the caller has already looked at with [`Reader::peek_array`].
+    #[inline]
+    pub(crate) fn skip_peeked(&mut self, n: usize) {
+        self.buf.advance(n.min(self.buf.len()));
+    }
+
+    /// The error for a field of `needed` bytes that the frame does not hold; kept out of line so
+    /// the reads stay small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, what: &'static str, needed: usize) -> DecodeError {
+        DecodeError::Truncated {
+            what,
+            needed,
+            remaining: self.buf.len(),
         }
     }
 
     /// Reads a jute `int`.
+    #[inline]
     pub fn read_i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
-        self.need(what, 4)?;
-        Ok(self.buf.get_i32())
+        self.take(what).map(i32::from_be_bytes)
     }
 
     /// Reads a jute `long`.
+    #[inline]
     pub fn read_i64(&mut self, what: &'static str) -> Result<i64, DecodeError> {
-        self.need(what, 8)?;
-        Ok(self.buf.get_i64())
+        self.take(what).map(i64::from_be_bytes)
     }
 
     /// Reads a jute `boolean`: any non-zero byte is `true`, as in Java.
+    #[inline]
     pub fn read_bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
-        self.need(what, 1)?;
-        Ok(self.buf.get_u8() != 0)
+        self.take::<1>(what).map(|[b]| b != 0)
     }
 
     /// Reads a jute `buffer` as a slice of the frame; null reads as empty.
+    #[inline]
     pub fn read_buffer(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
         let len = self.read_i32(what)?;
         if len < 0 {
@@ -115,6 +144,7 @@ impl Reader {
 
     /// Reads a jute vector count, bounded by what the rest of the frame can hold when every
     /// element takes at least `min_element_len` bytes. Null and negative counts read as zero.
+    #[inline]
     pub fn read_count(
         &mut self,
         what: &'static str,
@@ -209,6 +239,7 @@ impl Encode for i32 {
 
 impl Decode for i32 {
     const MIN_ENCODED_LEN: usize = 4;
+    #[inline]
     fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
         reader.read_i32("int")
     }
@@ -225,6 +256,7 @@ impl Encode for i64 {
 
 impl Decode for i64 {
     const MIN_ENCODED_LEN: usize = 8;
+    #[inline]
     fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
         reader.read_i64("long")
     }
@@ -241,6 +273,7 @@ impl Encode for bool {
 
 impl Decode for bool {
     const MIN_ENCODED_LEN: usize = 1;
+    #[inline]
     fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
         reader.read_bool("boolean")
     }
@@ -298,6 +331,7 @@ impl Encode for Bytes {
 
 impl Decode for Bytes {
     const MIN_ENCODED_LEN: usize = 4;
+    #[inline]
     fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
         reader.read_buffer("buffer")
     }
@@ -364,6 +398,7 @@ macro_rules! newtype_codec {
         }
         impl Decode for $ty {
             const MIN_ENCODED_LEN: usize = <$inner as Decode>::MIN_ENCODED_LEN;
+            #[inline]
             fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
                 <$inner>::decode(reader).map($ty)
             }
@@ -376,8 +411,12 @@ newtype_codec!(SessionId, i64);
 
 /// Declares a jute record: the struct, its [`Encode`] and [`Decode`] implementations (fields in
 /// declaration order), and, in tests, a proptest strategy for round trips.
+///
+/// With a leading `@manual_decode`, [`Decode`] is left to a hand-written implementation (for a
+/// fixed-size record on the hot path that reads all its fields after one length check).
 macro_rules! jute_record {
     (
+        @manual_decode
         $(#[$meta:meta])*
         pub struct $name:ident {
             $(
@@ -406,16 +445,6 @@ macro_rules! jute_record {
             }
         }
 
-        impl $crate::jute::Decode for $name {
-            const MIN_ENCODED_LEN: usize = 0 $(+ <$fty as $crate::jute::Decode>::MIN_ENCODED_LEN)*;
-            #[inline]
-            fn decode(_reader: &mut $crate::jute::Reader) -> Result<Self, $crate::error::DecodeError> {
-                Ok($name {
-                    $($field: <$fty as $crate::jute::Decode>::decode(_reader)?,)*
-                })
-            }
-        }
-
         #[cfg(test)]
         impl $crate::arbitrary::Arb for $name {
             fn arb() -> proptest::strategy::BoxedStrategy<Self> {
@@ -426,6 +455,36 @@ macro_rules! jute_record {
                 strategy
                     .prop_map(|($($field,)*)| $name { $($field,)* })
                     .boxed()
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                pub $field:ident : $fty:ty,
+            )*
+        }
+    ) => {
+        $crate::jute::jute_record! {
+            @manual_decode
+            $(#[$meta])*
+            pub struct $name {
+                $(
+                    $(#[$fmeta])*
+                    pub $field: $fty,
+                )*
+            }
+        }
+
+        impl $crate::jute::Decode for $name {
+            const MIN_ENCODED_LEN: usize = 0 $(+ <$fty as $crate::jute::Decode>::MIN_ENCODED_LEN)*;
+            #[inline]
+            fn decode(_reader: &mut $crate::jute::Reader) -> Result<Self, $crate::error::DecodeError> {
+                Ok($name {
+                    $($field: <$fty as $crate::jute::Decode>::decode(_reader)?,)*
+                })
             }
         }
     };

@@ -113,6 +113,7 @@ impl OpCode {
     }
 
     /// The raw value on the wire.
+    #[inline]
     pub fn as_i32(self) -> i32 {
         self as i32
     }

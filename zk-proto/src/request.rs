@@ -70,9 +70,10 @@ macro_rules! requests {
         impl crate::arbitrary::Arb for Request {
             fn arb() -> proptest::strategy::BoxedStrategy<Self> {
                 use proptest::prelude::*;
-                let mut all: Vec<BoxedStrategy<Request>> = Vec::new();
-                $( all.push(<$rec>::arb().prop_map(Request::$var).boxed()); )*
-                $( all.push(Just(Request::$bare).boxed()); )*
+                let all: Vec<BoxedStrategy<Request>> = vec![
+                    $( <$rec>::arb().prop_map(Request::$var).boxed(), )*
+                    $( Just(Request::$bare).boxed(), )*
+                ];
                 proptest::strategy::Union::new(all).boxed()
             }
         }

@@ -1,11 +1,12 @@
 //! Reply bodies, decoded according to the opcode of the request they answer.
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 
 use crate::auth::{SetSaslResponse, WhoAmIResponse};
 use crate::error::DecodeError;
 use crate::error_code::ErrorCode;
-use crate::header::{ErrorResponse, ReplyHeader};
+use crate::header::{ErrorResponse, ReplyHeader, REPLY_HEADER_LEN};
+use crate::ids::{Xid, Zxid};
 use crate::jute::{Decode, Encode, Reader};
 use crate::multi::MultiResponse;
 use crate::node::{
@@ -152,7 +153,23 @@ pub struct RawReply {
 
 impl RawReply {
     /// Splits a frame (without its length prefix) into header and body.
-    pub fn parse(frame: Bytes) -> Result<RawReply, DecodeError> {
+    #[inline]
+    pub fn parse(mut frame: Bytes) -> Result<RawReply, DecodeError> {
+        // The usual case, a whole header: one length check, no cursor.
+        if let Some(&header) = frame.first_chunk::<REPLY_HEADER_LEN>() {
+            let [x0, x1, x2, x3, z0, z1, z2, z3, z4, z5, z6, z7, e0, e1, e2, e3] = header;
+            let header = ReplyHeader {
+                xid: Xid(i32::from_be_bytes([x0, x1, x2, x3])),
+                zxid: Zxid(i64::from_be_bytes([z0, z1, z2, z3, z4, z5, z6, z7])),
+                err: ErrorCode::from_i32(i32::from_be_bytes([e0, e1, e2, e3])),
+            };
+            frame.advance(REPLY_HEADER_LEN);
+            return Ok(RawReply {
+                header,
+                body: frame,
+            });
+        }
+        // A truncated header: the field-by-field decoder names the missing field.
         let mut reader = Reader::new(frame);
         let header = ReplyHeader::decode(&mut reader)?;
         Ok(RawReply {
@@ -163,6 +180,7 @@ impl RawReply {
 
     /// Decodes the body as the reply to a request with opcode `op`, or returns the header's
     /// error code when the server reported one.
+    #[inline]
     pub fn response(&self, op: OpCode) -> Result<Result<Response, ErrorCode>, DecodeError> {
         if !self.header.err.is_ok() {
             return Ok(Err(self.header.err));
@@ -223,6 +241,45 @@ impl Response {
             Response::WhoAmI(_) => OpCode::WhoAmI,
             Response::Sasl(_) => OpCode::Sasl,
             Response::AddWatch(_) => OpCode::AddWatch,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_bytes() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&7i32.to_be_bytes());
+        bytes.extend_from_slice(&0x0102_0304_0506_0708i64.to_be_bytes());
+        bytes.extend_from_slice(&(-101i32).to_be_bytes());
+        bytes
+    }
+
+    #[test]
+    fn parse_reads_the_header_as_the_record_decoder_does() {
+        let mut frame = header_bytes();
+        frame.extend_from_slice(b"body");
+        let frame = Bytes::from(frame);
+        let raw = RawReply::parse(frame.clone()).unwrap();
+        let mut reader = Reader::new(frame);
+        assert_eq!(raw.header, ReplyHeader::decode(&mut reader).unwrap());
+        assert_eq!(raw.header.err, ErrorCode::NoNode);
+        assert_eq!(raw.body, reader.into_rest());
+        assert_eq!(raw.body, Bytes::from_static(b"body"));
+    }
+
+    #[test]
+    fn a_truncated_header_gives_the_record_decoders_error() {
+        let whole = Bytes::from(header_bytes());
+        for len in 0..REPLY_HEADER_LEN {
+            let expected = ReplyHeader::decode(&mut Reader::new(whole.slice(..len))).unwrap_err();
+            assert_eq!(
+                RawReply::parse(whole.slice(..len)),
+                Err(expected),
+                "{len} bytes"
+            );
         }
     }
 }
