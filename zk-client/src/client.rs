@@ -177,6 +177,24 @@ impl<R: Launch> ClientBuilder<R> {
         self.config(|c| c.queue_while_disconnected = !on)
     }
 
+    /// How long a call made while disconnected may wait for a connection before it fails with
+    /// connection loss (default: the session timeout).
+    pub fn queue_timeout(self, timeout: Duration) -> Self {
+        self.config(|c| c.queue_timeout = Some(timeout))
+    }
+
+    /// Delays between connection attempts (default: up to 1 s of jitter, plus 1 s after each
+    /// pass over the hosts).
+    pub fn backoff(self, backoff: zk_session::Backoff) -> Self {
+        self.config(|c| c.backoff = backoff)
+    }
+
+    /// First and largest delay between read-write server probes while connected read-only
+    /// (default 100 ms doubling to 60 s).
+    pub fn read_only_probe(self, first: Duration, max: Duration) -> Self {
+        self.config(|c| c.read_only_probe = (first, max))
+    }
+
     /// How long `close` waits for the server (default 2 s).
     pub fn close_timeout(self, timeout: Duration) -> Self {
         self.config(|c| c.close_timeout = timeout)
