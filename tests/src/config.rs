@@ -44,8 +44,9 @@ pub struct ServerOptions {
     /// `None` keeps ZooKeeper's default of 20 ticks.
     pub max_session_timeout: Option<Duration>,
     /// Lets a member that lost its quorum serve read-only sessions
-    /// (`-Dreadonlymode.enabled=true`). Such a member reports `Mode:
-    /// read-only` and answers `isro` with `ro`.
+    /// (`-Dreadonlymode.enabled=true`, and local sessions, without which 3.8
+    /// refuses read-only sessions). Such a member reports `Mode: read-only`
+    /// and answers `isro` with `ro`.
     pub read_only: bool,
     /// Enables TTL nodes (`-Dzookeeper.extendedTypesEnabled=true`).
     pub extended_types: bool,
@@ -70,6 +71,88 @@ pub struct ServerOptions {
     /// [`Installation::netty_tls_jars`](crate::install::Installation::netty_tls_jars)
     /// for a secure client port.
     pub extra_jars: Vec<PathBuf>,
+    /// A secure client port (`secureClientPort`) beside the plain one, with
+    /// these certificates; see [`ServerOptions::with_tls`]. `None` (the
+    /// default): plain client port only.
+    pub tls: Option<ServerTls>,
+}
+
+/// Whether a server asks clients of its secure port for a certificate
+/// (`ssl.clientAuth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// Clients must present a certificate signed by a trusted CA (`need`).
+    Need,
+    /// Clients may present one; if they do, it must be trusted (`want`).
+    Want,
+    /// Clients are not asked for one (`none`).
+    None,
+}
+
+impl ClientAuth {
+    /// The value of `ssl.clientAuth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::Need => "need",
+            ClientAuth::Want => "want",
+            ClientAuth::None => "none",
+        }
+    }
+}
+
+/// The certificates of a server's secure client port, all PEM.
+///
+/// The harness writes them into the server's directory as PEM key and trust
+/// stores (`tls/keystore.pem`: the key and the chain; `tls/truststore.pem`:
+/// the CAs) and, for a server with these options:
+///
+/// - allocates a secure client port on 127.0.0.1 ([`Server::secure_client_addr`](crate::Server::secure_client_addr)),
+///   keeping the plain client port (which the harness polls with four-letter
+///   words);
+/// - switches to the Netty connection factory
+///   (`-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory`,
+///   which the secure port requires) and adds
+///   [`Installation::netty_tls_jars`](crate::install::Installation::netty_tls_jars)
+///   to the class path;
+/// - sets `-Dzookeeper.ssl.keyStore.*`, `-Dzookeeper.ssl.trustStore.*` (type
+///   `PEM`), `-Dzookeeper.ssl.clientAuth`, and registers the X.509
+///   authentication provider that checks client certificates
+///   (`-Dzookeeper.authProvider.x509`).
+///
+/// [`ServerOptions::system_properties`] and [`ServerOptions::extra_config`]
+/// come later and so override any of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    /// The server's certificate chain, leaf first. Clients check it against
+    /// the name they connect to (e.g. SAN IP `127.0.0.1` or DNS `localhost`).
+    pub cert_chain_pem: String,
+    /// The server's private key, unencrypted PKCS#8 (`BEGIN PRIVATE KEY`).
+    pub key_pem: String,
+    /// The CA certificates that client certificates must chain to.
+    pub ca_pem: String,
+    /// Whether clients must present a certificate.
+    pub client_auth: ClientAuth,
+}
+
+/// The directory, inside a server's directory, of its TLS files.
+pub(crate) const TLS_DIR: &str = "tls";
+/// The PEM key store (key and chain) in [`TLS_DIR`].
+pub(crate) const KEY_STORE_FILE: &str = "keystore.pem";
+/// The PEM trust store (CAs) in [`TLS_DIR`].
+pub(crate) const TRUST_STORE_FILE: &str = "truststore.pem";
+
+/// ZooKeeper's TLS (Netty) connection factory.
+pub const NETTY_CNXN_FACTORY: &str = "org.apache.zookeeper.server.NettyServerCnxnFactory";
+
+impl ServerTls {
+    /// The contents of the PEM key store: the key, then the chain.
+    pub(crate) fn key_store(&self) -> String {
+        let mut pem = self.key_pem.trim_end().to_owned();
+        pem.push('\n');
+        pem.push_str(self.cert_chain_pem.trim_end());
+        pem.push('\n');
+        pem
+    }
 }
 
 impl Default for ServerOptions {
@@ -91,6 +174,7 @@ impl Default for ServerOptions {
             extra_config: Vec::new(),
             system_properties: Vec::new(),
             extra_jars: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -111,12 +195,36 @@ impl ServerOptions {
         }
     }
 
+    /// These options with a secure client port secured by `tls` (see
+    /// [`ServerTls`] for what the harness then sets up).
+    ///
+    /// ```
+    /// use zk_tests::{ClientAuth, ServerOptions, ServerTls};
+    ///
+    /// # let (cert_chain_pem, key_pem, ca_pem) = (String::new(), String::new(), String::new());
+    /// let options = ServerOptions::fast_expiry().with_tls(ServerTls {
+    ///     cert_chain_pem,
+    ///     key_pem,
+    ///     ca_pem,
+    ///     client_auth: ClientAuth::Need,
+    /// });
+    /// assert!(options.tls.is_some());
+    /// ```
+    pub fn with_tls(self, tls: ServerTls) -> Self {
+        Self {
+            tls: Some(tls),
+            ..self
+        }
+    }
+
     /// Renders the `zoo.cfg` of one server. `peers` lists every member of an
     /// ensemble with its `myid`; it is empty for a standalone server.
+    /// `secure_client_port` is used only with [`ServerOptions::tls`].
     pub(crate) fn zoo_cfg(
         &self,
         data_dir: &Path,
         client_port: u16,
+        secure_client_port: Option<u16>,
         peers: &[MemberPorts],
     ) -> String {
         let mut lines: Vec<(String, String)> = vec![
@@ -128,8 +236,13 @@ impl ServerOptions {
             ("clientPortAddress".into(), "127.0.0.1".into()),
             ("4lw.commands.whitelist".into(), "*".into()),
             ("admin.enableServer".into(), "false".into()),
-            ("localSessionsEnabled".into(), "false".into()),
-            ("localSessionsUpgradingEnabled".into(), "false".into()),
+            // A read-only server creates only local sessions: ZooKeeper 3.8 refuses (NOTREADONLY)
+            // a session on a read-only member unless local sessions are enabled.
+            ("localSessionsEnabled".into(), self.read_only.to_string()),
+            (
+                "localSessionsUpgradingEnabled".into(),
+                self.read_only.to_string(),
+            ),
             ("forceSync".into(), yes_no(self.force_sync).into()),
             // 4 MiB instead of 64 MiB per transaction log file.
             ("preAllocSize".into(), "4096".into()),
@@ -139,6 +252,10 @@ impl ServerOptions {
         }
         if let Some(max) = self.max_session_timeout {
             lines.push(("maxSessionTimeout".into(), millis(max)));
+        }
+        if let (Some(_), Some(port)) = (&self.tls, secure_client_port) {
+            lines.push(("secureClientPort".into(), port.to_string()));
+            lines.push(("secureClientPortAddress".into(), "127.0.0.1".into()));
         }
         for peer in peers {
             lines.push((
@@ -156,8 +273,9 @@ impl ServerOptions {
     }
 
     /// The ZooKeeper system properties these options call for, followed by
-    /// [`ServerOptions::system_properties`].
-    pub(crate) fn zookeeper_properties(&self) -> Vec<(String, String)> {
+    /// [`ServerOptions::system_properties`]. `dir` is the server's directory
+    /// (where the TLS files are).
+    pub(crate) fn zookeeper_properties(&self, dir: &Path) -> Vec<(String, String)> {
         let mut props: Vec<(String, String)> = vec![
             ("zookeeper.admin.enableServer".into(), "false".into()),
             ("zookeeper.4lw.commands.whitelist".into(), "*".into()),
@@ -171,6 +289,34 @@ impl ServerOptions {
             ),
             ("readonlymode.enabled".into(), self.read_only.to_string()),
         ];
+        if let Some(tls) = &self.tls {
+            let tls_dir = dir.join(TLS_DIR);
+            let path = |file: &str| tls_dir.join(file).display().to_string();
+            props.extend([
+                (
+                    "zookeeper.serverCnxnFactory".into(),
+                    NETTY_CNXN_FACTORY.into(),
+                ),
+                (
+                    "zookeeper.authProvider.x509".into(),
+                    "org.apache.zookeeper.server.auth.X509AuthenticationProvider".into(),
+                ),
+                (
+                    "zookeeper.ssl.keyStore.location".into(),
+                    path(KEY_STORE_FILE),
+                ),
+                ("zookeeper.ssl.keyStore.type".into(), "PEM".into()),
+                (
+                    "zookeeper.ssl.trustStore.location".into(),
+                    path(TRUST_STORE_FILE),
+                ),
+                ("zookeeper.ssl.trustStore.type".into(), "PEM".into()),
+                (
+                    "zookeeper.ssl.clientAuth".into(),
+                    tls.client_auth.as_str().into(),
+                ),
+            ]);
+        }
         props.extend(self.system_properties.iter().cloned());
         props
     }
@@ -213,7 +359,7 @@ mod tests {
                 election: 10006,
             },
         ];
-        let cfg = options.zoo_cfg(Path::new("/tmp/d"), 10001, &peers);
+        let cfg = options.zoo_cfg(Path::new("/tmp/d"), 10001, Some(10007), &peers);
         for line in [
             "tickTime=200\n",
             "dataDir=/tmp/d\n",
@@ -229,6 +375,36 @@ mod tests {
             assert!(cfg.contains(line), "missing {line:?} in\n{cfg}");
         }
         assert!(cfg.find("syncLimit=10").unwrap() < cfg.find("syncLimit=7").unwrap());
+        // No secure port without TLS options.
+        assert!(!cfg.contains("secureClientPort"), "{cfg}");
+    }
+
+    #[test]
+    fn tls_options_add_a_secure_port_and_the_netty_factory() {
+        let options = ServerOptions::default().with_tls(ServerTls {
+            cert_chain_pem: "CHAIN\n".into(),
+            key_pem: "KEY\n".into(),
+            ca_pem: "CA\n".into(),
+            client_auth: ClientAuth::Want,
+        });
+        let cfg = options.zoo_cfg(Path::new("/tmp/d"), 10001, Some(10002), &[]);
+        assert!(cfg.contains("secureClientPort=10002\n"), "{cfg}");
+        assert!(cfg.contains("secureClientPortAddress=127.0.0.1\n"), "{cfg}");
+        let props = options.zookeeper_properties(Path::new("/srv/zk"));
+        let get = |key: &str| {
+            props
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("zookeeper.serverCnxnFactory"), Some(NETTY_CNXN_FACTORY));
+        assert_eq!(
+            get("zookeeper.ssl.keyStore.location"),
+            Some("/srv/zk/tls/keystore.pem")
+        );
+        assert_eq!(get("zookeeper.ssl.trustStore.type"), Some("PEM"));
+        assert_eq!(get("zookeeper.ssl.clientAuth"), Some("want"));
+        assert_eq!(options.tls.unwrap().key_store(), "KEY\nCHAIN\n");
     }
 
     #[test]
@@ -237,7 +413,7 @@ mod tests {
             read_only: true,
             ..ServerOptions::default()
         };
-        let props = options.zookeeper_properties();
+        let props = options.zookeeper_properties(Path::new("/tmp/d"));
         let get = |key: &str| {
             props
                 .iter()

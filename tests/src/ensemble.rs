@@ -107,6 +107,17 @@ impl Ensemble {
             .join(",")
     }
 
+    /// The connect string of all members' secure (TLS) client ports, for an
+    /// ensemble started with [`ServerOptions::tls`](crate::ServerOptions::tls);
+    /// `None` otherwise.
+    pub fn secure_connect_string(&self) -> Option<String> {
+        self.members
+            .iter()
+            .map(Server::secure_connect_string)
+            .collect::<Option<Vec<_>>>()
+            .map(|strings| strings.join(","))
+    }
+
     /// Each member's mode according to `srvr` (`None` for a stopped, paused,
     /// silent or not serving member).
     pub fn modes(&self) -> Vec<Option<Mode>> {

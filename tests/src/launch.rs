@@ -57,7 +57,7 @@ pub(crate) fn java_command(
     }
     props.extend(
         options
-            .zookeeper_properties()
+            .zookeeper_properties(dir)
             .into_iter()
             .map(|(key, value)| (key, value.into())),
     );
@@ -67,7 +67,12 @@ pub(crate) fn java_command(
         args.push(arg);
     }
     args.push("-cp".into());
-    args.push(install.class_path_arg(&options.extra_jars)?);
+    let mut extra_jars = Vec::new();
+    if options.tls.is_some() {
+        extra_jars.extend(install.netty_tls_jars());
+    }
+    extra_jars.extend(options.extra_jars.iter().cloned());
+    args.push(install.class_path_arg(&extra_jars)?);
     args.push(main_class.into());
     args.push(zoo_cfg.into());
     Ok(JavaCommand {

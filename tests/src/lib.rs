@@ -51,11 +51,12 @@ pub mod four_letter;
 pub mod mode;
 
 // What tests use.
+pub mod conformance;
 pub mod ensemble;
 pub mod error;
 pub mod server;
 
-pub use config::ServerOptions;
+pub use config::{ClientAuth, ServerOptions, ServerTls};
 pub use ensemble::Ensemble;
 pub use error::{HarnessError, Result};
 pub use four_letter::{four_letter_word, four_letter_word_with_timeout};

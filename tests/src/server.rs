@@ -2,19 +2,19 @@
 
 use std::fs;
 use std::io::{self, Write as _};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::config::ServerOptions;
+use crate::config::{ServerOptions, KEY_STORE_FILE, TLS_DIR, TRUST_STORE_FILE};
 use crate::error::{HarnessError, Result};
 use crate::four_letter::four_letter_word_with_timeout;
 use crate::install::{require_zookeeper, Installation};
 use crate::launch::{java_command, JavaCommand, QUORUM_MAIN, STANDALONE_MAIN};
 use crate::logs::{self, ERROR_TAIL_LINES, LOG4J_FILE, LOG4J_PROPERTIES, LOG_FILE};
 use crate::mode::Mode;
-use crate::ports::MemberPorts;
+use crate::ports::{free_loopback_port, MemberPorts};
 use crate::process::JvmProcess;
 use crate::tempdir::TempDir;
 
@@ -59,6 +59,7 @@ pub enum State {
 #[derive(Debug)]
 pub struct Server {
     ports: MemberPorts,
+    secure_client_port: Option<u16>,
     role: Role,
     command: JavaCommand,
     process: Option<JvmProcess>,
@@ -109,7 +110,24 @@ impl Server {
         };
         fs::create_dir(&data_dir)
             .map_err(|e| HarnessError::io(format!("creating {}", data_dir.display()), e))?;
-        write(&zoo_cfg, &options.zoo_cfg(&data_dir, ports.client, peers))?;
+        let secure_client_port = match &options.tls {
+            None => None,
+            Some(tls) => {
+                let tls_dir = dir.path().join(TLS_DIR);
+                fs::create_dir(&tls_dir)
+                    .map_err(|e| HarnessError::io(format!("creating {}", tls_dir.display()), e))?;
+                write(&tls_dir.join(KEY_STORE_FILE), &tls.key_store())?;
+                write(&tls_dir.join(TRUST_STORE_FILE), &tls.ca_pem)?;
+                Some(
+                    free_loopback_port()
+                        .map_err(|e| HarnessError::io("allocating the secure client port", e))?,
+                )
+            }
+        };
+        write(
+            &zoo_cfg,
+            &options.zoo_cfg(&data_dir, ports.client, secure_client_port, peers),
+        )?;
         write(&dir.path().join(LOG4J_FILE), LOG4J_PROPERTIES)?;
         let main_class = match role {
             Role::Standalone => STANDALONE_MAIN,
@@ -121,6 +139,7 @@ impl Server {
         let command = java_command(install, options, main_class, dir.path(), &zoo_cfg)?;
         Ok(Self {
             ports,
+            secure_client_port,
             role,
             command,
             process: None,
@@ -151,6 +170,20 @@ impl Server {
     /// The connect string of this server alone, `127.0.0.1:<client port>`.
     pub fn connect_string(&self) -> String {
         self.client_addr().to_string()
+    }
+
+    /// The address of the secure (TLS) client port,
+    /// `127.0.0.1:<secure client port>`, for a server started with
+    /// [`ServerOptions::tls`]; `None` otherwise.
+    pub fn secure_client_addr(&self) -> Option<SocketAddr> {
+        self.secure_client_port
+            .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    }
+
+    /// The connect string of this server's secure client port alone,
+    /// `127.0.0.1:<secure client port>`; `None` without [`ServerOptions::tls`].
+    pub fn secure_connect_string(&self) -> Option<String> {
+        self.secure_client_addr().map(|addr| addr.to_string())
     }
 
     /// The server's directory, holding `zoo.cfg`, `server.log` and `data/`.

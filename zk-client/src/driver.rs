@@ -140,12 +140,14 @@ impl<R: Runtime> Driver<R> {
         progressed
     }
 
-    /// Writes what the session produced. Returns whether anything happened.
+    /// Writes what the session produced. Returns whether the session was given input (the
+    /// connection failed). Writing alone gives the session nothing to react to, so it needs no
+    /// further turn of the loop: what remains unwritten waits for the transport's wake-up, and
+    /// new requests wake the driver through its signal, registered before the frames were taken.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(c) = self.connection.as_mut() else {
             return false;
         };
-        let mut progressed = false;
         let mut failed = false;
         while c.written < c.out.len() {
             match c.transport.poll_write(cx, &c.out[c.written..]) {
@@ -153,10 +155,7 @@ impl<R: Runtime> Driver<R> {
                     failed = true;
                     break;
                 }
-                Poll::Ready(Ok(n)) => {
-                    c.written += n;
-                    progressed = true;
-                }
+                Poll::Ready(Ok(n)) => c.written += n,
                 Poll::Pending => break,
             }
         }
@@ -178,7 +177,7 @@ impl<R: Runtime> Driver<R> {
             self.shared.with_session(|s| s.handle_closed(id, now));
             return true;
         }
-        progressed
+        false
     }
 
     /// Reads what arrived and feeds it to the session.
@@ -204,8 +203,13 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
-    /// Fires the session's timers when due; otherwise (re)arms the sleep, only when the deadline
-    /// changed.
+    /// Fires the session's timers when due; otherwise keeps a sleep armed for the deadline.
+    ///
+    /// The deadline moves later on nearly every frame sent or received (the ping and read
+    /// timers), so a sleep armed for an earlier deadline is kept rather than replaced: when it
+    /// ends before the current deadline, a sleep for the current deadline is armed then. The
+    /// session's timers fire exactly as if the sleep had been replaced each time, without a
+    /// timer registration per frame.
     fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> bool {
         let Some(deadline) = deadline else {
             self.sleep = None;
@@ -216,16 +220,21 @@ impl<R: Runtime> Driver<R> {
             self.shared.with_session(|s| s.handle_timeout(now));
             return true;
         }
-        if self.sleep.as_ref().map(|s| s.0) != Some(deadline) {
+        if !matches!(&self.sleep, Some((armed, _)) if *armed <= deadline) {
             self.sleep = Some((deadline, Box::pin(self.runtime.sleep_until(deadline))));
         }
-        if let Some((_, sleep)) = self.sleep.as_mut() {
-            if sleep.as_mut().poll(cx).is_ready() {
+        while let Some((armed, sleep)) = self.sleep.as_mut() {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            if *armed == deadline {
                 self.sleep = None;
                 let now = self.now();
                 self.shared.with_session(|s| s.handle_timeout(now));
                 return true;
             }
+            // An earlier deadline's sleep ended: sleep until the current one.
+            self.sleep = Some((deadline, Box::pin(self.runtime.sleep_until(deadline))));
         }
         false
     }

@@ -1,4 +1,8 @@
 //! A single-value channel that can be awaited or blocked on, with no runtime behind it.
+//!
+//! Every request's reply travels through one, so it is kept cheap: one lock to send, and the
+//! condition variable is signalled only when a thread actually blocks on it (`notify_all` is a
+//! system call even with no waiter).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +15,9 @@ struct State<T> {
     value: Option<T>,
     waker: Option<Waker>,
     sender_gone: bool,
+    /// A thread waits on the condition variable (set by [`Receiver::wait`] under the lock, so a
+    /// sender that sees it clear knows no thread needs the signal).
+    blocked: bool,
 }
 
 #[derive(Debug)]
@@ -28,7 +35,8 @@ impl<T> Slot<T> {
 /// The sending half: fills the slot once.
 #[derive(Debug)]
 pub(crate) struct Sender<T> {
-    slot: Arc<Slot<T>>,
+    /// `None` once the value is sent, so that dropping the sender then does nothing.
+    slot: Option<Arc<Slot<T>>>,
 }
 
 /// The receiving half: a future, or a blocking wait.
@@ -43,36 +51,47 @@ pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
             value: None,
             waker: None,
             sender_gone: false,
+            blocked: false,
         }),
         ready: Condvar::new(),
     });
-    (Sender { slot: slot.clone() }, Receiver { slot })
+    (
+        Sender {
+            slot: Some(slot.clone()),
+        },
+        Receiver { slot },
+    )
 }
 
 impl<T> Sender<T> {
     /// Fills the slot and wakes the receiver. The receiver's code does not run here: waking only
     /// schedules it.
-    pub(crate) fn send(self, value: T) {
-        let waker = {
-            let mut state = self.slot.lock();
-            state.value = Some(value);
-            state.waker.take()
-        };
-        self.slot.ready.notify_all();
-        if let Some(w) = waker {
-            w.wake();
+    pub(crate) fn send(mut self, value: T) {
+        if let Some(slot) = self.slot.take() {
+            slot.fill(|state| state.value = Some(value));
         }
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let waker = {
-            let mut state = self.slot.lock();
-            state.sender_gone = true;
-            state.waker.take()
+        if let Some(slot) = self.slot.take() {
+            slot.fill(|state| state.sender_gone = true);
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    /// Updates the state, then wakes the receiver: its task, or its thread when one blocks.
+    fn fill(&self, update: impl FnOnce(&mut State<T>)) {
+        let (waker, blocked) = {
+            let mut state = self.lock();
+            update(&mut state);
+            (state.waker.take(), state.blocked)
         };
-        self.slot.ready.notify_all();
+        if blocked {
+            self.ready.notify_all();
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -92,6 +111,7 @@ impl<T> Receiver<T> {
             if state.sender_gone {
                 return Ok(None);
             }
+            state.blocked = true;
             match deadline {
                 None => {
                     state = self
@@ -146,6 +166,29 @@ mod tests {
         let (tx, rx) = channel();
         let t = std::thread::spawn(move || tx.send(7));
         assert_eq!(rx.wait(None).ok().flatten(), Some(7));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_sender_dropped_while_a_thread_blocks_ends_the_wait() {
+        let (tx, rx) = channel::<u8>();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(tx);
+        });
+        assert_eq!(rx.wait(None).ok(), Some(None));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_value_sent_after_a_timed_out_wait_is_received_by_the_next_wait() {
+        let (tx, rx) = channel();
+        let rx = rx.wait(Some(Duration::from_millis(5))).unwrap_err();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(9)
+        });
+        assert_eq!(rx.wait(Some(Duration::from_secs(10))).ok(), Some(Some(9)));
         t.join().unwrap();
     }
 

@@ -37,23 +37,37 @@ pub(crate) struct Inner {
 /// Wakes the driver when a handle gave the session work.
 #[derive(Debug, Default)]
 pub struct DriverSignal {
-    state: Mutex<(bool, Option<Waker>)>,
+    state: Mutex<SignalState>,
     ready: Condvar,
 }
 
+#[derive(Debug, Default)]
+struct SignalState {
+    /// Work is pending.
+    pending: bool,
+    /// The async driver's waker, taken by the first notification.
+    waker: Option<Waker>,
+    /// Threads blocked in [`DriverSignal::wait`]: the condition variable is signalled only
+    /// when there is one (`notify_all` is a system call even with no waiter, and handles notify
+    /// on every call).
+    waiters: usize,
+}
+
 impl DriverSignal {
-    fn lock(&self) -> MutexGuard<'_, (bool, Option<Waker>)> {
+    fn lock(&self) -> MutexGuard<'_, SignalState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Marks work pending and wakes the driver.
     pub fn notify(&self) {
-        let waker = {
+        let (waker, waiters) = {
             let mut s = self.lock();
-            s.0 = true;
-            s.1.take()
+            s.pending = true;
+            (s.waker.take(), s.waiters)
         };
-        self.ready.notify_all();
+        if waiters > 0 {
+            self.ready.notify_all();
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -63,21 +77,23 @@ impl DriverSignal {
     /// notification. Returns whether work was pending.
     pub fn register(&self, waker: &Waker) -> bool {
         let mut s = self.lock();
-        match &s.1 {
+        match &s.waker {
             Some(w) if w.will_wake(waker) => {}
-            _ => s.1 = Some(waker.clone()),
+            _ => s.waker = Some(waker.clone()),
         }
-        std::mem::take(&mut s.0)
+        std::mem::take(&mut s.pending)
     }
 
     /// For blocking drivers: waits until notified or `timeout` passes; clears the flag.
     pub fn wait(&self, timeout: Duration) {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.waiters += 1;
         let (mut s, _) = self
             .ready
-            .wait_timeout_while(s, timeout, |s| !s.0)
+            .wait_timeout_while(s, timeout, |s| !s.pending)
             .unwrap_or_else(|e| e.into_inner());
-        s.0 = false;
+        s.waiters -= 1;
+        s.pending = false;
     }
 }
 
@@ -126,7 +142,11 @@ impl Shared {
     pub fn with_session<T>(&self, f: impl FnOnce(&mut Session) -> T) -> T {
         let mut inner = self.lock();
         let out = f(&mut inner.session);
-        inner.route_events();
+        let more_work = inner.route_events(self.now());
+        drop(inner);
+        if more_work {
+            self.signal.notify();
+        }
         out
     }
 
@@ -165,11 +185,7 @@ impl Shared {
             let capacity = if one_shot { 1 } else { self.event_capacity };
             let queue = Arc::new(EventQueue::new(capacity));
             inner.watches.insert(id.watch_id(), queue.clone());
-            let parts = WatchParts {
-                shared: self.clone(),
-                id: id.watch_id(),
-                queue,
-            };
+            let parts = WatchParts::new(self.clone(), id.watch_id(), queue);
             (rx, parts)
         };
         self.signal.notify();
@@ -184,7 +200,7 @@ impl Shared {
             let mut inner = self.lock();
             inner.watches.remove(&watch);
             inner.session.forget_watch(watch, now);
-            inner.route_events();
+            inner.route_events(now);
         }
         self.signal.notify();
     }
@@ -230,8 +246,10 @@ impl Shared {
 }
 
 impl Inner {
-    /// Routes every event of the session to its handle.
-    pub(crate) fn route_events(&mut self) {
+    /// Routes every event of the session to its handle. Returns whether the session was given
+    /// more work (a watch removal) that the driver must send.
+    pub(crate) fn route_events(&mut self, now: Instant) -> bool {
+        let mut more_work = false;
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Completed(c) => {
@@ -239,11 +257,18 @@ impl Inner {
                         tx.send(c.result);
                     }
                     let watch = c.id.watch_id();
-                    if self.watches.contains_key(&watch) && !self.session.has_watch(watch) {
+                    let routed = self.watches.contains_key(&watch);
+                    let held = self.session.has_watch(watch);
+                    if routed && !held {
                         // The call failed, so it set no watch and its handle was never given out.
                         if let Some(q) = self.watches.remove(&watch) {
                             q.close();
                         }
+                    } else if held && !routed {
+                        // The call was abandoned before its reply set the watch: nobody will
+                        // ever receive its events, so forget it (removing the server watch).
+                        self.session.forget_watch(watch, now);
+                        more_work = true;
                     }
                 }
                 Event::Watch { watch, notice } => {
@@ -285,5 +310,6 @@ impl Inner {
                 _ => {}
             }
         }
+        more_work
     }
 }

@@ -47,21 +47,34 @@ impl From<WatchNotice> for WatchEvent {
     }
 }
 
-/// What a successful watching call hands back, before it is shaped into a [`Watch`] or a
-/// [`WatchStream`].
+/// What a watching call holds until it completes, then shapes into a [`Watch`] or a
+/// [`WatchStream`]. It is already a registration: if the call is abandoned (its future dropped)
+/// the watch is forgotten, and the server watch removed once the reply has set it.
 pub(crate) struct WatchParts {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) id: WatchId,
-    pub(crate) queue: Arc<EventQueue<WatchEvent>>,
+    registration: Registration,
 }
 
 impl WatchParts {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        id: WatchId,
+        queue: Arc<EventQueue<WatchEvent>>,
+    ) -> WatchParts {
+        WatchParts {
+            registration: Registration { shared, id, queue },
+        }
+    }
+
     pub(crate) fn one_shot(self) -> Watch {
-        Watch::new(self.shared, self.id, self.queue)
+        Watch {
+            registration: self.registration,
+        }
     }
 
     pub(crate) fn stream(self) -> WatchStream {
-        WatchStream::new(self.shared, self.id, self.queue)
+        WatchStream {
+            registration: self.registration,
+        }
     }
 }
 
@@ -90,16 +103,6 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        id: WatchId,
-        queue: Arc<EventQueue<WatchEvent>>,
-    ) -> Self {
-        Watch {
-            registration: Registration { shared, id, queue },
-        }
-    }
-
     /// The registration's id.
     pub fn id(&self) -> WatchId {
         self.registration.id
@@ -157,16 +160,6 @@ pub struct WatchStream {
 }
 
 impl WatchStream {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        id: WatchId,
-        queue: Arc<EventQueue<WatchEvent>>,
-    ) -> Self {
-        WatchStream {
-            registration: Registration { shared, id, queue },
-        }
-    }
-
     /// The registration's id.
     pub fn id(&self) -> WatchId {
         self.registration.id

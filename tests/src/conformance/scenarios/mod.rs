@@ -1,0 +1,72 @@
+//! The scenarios, each an `async fn name<A: Adapter>(env: Env)` named for what it proves.
+//! The list that turns them into tests is [`conformance_tests!`](crate::conformance_tests).
+//!
+//! * [`nodes`]: every node operation and each of its error outcomes.
+//! * [`multi`]: atomic multi (results, per-op failure, nothing applied) and multi_read.
+//! * [`watches`]: one-shot, persistent and recursive watches, their removal, slow consumers.
+//! * [`session`]: chroot, auth, close, handles, state, real expiry, ordering, cancellation,
+//!   disconnection.
+//! * [`faults`]: ensembles with a killed, a frozen, and a partitioned (read-only) member.
+
+pub mod faults;
+pub mod multi;
+pub mod nodes;
+pub mod session;
+pub mod watches;
+
+use std::fmt::Debug;
+
+use zk_client::ops::{CreateError, Created};
+use zk_client::proto::CreateMode;
+
+use super::Api;
+
+/// Unwrapping with a message naming what was expected.
+pub(crate) trait Want<T, E> {
+    /// The success value; panics with `what` and the error otherwise.
+    fn want(self, what: &str) -> T;
+    /// The error; panics with `what` and the value otherwise.
+    fn want_err(self, what: &str) -> E;
+}
+
+impl<T: Debug, E: Debug> Want<T, E> for Result<T, E> {
+    #[track_caller]
+    fn want(self, what: &str) -> T {
+        match self {
+            Ok(value) => value,
+            Err(e) => panic!("{what}: unexpected error {e:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn want_err(self, what: &str) -> E {
+        match self {
+            Ok(value) => panic!("{what}: expected an error, got {value:?}"),
+            Err(e) => e,
+        }
+    }
+}
+
+/// Creates a persistent node with `data`, panicking on failure.
+pub(crate) async fn create_node<C: Api>(client: &C, path: &str, data: &'static [u8]) -> Created {
+    let created: Result<Created, CreateError> =
+        client.create(path, data, CreateMode::Persistent).await;
+    created.want(&format!("creating {path}"))
+}
+
+/// The sequence number a sequential node's name ends with.
+#[track_caller]
+pub(crate) fn sequence_of(path: &str) -> i32 {
+    let suffix = &path[path.len().saturating_sub(10)..];
+    assert!(
+        suffix.len() == 10 && suffix.bytes().all(|b| b.is_ascii_digit()),
+        "{path} does not end with a 10-digit sequence number"
+    );
+    suffix.parse().expect("ten digits parse")
+}
+
+/// `names`, sorted.
+pub(crate) fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names
+}

@@ -1,0 +1,5 @@
+//! The conformance suite (`zk_tests::conformance`) against `zk-async-std` under smol (`smol::block_on`).
+//!
+//! Needs Apache ZooKeeper: a missing installation fails every scenario with the install command.
+
+zk_tests::conformance_tests!(zk_tests::conformance::SmolAdapter);

@@ -1,0 +1,550 @@
+//! TLS against a real ZooKeeper's secure client port, for every adapter: zk-tokio, zk-async-std
+//! (on smol) and zk-blocking.
+//!
+//! Two servers, each started on first use and shared by the tests: ZooKeeper 3.8 with the Netty
+//! connection factory, a secure client port and `ssl.clientAuth=need`, one speaking TLS 1.2
+//! (ZooKeeper 3.8's default), the other TLS 1.3 only. The certificates are made here, at test
+//! time: a CA, a server certificate for IP 127.0.0.1 and DNS `localhost`, and a client
+//! certificate, both signed by the CA; plus an unrelated CA that signed nothing the server has.
+//!
+//! Each refusal test connects with a short `connect_wait` and must fail with
+//! `ConnectError::Timeout` (the session keeps retrying until then, each handshake failing):
+//! never connect. They fail (never skip) when ZooKeeper is not installed.
+
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use zk_tests::{ClientAuth, Server, ServerOptions, ServerTls};
+
+/// How long a connection that must fail is given (a good one takes milliseconds).
+const REFUSED_WAIT: Duration = Duration::from_secs(1);
+/// How long a connection that must succeed may take on a busy machine.
+const CONNECT_WAIT: Duration = Duration::from_secs(20);
+/// How much later than its `connect_wait` a refused connect may return.
+const SLACK: Duration = Duration::from_secs(3);
+
+/// PEM material for the server and its clients.
+struct Pki {
+    /// The CA that signed the server's and the client's certificates.
+    ca: String,
+    server_chain: String,
+    server_key: String,
+    client_chain: String,
+    client_key: String,
+    /// A CA that signed nothing the server presents.
+    other_ca: String,
+}
+
+fn ca(name: &str) -> (rcgen::Certificate, KeyPair) {
+    let key = KeyPair::generate().expect("CA key");
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = params.self_signed(&key).expect("self-signed CA");
+    (cert, key)
+}
+
+fn leaf(
+    name: &str,
+    sans: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+    issuer: &rcgen::Certificate,
+    issuer_key: &KeyPair,
+) -> (String, String) {
+    let key = KeyPair::generate().expect("leaf key");
+    // IP literals become IP SANs, other names DNS SANs.
+    let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .expect("certificate parameters");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![usage];
+    let cert = params
+        .signed_by(&key, issuer, issuer_key)
+        .expect("sign leaf");
+    (cert.pem(), key.serialize_pem())
+}
+
+fn make_pki() -> Pki {
+    let (ca_cert, ca_key) = ca("zk-tests CA");
+    let (server_chain, server_key) = leaf(
+        "zk-tests server",
+        &["127.0.0.1", "localhost"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+        &ca_cert,
+        &ca_key,
+    );
+    let (client_chain, client_key) = leaf(
+        "zk-tests client",
+        &["zk-tests-client"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        &ca_cert,
+        &ca_key,
+    );
+    let (other_ca, _) = ca("unrelated CA");
+    Pki {
+        ca: ca_cert.pem(),
+        server_chain,
+        server_key,
+        client_chain,
+        client_key,
+        other_ca: other_ca.pem(),
+    }
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(make_pki)
+}
+
+/// Which TLS versions a server's secure port speaks.
+#[derive(Clone, Copy, Debug)]
+enum Version {
+    /// ZooKeeper 3.8's default (`ssl.protocol=TLSv1.2`): a missing client certificate fails the
+    /// client's handshake.
+    Tls12,
+    /// `ssl.protocol` and `ssl.enabledProtocols` `TLSv1.3` (and TLS 1.3 `ssl.ciphersuites`):
+    /// the client's handshake completes before the server checks its certificate, so a refusal
+    /// arrives as an alert afterwards.
+    Tls13,
+}
+
+/// The TLS 1.3 cipher suites of Java 17 and of rustls.
+const TLS13_SUITES: &str =
+    "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256";
+
+/// A server with a secure port, started on first use and shared by the tests of its version.
+struct Fixture {
+    server: Server,
+    /// `127.0.0.1:<secure client port>`.
+    secure: String,
+}
+
+fn start(version: Version) -> Fixture {
+    let pki = pki();
+    let mut options = ServerOptions::fast_expiry().with_tls(ServerTls {
+        cert_chain_pem: pki.server_chain.clone(),
+        key_pem: pki.server_key.clone(),
+        ca_pem: pki.ca.clone(),
+        client_auth: ClientAuth::Need,
+    });
+    if let Version::Tls13 = version {
+        // ZooKeeper 3.8's default cipher suites are TLS 1.2 ones only.
+        options.system_properties.extend(
+            [
+                ("zookeeper.ssl.protocol", "TLSv1.3"),
+                ("zookeeper.ssl.enabledProtocols", "TLSv1.3"),
+                ("zookeeper.ssl.ciphersuites", TLS13_SUITES),
+            ]
+            .map(|(key, value)| (key.to_owned(), value.to_owned())),
+        );
+    }
+    let server = Server::standalone(&options).expect("start ZooKeeper with a secure port");
+    let secure = server
+        .secure_connect_string()
+        .expect("a secure client port");
+    Fixture { server, secure }
+}
+
+fn fixture(version: Version) -> &'static Fixture {
+    static TLS12: OnceLock<Fixture> = OnceLock::new();
+    static TLS13: OnceLock<Fixture> = OnceLock::new();
+    match version {
+        Version::Tls12 => TLS12.get_or_init(|| start(version)),
+        Version::Tls13 => TLS13.get_or_init(|| start(version)),
+    }
+}
+
+/// What a client presents: trusted CA, client certificate, server name override.
+#[derive(Clone, Copy)]
+enum Credentials {
+    /// The right CA and a client certificate.
+    Good,
+    /// A CA that did not sign the server's certificate.
+    WrongCa,
+    /// The right CA, but a name the server's certificate does not carry.
+    WrongName,
+    /// The right CA and no client certificate.
+    NoClientCert,
+}
+
+impl Credentials {
+    /// The options, one type for every adapter (each re-exports `zk_client::tls::TlsOptions`).
+    fn options(self) -> zk_blocking::TlsOptions {
+        let pki = pki();
+        let ca = match self {
+            Credentials::WrongCa => &pki.other_ca,
+            _ => &pki.ca,
+        };
+        let options = zk_blocking::TlsOptions::new(ca.as_bytes());
+        let options = match self {
+            Credentials::NoClientCert => options,
+            _ => options.client_identity(pki.client_chain.as_bytes(), pki.client_key.as_bytes()),
+        };
+        match self {
+            Credentials::WrongName => options.server_name("zookeeper.invalid"),
+            _ => options,
+        }
+    }
+}
+
+/// Fails with the server's log tail if `result` is not a refusal in time.
+fn assert_refused<C: std::fmt::Debug, E: std::fmt::Debug>(
+    version: Version,
+    what: &str,
+    result: Result<C, E>,
+    started: Instant,
+    is_timeout: impl Fn(&E) -> bool,
+) {
+    let elapsed = started.elapsed();
+    match result {
+        Ok(client) => panic!(
+            "{what} ({version:?}): connected, but must be refused: {client:?}\nserver log:\n{}",
+            fixture(version).server.log_tail(40)
+        ),
+        Err(e) => {
+            assert!(
+                is_timeout(&e),
+                "{what} ({version:?}): expected a connect timeout, got {e:?}"
+            );
+            assert!(
+                elapsed < REFUSED_WAIT + SLACK,
+                "{what} ({version:?}): refused only after {elapsed:?}"
+            );
+        }
+    }
+}
+
+fn node(adapter: &str, version: Version) -> String {
+    format!("/tls-{adapter}-{version:?}-{}", std::process::id())
+}
+
+// ---------------------------------------------------------------------------------------------
+// zk-tokio
+// ---------------------------------------------------------------------------------------------
+
+async fn tokio_connect(
+    version: Version,
+    credentials: Credentials,
+    wait: Duration,
+) -> Result<zk_tokio::Client, zk_tokio::ConnectError> {
+    let secure = fixture(version).secure.clone();
+    zk_tokio::Client::builder(&secure)
+        .tls(credentials.options())
+        .connect_wait(wait)
+        .connect()
+        .await
+}
+
+async fn tokio_round_trip(version: Version) {
+    let client = tokio_connect(version, Credentials::Good, CONNECT_WAIT)
+        .await
+        .expect("connect over TLS");
+    let path = node("tokio", version);
+    client
+        .create(&path, &b"over tls"[..], zk_tokio::CreateMode::Ephemeral)
+        .await
+        .expect("create");
+    let (data, stat) = client.get_data(&path).await.expect("get_data");
+    assert_eq!(&data[..], b"over tls");
+    assert_eq!(stat.ephemeral_owner, client.session_id());
+    client.close().await;
+}
+
+async fn tokio_refused(version: Version, credentials: Credentials, what: &str) {
+    let started = Instant::now();
+    let result = tokio_connect(version, credentials, REFUSED_WAIT).await;
+    assert_refused(version, what, result, started, |e| {
+        matches!(e, zk_tokio::ConnectError::Timeout(_))
+    });
+}
+
+#[tokio::test]
+async fn tokio_connects_with_ca_and_client_certificate_and_round_trips_data() {
+    tokio_round_trip(Version::Tls12).await;
+}
+
+#[tokio::test]
+async fn tokio_refuses_a_server_certificate_from_an_untrusted_ca() {
+    tokio_refused(Version::Tls12, Credentials::WrongCa, "tokio, wrong CA").await;
+}
+
+#[tokio::test]
+async fn tokio_refuses_a_server_certificate_for_another_name() {
+    tokio_refused(Version::Tls12, Credentials::WrongName, "tokio, wrong name").await;
+}
+
+#[tokio::test]
+async fn tokio_without_client_certificate_is_refused_by_a_server_that_needs_one() {
+    tokio_refused(
+        Version::Tls12,
+        Credentials::NoClientCert,
+        "tokio, no client certificate",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tokio_over_tls13_round_trips_and_without_client_certificate_is_refused_after_handshake() {
+    tokio_round_trip(Version::Tls13).await;
+    tokio_refused(
+        Version::Tls13,
+        Credentials::NoClientCert,
+        "tokio, no client certificate",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// zk-async-std, on smol
+// ---------------------------------------------------------------------------------------------
+
+async fn smol_connect(
+    version: Version,
+    credentials: Credentials,
+    wait: Duration,
+) -> Result<zk_async_std::Client, zk_async_std::ConnectError> {
+    let secure = fixture(version).secure.clone();
+    zk_async_std::Client::builder(&secure)
+        .tls(credentials.options())
+        .connect_wait(wait)
+        .connect()
+        .await
+}
+
+fn smol_round_trip(version: Version) {
+    smol::block_on(async {
+        let client = smol_connect(version, Credentials::Good, CONNECT_WAIT)
+            .await
+            .expect("connect over TLS");
+        let path = node("async-std", version);
+        client
+            .create(&path, &b"over tls"[..], zk_async_std::CreateMode::Ephemeral)
+            .await
+            .expect("create");
+        let (data, stat) = client.get_data(&path).await.expect("get_data");
+        assert_eq!(&data[..], b"over tls");
+        assert_eq!(stat.ephemeral_owner, client.session_id());
+        client.close().await;
+    });
+}
+
+fn smol_refused(version: Version, credentials: Credentials, what: &str) {
+    let started = Instant::now();
+    let result = smol::block_on(smol_connect(version, credentials, REFUSED_WAIT));
+    assert_refused(version, what, result, started, |e| {
+        matches!(e, zk_async_std::ConnectError::Timeout(_))
+    });
+}
+
+#[test]
+fn async_std_connects_with_ca_and_client_certificate_and_round_trips_data() {
+    smol_round_trip(Version::Tls12);
+}
+
+#[test]
+fn async_std_refuses_a_server_certificate_from_an_untrusted_ca() {
+    smol_refused(Version::Tls12, Credentials::WrongCa, "async-std, wrong CA");
+}
+
+#[test]
+fn async_std_refuses_a_server_certificate_for_another_name() {
+    smol_refused(
+        Version::Tls12,
+        Credentials::WrongName,
+        "async-std, wrong name",
+    );
+}
+
+#[test]
+fn async_std_without_client_certificate_is_refused_by_a_server_that_needs_one() {
+    smol_refused(
+        Version::Tls12,
+        Credentials::NoClientCert,
+        "async-std, no client certificate",
+    );
+}
+
+#[test]
+fn async_std_over_tls13_round_trips_and_without_client_certificate_is_refused_after_handshake() {
+    smol_round_trip(Version::Tls13);
+    smol_refused(
+        Version::Tls13,
+        Credentials::NoClientCert,
+        "async-std, no client certificate",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// zk-blocking
+// ---------------------------------------------------------------------------------------------
+
+fn blocking_connect(
+    version: Version,
+    credentials: Credentials,
+    wait: Duration,
+) -> Result<zk_blocking::Client, zk_blocking::ConnectError> {
+    zk_blocking::Client::builder(&fixture(version).secure)
+        .tls(credentials.options())
+        .connect_wait(wait)
+        .connect()
+}
+
+fn blocking_round_trip(version: Version) {
+    let client =
+        blocking_connect(version, Credentials::Good, CONNECT_WAIT).expect("connect over TLS");
+    let path = node("blocking", version);
+    client
+        .create(&path, &b"over tls"[..], zk_blocking::CreateMode::Ephemeral)
+        .expect("create");
+    let (data, stat) = client.get_data(&path).expect("get_data");
+    assert_eq!(&data[..], b"over tls");
+    assert_eq!(stat.ephemeral_owner, client.session_id());
+    client.close();
+}
+
+fn blocking_refused(version: Version, credentials: Credentials, what: &str) {
+    let started = Instant::now();
+    let result = blocking_connect(version, credentials, REFUSED_WAIT);
+    assert_refused(version, what, result, started, |e| {
+        matches!(e, zk_blocking::ConnectError::Timeout(_))
+    });
+}
+
+#[test]
+fn blocking_connects_with_ca_and_client_certificate_and_round_trips_data() {
+    blocking_round_trip(Version::Tls12);
+}
+
+#[test]
+fn blocking_refuses_a_server_certificate_from_an_untrusted_ca() {
+    blocking_refused(Version::Tls12, Credentials::WrongCa, "blocking, wrong CA");
+}
+
+#[test]
+fn blocking_refuses_a_server_certificate_for_another_name() {
+    blocking_refused(
+        Version::Tls12,
+        Credentials::WrongName,
+        "blocking, wrong name",
+    );
+}
+
+#[test]
+fn blocking_without_client_certificate_is_refused_by_a_server_that_needs_one() {
+    blocking_refused(
+        Version::Tls12,
+        Credentials::NoClientCert,
+        "blocking, no client certificate",
+    );
+}
+
+#[test]
+fn blocking_over_tls13_round_trips_and_without_client_certificate_is_refused_after_handshake() {
+    blocking_round_trip(Version::Tls13);
+    blocking_refused(
+        Version::Tls13,
+        Credentials::NoClientCert,
+        "blocking, no client certificate",
+    );
+}
+
+/// The blocking client's TLS state is shared by the I/O thread (blocked reading) and the
+/// callers (writing from their own threads): concurrent callers, payloads larger than one TLS
+/// record and than one read, and a watch notification arriving while calls are in flight must
+/// all come through intact.
+#[test]
+fn blocking_tls_serves_concurrent_callers_with_large_payloads_and_watches() {
+    let client = blocking_connect(Version::Tls12, Credentials::Good, CONNECT_WAIT)
+        .expect("connect over TLS");
+    let base = node("blocking-concurrent", Version::Tls12);
+    client
+        .create(&base, &b""[..], zk_blocking::CreateMode::Persistent)
+        .expect("create the base node");
+    let watched = format!("{base}/watched");
+    client
+        .create(&watched, &b"0"[..], zk_blocking::CreateMode::Persistent)
+        .expect("create the watched node");
+    let (_, watch) = client.get_data_and_watch(&watched).expect("watch");
+
+    let threads: Vec<_> = (0..4u8)
+        .map(|t| {
+            let client = client.clone();
+            let path = format!("{base}/t{t}");
+            thread::spawn(move || {
+                // 300 KB: many 16 KB records, more than one 64 KB socket read.
+                let payload: Vec<u8> = (0..300_000u32).map(|i| (i as u8) ^ t).collect();
+                client
+                    .create(&path, payload.clone(), zk_blocking::CreateMode::Persistent)
+                    .expect("create a large node");
+                for round in 0..10u8 {
+                    let mut data = payload.clone();
+                    data[0] = round;
+                    client
+                        .set_data(&path, data.clone(), None)
+                        .expect("set_data");
+                    let (read, _) = client.get_data(&path).expect("get_data");
+                    assert!(
+                        read[..] == data[..],
+                        "thread {t} round {round}: data differs"
+                    );
+                }
+                client.delete(&path, None).expect("delete");
+            })
+        })
+        .collect();
+    client
+        .set_data(&watched, &b"1"[..], None)
+        .expect("trigger the watch");
+    for thread in threads {
+        thread.join().expect("a caller thread panicked");
+    }
+    let event = watch.wait(Some(Duration::from_secs(10)));
+    assert!(
+        matches!(event, Some(zk_blocking::WatchEvent::Node { ref path, .. }) if *path == watched),
+        "{event:?}"
+    );
+    client
+        .delete(&watched, None)
+        .expect("delete the watched node");
+    client.delete(&base, None).expect("delete the base node");
+    client.close();
+}
+
+/// The secure port speaks only TLS (so the tests above did use TLS), while the same server's
+/// plain port still serves a client without TLS options, built with the `tls` feature.
+#[test]
+fn secure_port_refuses_plain_clients_while_the_plain_port_serves_them() {
+    let fixture = fixture(Version::Tls12);
+    let started = Instant::now();
+    let result = zk_blocking::Client::builder(&fixture.secure)
+        .connect_wait(REFUSED_WAIT)
+        .connect();
+    assert_refused(
+        Version::Tls12,
+        "plain client on the secure port",
+        result,
+        started,
+        |e| matches!(e, zk_blocking::ConnectError::Timeout(_)),
+    );
+
+    let client = zk_blocking::Client::builder(&fixture.server.connect_string())
+        .connect_wait(CONNECT_WAIT)
+        .connect()
+        .expect("connect to the plain port");
+    let path = node("plain", Version::Tls12);
+    client
+        .create(&path, &b"plain"[..], zk_blocking::CreateMode::Ephemeral)
+        .expect("create");
+    assert_eq!(&client.get_data(&path).expect("get_data").0[..], b"plain");
+    client.close();
+}
