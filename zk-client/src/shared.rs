@@ -142,7 +142,7 @@ impl Shared {
     pub fn with_session<T>(&self, f: impl FnOnce(&mut Session) -> T) -> T {
         let mut inner = self.lock();
         let out = f(&mut inner.session);
-        let more_work = inner.route_events(self.now());
+        let more_work = inner.route_events(&*self.clock);
         drop(inner);
         if more_work {
             self.signal.notify();
@@ -200,7 +200,7 @@ impl Shared {
             let mut inner = self.lock();
             inner.watches.remove(&watch);
             inner.session.forget_watch(watch, now);
-            inner.route_events(now);
+            inner.route_events(&*self.clock);
         }
         self.signal.notify();
     }
@@ -248,7 +248,7 @@ impl Shared {
 impl Inner {
     /// Routes every event of the session to its handle. Returns whether the session was given
     /// more work (a watch removal) that the driver must send.
-    pub(crate) fn route_events(&mut self, now: Instant) -> bool {
+    pub(crate) fn route_events(&mut self, clock: &dyn Fn() -> Instant) -> bool {
         let mut more_work = false;
         while let Some(event) = self.session.poll_event() {
             match event {
@@ -267,7 +267,7 @@ impl Inner {
                     } else if held && !routed {
                         // The call was abandoned before its reply set the watch: nobody will
                         // ever receive its events, so forget it (removing the server watch).
-                        self.session.forget_watch(watch, now);
+                        self.session.forget_watch(watch, clock());
                         more_work = true;
                     }
                 }
