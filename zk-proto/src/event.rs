@@ -1,7 +1,6 @@
 //! Watch notifications: event types, keeper states and the `WatcherEvent` record.
 
-use crate::error::DecodeError;
-use crate::jute::{jute_record, Decode, Encode, Reader};
+use crate::jute::{i32_enum_codec, jute_record};
 
 /// What happened to a watched node (`Watcher.Event.EventType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -113,26 +112,12 @@ impl KeeperState {
     }
 }
 
-macro_rules! raw_i32_codec {
-    ($ty:ty, $what:literal) => {
-        impl Encode for $ty {
-            fn encoded_len(&self) -> usize {
-                4
-            }
-            fn encode<B: bytes::BufMut>(&self, buf: &mut B) {
-                buf.put_i32(self.as_i32());
-            }
-        }
-        impl Decode for $ty {
-            const MIN_ENCODED_LEN: usize = 4;
-            fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
-                reader.read_i32($what).map(<$ty>::from_i32)
-            }
-        }
-    };
-}
-raw_i32_codec!(EventType, "event type");
-raw_i32_codec!(KeeperState, "keeper state");
+i32_enum_codec!(EventType, "event type", |value| Ok(EventType::from_i32(
+    value
+)));
+i32_enum_codec!(KeeperState, "keeper state", |value| Ok(
+    KeeperState::from_i32(value)
+));
 
 jute_record! {
     /// A watch notification (xid -1), or a session state change.

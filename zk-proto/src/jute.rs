@@ -409,6 +409,31 @@ newtype_codec!(Xid, i32);
 newtype_codec!(Zxid, i64);
 newtype_codec!(SessionId, i64);
 
+/// Implements [`Encode`] and [`Decode`] for an enum carried as an `int`: `as_i32` encodes, the
+/// closure turns the raw value into the enum or an error.
+macro_rules! i32_enum_codec {
+    ($ty:ty, $what:literal, |$value:ident| $convert:expr) => {
+        impl $crate::jute::Encode for $ty {
+            fn encoded_len(&self) -> usize {
+                4
+            }
+            fn encode<B: bytes::BufMut>(&self, buf: &mut B) {
+                buf.put_i32(self.as_i32());
+            }
+        }
+        impl $crate::jute::Decode for $ty {
+            const MIN_ENCODED_LEN: usize = 4;
+            fn decode(
+                reader: &mut $crate::jute::Reader,
+            ) -> Result<Self, $crate::error::DecodeError> {
+                let $value = reader.read_i32($what)?;
+                $convert
+            }
+        }
+    };
+}
+pub(crate) use i32_enum_codec;
+
 /// Declares a jute record: the struct, its [`Encode`] and [`Decode`] implementations (fields in
 /// declaration order), and, in tests, a proptest strategy for round trips.
 ///

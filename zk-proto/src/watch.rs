@@ -2,7 +2,7 @@
 
 use crate::error::DecodeError;
 use crate::ids::Zxid;
-use crate::jute::{jute_record, Decode, Encode, Reader};
+use crate::jute::{i32_enum_codec, jute_record};
 
 /// The kind of persistent watch addWatch sets (`AddWatchMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -77,27 +77,19 @@ impl WatcherType {
     }
 }
 
-macro_rules! strict_i32_codec {
-    ($ty:ty, $what:literal) => {
-        impl Encode for $ty {
-            fn encoded_len(&self) -> usize {
-                4
-            }
-            fn encode<B: bytes::BufMut>(&self, buf: &mut B) {
-                buf.put_i32(self.as_i32());
-            }
-        }
-        impl Decode for $ty {
-            const MIN_ENCODED_LEN: usize = 4;
-            fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
-                let value = reader.read_i32($what)?;
-                <$ty>::from_i32(value).ok_or(DecodeError::UnknownValue { what: $what, value })
-            }
-        }
-    };
-}
-strict_i32_codec!(AddWatchMode, "add watch mode");
-strict_i32_codec!(WatcherType, "watcher type");
+i32_enum_codec!(AddWatchMode, "add watch mode", |value| {
+    AddWatchMode::from_i32(value).ok_or(DecodeError::UnknownValue {
+        what: "add watch mode",
+        value,
+    })
+});
+i32_enum_codec!(WatcherType, "watcher type", |value| WatcherType::from_i32(
+    value
+)
+.ok_or(DecodeError::UnknownValue {
+    what: "watcher type",
+    value
+}));
 
 jute_record! {
     /// Add a persistent or persistent-recursive watch (opcode 106).
