@@ -229,17 +229,26 @@ impl IoThread {
 
     /// Runs until the session ends.
     pub(crate) fn run(mut self) {
+        /// However the thread ends (a panic included), no call may wait for it forever.
+        struct Gone(Arc<Shared>);
+        impl Drop for Gone {
+            fn drop(&mut self) {
+                self.0.driver_gone();
+            }
+        }
+        let _gone = Gone(self.io.shared.clone());
         loop {
-            let (actions, deadline, terminal) = self.shared().with_session(|s| {
+            let (actions, deadline, connect_deadline, terminal) = self.shared().with_session(|s| {
                 let mut actions = Vec::new();
                 while let Some(a) = s.poll_action() {
                     actions.push(a);
                 }
-                (actions, s.poll_timeout(), s.state().is_terminal())
+                let terminal = s.state().is_terminal();
+                (actions, s.poll_timeout(), s.connect_deadline(), terminal)
             });
             let acted = !actions.is_empty();
             for action in actions {
-                self.act(action, deadline);
+                self.act(action, connect_deadline);
             }
             self.io.flush();
             if terminal {
@@ -253,11 +262,12 @@ impl IoThread {
         }
     }
 
-    fn act(&mut self, action: Action, deadline: Option<Instant>) {
+    /// Carries out one action; `connect_deadline` bounds a connection attempt.
+    fn act(&mut self, action: Action, connect_deadline: Option<Instant>) {
         match action {
             Action::Connect { conn, host } => {
                 self.disconnect_all();
-                let bound = deadline
+                let bound = connect_deadline
                     .map(|d| d.saturating_duration_since(Instant::now()))
                     .unwrap_or(MAX_WAIT)
                     .max(Duration::from_millis(1));
@@ -281,10 +291,25 @@ impl IoThread {
                 self.disconnect_all();
             }
             Action::Probe { probe, host } => {
-                let read_write = self.connector.probe_read_write(&host);
-                let now = self.shared().now();
-                self.shared()
-                    .with_session(|s| s.handle_probe_result(probe, read_write, now));
+                // On a thread of its own: a probe of an unresponsive host takes seconds, and
+                // this thread must keep reading and firing timers meanwhile.
+                let connector = self.connector.clone();
+                let shared = self.io.shared.clone();
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("zk-probe".into())
+                        .spawn(move || {
+                            let read_write = connector.probe_read_write(&host);
+                            let now = shared.now();
+                            shared.with_session(|s| s.handle_probe_result(probe, read_write, now));
+                            shared.signal.notify();
+                        });
+                if spawned.is_err() {
+                    // No thread: report the probe as failed, the session retries later.
+                    let now = self.shared().now();
+                    self.shared()
+                        .with_session(|s| s.handle_probe_result(probe, false, now));
+                }
             }
             _ => {}
         }

@@ -23,7 +23,8 @@ impl Wake for Unparker {
 /// Polls `fut` on this thread, parking between wake-ups, until it completes (`Some`) or
 /// `timeout` passes (`None`; the future is dropped).
 pub fn block_on<F: Future>(fut: F, timeout: Option<Duration>) -> Option<F::Output> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too large for the clock means no timeout.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);

@@ -88,6 +88,9 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
                 Action::Probe { probe, host } => {
+                    // The session asks for one probe at a time and ignores stale answers: drop
+                    // an earlier probe still hanging on an unresponsive host.
+                    self.probes.clear();
                     let fut = probe_read_write(self.runtime.clone(), host);
                     self.probes.push((probe, Box::pin(fut)));
                 }

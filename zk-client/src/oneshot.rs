@@ -102,7 +102,8 @@ impl<T> Receiver<T> {
     /// Blocks until the value arrives (`Some`), the sender is dropped without sending (`None`),
     /// or the timeout passes (`Err(self)`, to wait again later).
     pub(crate) fn wait(self, timeout: Option<Duration>) -> Result<Option<T>, Receiver<T>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large for the clock means no timeout.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut state = self.slot.lock();
         loop {
             if let Some(v) = state.value.take() {

@@ -139,7 +139,8 @@ impl<T> EventQueue<T> {
 
     /// Blocks for the next item, at most `timeout` (`None` when it passes).
     pub(crate) fn recv_blocking(&self, timeout: Option<Duration>) -> Option<Received<T>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large for the clock means no timeout.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.lock();
         loop {
             if let Some(r) = Self::take(&mut s) {

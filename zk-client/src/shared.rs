@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use zk_session::proto::Response;
+use zk_session::proto::{EventType, Response};
 use zk_session::{
     CommonError, Event, Operation, RequestId, Session, SessionState, WatchId, WatchNotice,
 };
@@ -30,7 +30,10 @@ pub(crate) type RawResult = Result<Response, CommonError>;
 pub(crate) struct Inner {
     pub(crate) session: Session,
     replies: HashMap<RequestId, Sender<RawResult>>,
-    watches: HashMap<WatchId, Arc<EventQueue<WatchEvent>>>,
+    /// Watch queues by registration, and whether each is one-shot (ends after one event).
+    watches: HashMap<WatchId, (Arc<EventQueue<WatchEvent>>, bool)>,
+    /// The driver is gone: nothing submitted now could ever complete.
+    gone: bool,
     state_subscribers: Vec<Weak<EventQueue<SessionState>>>,
 }
 
@@ -121,6 +124,7 @@ impl Shared {
                 replies: HashMap::new(),
                 watches: HashMap::new(),
                 state_subscribers: Vec::new(),
+                gone: false,
             }),
             clock,
             signal: DriverSignal::default(),
@@ -160,6 +164,7 @@ impl Shared {
         let now = self.now();
         let rx = {
             let mut inner = self.lock();
+            inner.check_driver()?;
             let id = inner.session.submit(op, now)?;
             let (tx, rx) = oneshot::channel();
             inner.replies.insert(id, tx);
@@ -179,12 +184,15 @@ impl Shared {
         let now = self.now();
         let out = {
             let mut inner = self.lock();
+            inner.check_driver()?;
             let id = inner.session.submit(op, now)?;
             let (tx, rx) = oneshot::channel();
             inner.replies.insert(id, tx);
             let capacity = if one_shot { 1 } else { self.event_capacity };
             let queue = Arc::new(EventQueue::new(capacity));
-            inner.watches.insert(id.watch_id(), queue.clone());
+            inner
+                .watches
+                .insert(id.watch_id(), (queue.clone(), one_shot));
             let parts = WatchParts::new(self.clone(), id.watch_id(), queue);
             (rx, parts)
         };
@@ -211,7 +219,7 @@ impl Shared {
         let queue = Arc::new(EventQueue::new(self.event_capacity));
         inner.state_subscribers.retain(|w| w.strong_count() > 0);
         inner.state_subscribers.push(Arc::downgrade(&queue));
-        if inner.session.state().is_terminal() {
+        if inner.session.state().is_terminal() || inner.gone {
             queue.close();
         }
         (inner.session.state(), queue)
@@ -224,8 +232,9 @@ impl Shared {
         if inner.session.state().is_terminal() {
             return;
         }
+        inner.gone = true;
         inner.replies.clear();
-        for (_, queue) in inner.watches.drain() {
+        for (_, (queue, _)) in inner.watches.drain() {
             queue.close();
         }
         for queue in inner
@@ -246,6 +255,13 @@ impl Shared {
 }
 
 impl Inner {
+    fn check_driver(&self) -> Result<(), CommonError> {
+        if self.gone && !self.session.state().is_terminal() {
+            return Err(CommonError::Closed);
+        }
+        Ok(())
+    }
+
     /// Routes every event of the session to its handle. Returns whether the session was given
     /// more work (a watch removal) that the driver must send.
     pub(crate) fn route_events(&mut self, clock: &dyn Fn() -> Instant) -> bool {
@@ -257,36 +273,33 @@ impl Inner {
                         tx.send(c.result);
                     }
                     let watch = c.id.watch_id();
-                    let routed = self.watches.contains_key(&watch);
-                    let held = self.session.has_watch(watch);
-                    if routed && !held {
-                        // The call failed, so it set no watch and its handle was never given out.
-                        if let Some(q) = self.watches.remove(&watch) {
-                            q.close();
-                        }
-                    } else if held && !routed {
+                    if self.session.has_watch(watch) && !self.watches.contains_key(&watch) {
                         // The call was abandoned before its reply set the watch: nobody will
                         // ever receive its events, so forget it (removing the server watch).
+                        // (A failed call's route is removed by its dropped handle parts; a
+                        // watch that already fired is no longer held.)
                         self.session.forget_watch(watch, clock());
                         more_work = true;
                     }
                 }
                 Event::Watch { watch, notice } => {
-                    let Some(queue) = self.watches.get(&watch) else {
+                    let Some((queue, one_shot)) = self.watches.get(&watch) else {
                         continue;
                     };
-                    let event = WatchEvent::from(notice.clone());
-                    let ends = match &notice {
-                        WatchNotice::SessionEnded(_) => true,
-                        WatchNotice::Node { event_type, .. } => {
-                            !self.session.has_watch(watch)
-                                || matches!(
-                                    event_type,
-                                    zk_session::proto::EventType::PersistentWatchRemoved
-                                )
-                        }
-                        _ => false,
-                    };
+                    // Decided by the notice itself, not by the registry, which already reflects
+                    // later events of the same batch.
+                    let ends = *one_shot
+                        || match &notice {
+                            WatchNotice::SessionEnded(_) => true,
+                            WatchNotice::Node { event_type, .. } => matches!(
+                                event_type,
+                                EventType::PersistentWatchRemoved
+                                    | EventType::DataWatchRemoved
+                                    | EventType::ChildWatchRemoved
+                            ),
+                            _ => false,
+                        };
+                    let event = WatchEvent::from(notice);
                     if ends {
                         queue.push_last(event);
                         self.watches.remove(&watch);
@@ -311,5 +324,146 @@ impl Inner {
             }
         }
         more_work
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use zk_session::proto::{
+        self, AddWatchMode, ConnectResponse, Encode, ErrorCode, ErrorResponse, EventType,
+        GetDataResponse, KeeperState, ReplyHeader, Response, SessionId, Stat, WatcherEvent, Xid,
+        Zxid,
+    };
+    use zk_session::{ops, Action, Config, ConnectionId, Session};
+
+    use super::*;
+    use crate::queue::Received;
+
+    /// A core whose session is connected to an imaginary server, fed by hand.
+    fn connected() -> (Arc<Shared>, ConnectionId) {
+        let start = Instant::now();
+        let mut config = Config::new("127.0.0.1:2181").unwrap();
+        config.session_timeout = Duration::from_secs(30);
+        let session = Session::new(config, start).unwrap();
+        let shared = Shared::new(session, Arc::new(Instant::now), 16);
+        let conn = shared.with_session(|s| match s.poll_action() {
+            Some(Action::Connect { conn, .. }) => conn,
+            other => panic!("expected a connect action, got {other:?}"),
+        });
+        let mut handshake = Vec::new();
+        proto::write_frame(
+            &mut handshake,
+            &ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 30_000,
+                session_id: SessionId(1),
+                password: Bytes::from_static(&[0; 16]),
+                read_only: false,
+            },
+        );
+        shared.with_session(|s| {
+            s.handle_connected(conn, start);
+            s.poll_transmit(start, &mut Vec::new());
+            s.handle_data(conn, &handshake, start);
+        });
+        (shared, conn)
+    }
+
+    fn reply(xid: i32, response: &Response) -> Vec<u8> {
+        let mut out = Vec::new();
+        let header = ReplyHeader {
+            xid: Xid(xid),
+            zxid: Zxid(10),
+            err: ErrorCode::Ok,
+        };
+        proto::write_reply(&mut out, &header, response);
+        out
+    }
+
+    fn notification(event_type: EventType, path: &str) -> Vec<u8> {
+        let header = ReplyHeader {
+            xid: Xid::NOTIFICATION,
+            zxid: Zxid(-1),
+            err: ErrorCode::Ok,
+        };
+        let event = WatcherEvent {
+            event_type,
+            state: KeeperState::SyncConnected,
+            path: path.into(),
+        };
+        let mut out = Vec::new();
+        out.extend_from_slice(&((16 + event.encoded_len()) as i32).to_be_bytes());
+        header.encode(&mut out);
+        event.encode(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_watch_fired_in_the_same_read_as_the_reply_that_set_it_still_delivers_its_event() {
+        let (shared, conn) = connected();
+        let (_reply, parts) = shared
+            .submit_watching(&ops::GetData::new("/a").watch(), true)
+            .unwrap();
+        let mut bytes = reply(
+            1,
+            &Response::GetData(GetDataResponse {
+                data: Bytes::new(),
+                stat: Stat::default(),
+            }),
+        );
+        bytes.extend(notification(EventType::NodeDataChanged, "/a"));
+        let now = Instant::now();
+        shared.with_session(|s| {
+            s.poll_transmit(now, &mut Vec::new());
+            s.handle_data(conn, &bytes, now);
+        });
+        assert_eq!(
+            parts.queue().try_recv(),
+            Some(Received::Item(WatchEvent::Node {
+                event_type: EventType::NodeDataChanged,
+                path: "/a".into(),
+            }))
+        );
+    }
+
+    #[test]
+    fn a_persistent_stream_keeps_the_events_that_arrive_with_its_removal() {
+        let (shared, conn) = connected();
+        let (_reply, parts) = shared
+            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false)
+            .unwrap();
+        let now = Instant::now();
+        let added = reply(1, &Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }));
+        shared.with_session(|s| {
+            s.poll_transmit(now, &mut Vec::new());
+            s.handle_data(conn, &added, now);
+        });
+        let _removal = shared
+            .submit(&ops::RemoveWatches::new("/p", proto::WatcherType::Any))
+            .unwrap();
+        let mut bytes = notification(EventType::NodeDataChanged, "/p");
+        bytes.extend(notification(EventType::NodeDeleted, "/p"));
+        bytes.extend(reply(2, &Response::Empty));
+        shared.with_session(|s| {
+            s.poll_transmit(now, &mut Vec::new());
+            s.handle_data(conn, &bytes, now);
+        });
+        let mut seen = Vec::new();
+        while let Some(Received::Item(WatchEvent::Node { event_type, .. })) =
+            parts.queue().try_recv()
+        {
+            seen.push(event_type);
+        }
+        assert_eq!(
+            seen,
+            [
+                EventType::NodeDataChanged,
+                EventType::NodeDeleted,
+                EventType::PersistentWatchRemoved
+            ]
+        );
     }
 }

@@ -14,7 +14,11 @@ pub(crate) async fn with_timeout<R: Runtime, F: Future>(
     fut: F,
 ) -> Option<F::Output> {
     let mut fut = pin!(fut);
-    let mut sleep = pin!(runtime.sleep_until(runtime.now() + wait));
+    let Some(deadline) = runtime.now().checked_add(wait) else {
+        // Too far in the future for the clock: no timeout at all.
+        return Some(fut.await);
+    };
+    let mut sleep = pin!(runtime.sleep_until(deadline));
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(out));

@@ -65,6 +65,11 @@ impl WatchParts {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn queue(&self) -> &EventQueue<WatchEvent> {
+        &self.registration.queue
+    }
+
     pub(crate) fn one_shot(self) -> Watch {
         Watch {
             registration: self.registration,

@@ -202,6 +202,33 @@ impl Config {
         if self.max_in_flight == 0 {
             return Err(ConfigError::OutOfRange("max in-flight must be at least 1"));
         }
+        // Every duration is added to an `Instant`: bound them all like the session timeout.
+        let bounded = |d: Duration| d.as_millis() <= i32::MAX as u128;
+        let durations = [
+            self.connect_timeout.unwrap_or(Duration::ZERO),
+            self.queue_timeout.unwrap_or(Duration::ZERO),
+            self.backoff.max_jitter,
+            self.backoff.pass_delay,
+            self.close_timeout,
+            self.read_only_probe.0,
+            self.read_only_probe.1,
+        ];
+        if !durations.into_iter().all(bounded) {
+            return Err(ConfigError::OutOfRange(
+                "every duration must be at most i32::MAX ms (about 24 days)",
+            ));
+        }
+        if self.connect_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::OutOfRange(
+                "the connect timeout must not be zero",
+            ));
+        }
+        let (first, max) = self.read_only_probe;
+        if first < Duration::from_millis(1) || first > max {
+            return Err(ConfigError::OutOfRange(
+                "read-only probe delays must be at least 1 ms, the first no larger than the largest",
+            ));
+        }
         Ok(())
     }
 }
@@ -228,6 +255,27 @@ mod tests {
             ConnectString::parse("::1").unwrap().hosts[0],
             HostAddr::new("::1", 2181)
         );
+    }
+
+    #[test]
+    fn durations_that_would_overflow_an_instant_are_refused() {
+        let ok = Config::new("h:1").unwrap();
+        assert_eq!(ok.validate(), Ok(()));
+        let mut c = ok.clone();
+        c.close_timeout = Duration::MAX;
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange(_))));
+        let mut c = ok.clone();
+        c.queue_timeout = Some(Duration::MAX);
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange(_))));
+        let mut c = ok.clone();
+        c.backoff.pass_delay = Duration::MAX;
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange(_))));
+        let mut c = ok.clone();
+        c.read_only_probe = (Duration::ZERO, Duration::from_secs(1));
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange(_))));
+        let mut c = ok;
+        c.connect_timeout = Some(Duration::MAX);
+        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange(_))));
     }
 
     #[test]

@@ -280,6 +280,12 @@ impl Session {
             .map(|_| self.hosts.get(self.hosts.current_index()))
     }
 
+    /// When the current connection attempt (transport and handshake) times out, if one is under
+    /// way: a blocking driver bounds its connect call by it.
+    pub fn connect_deadline(&self) -> Option<Instant> {
+        self.timers.get(Timer::Connect)
+    }
+
     /// The current connection attempt, if any.
     pub fn connection(&self) -> Option<ConnectionId> {
         self.phase.connection()
@@ -463,7 +469,9 @@ impl Session {
             return;
         };
         if let Some(watcher_type) = server_type {
-            if self.state.is_terminal() || self.closing {
+            if self.state.is_terminal() || self.closing || self.watch_pending_on(&path) {
+                // A request not answered yet sets a watch on the same path: removing the
+                // server's watch now would silently disarm the one it sets.
                 return;
             }
             self.enqueue(
@@ -475,6 +483,14 @@ impl Session {
                 now,
             );
         }
+    }
+
+    /// Whether a request not answered yet will register a watch on `path`.
+    fn watch_pending_on(&self, path: &str) -> bool {
+        self.in_flight
+            .iter()
+            .chain(self.queued.iter().map(|q| &q.request))
+            .any(|r| matches!(&r.after, AfterReply::Watch { path: p, .. } if p == path))
     }
 
     // ----------------------------------------------------------------------------------------

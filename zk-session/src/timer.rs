@@ -58,6 +58,10 @@ impl TimerTable {
         self.deadlines[timer.index()] = None;
     }
 
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer.index()]
+    }
+
     pub(crate) fn stop_all(&mut self) {
         self.deadlines = [None; TIMER_COUNT];
     }

@@ -426,3 +426,28 @@ fn one_shot_watches_fire_exactly_once_and_are_not_re_registered_after_firing() {
         [(kept, node(EventType::NodeDeleted, "/kept"))]
     );
 }
+
+#[test]
+fn forgetting_a_watch_keeps_the_server_watch_another_pending_request_sets() {
+    let mut sim = connected(config("h:1"));
+    let first = data_watch(&mut sim, "/a");
+    // A second watching read of the same node is in flight when the first handle goes away.
+    sim.submit(&ops::GetData::new("/a").watch());
+    let pending = sim.client_frames();
+    assert_eq!(pending.len(), 1);
+    sim.session.forget_watch(first, sim.now);
+    sim.drain();
+    let sent: Vec<OpCode> = sim.client_frames().iter().map(|f| f.opcode()).collect();
+    assert!(
+        !sent.contains(&OpCode::RemoveWatches),
+        "removing the server watch would disarm the pending request's: {sent:?}"
+    );
+    sim.reply_ok(pending[0].xid(), get_data_reply());
+    let second = sim.completions()[0].id.watch_id();
+    assert!(sim.session.has_watch(second));
+    // With no request pending any more, forgetting the last registration removes it.
+    sim.session.forget_watch(second, sim.now);
+    sim.drain();
+    let sent: Vec<OpCode> = sim.client_frames().iter().map(|f| f.opcode()).collect();
+    assert_eq!(sent, [OpCode::RemoveWatches]);
+}
