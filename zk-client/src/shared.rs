@@ -329,47 +329,22 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use bytes::Bytes;
+    use zk_session::bench_support::ConnectedSession;
     use zk_session::proto::{
-        self, AddWatchMode, ConnectResponse, Encode, ErrorCode, ErrorResponse, EventType,
-        GetDataResponse, KeeperState, ReplyHeader, Response, SessionId, Stat, WatcherEvent, Xid,
-        Zxid,
+        self, AddWatchMode, Encode, ErrorCode, ErrorResponse, EventType, GetDataResponse,
+        KeeperState, ReplyHeader, Response, Stat, WatcherEvent, Xid, Zxid,
     };
-    use zk_session::{ops, Action, Config, ConnectionId, Session};
+    use zk_session::{ops, ConnectionId};
 
     use super::*;
     use crate::queue::Received;
 
     /// A core whose session is connected to an imaginary server, fed by hand.
     fn connected() -> (Arc<Shared>, ConnectionId) {
-        let start = Instant::now();
-        let mut config = Config::new("127.0.0.1:2181").unwrap();
-        config.session_timeout = Duration::from_secs(30);
-        let session = Session::new(config, start).unwrap();
-        let shared = Shared::new(session, Arc::new(Instant::now), 16);
-        let conn = shared.with_session(|s| match s.poll_action() {
-            Some(Action::Connect { conn, .. }) => conn,
-            other => panic!("expected a connect action, got {other:?}"),
-        });
-        let mut handshake = Vec::new();
-        proto::write_frame(
-            &mut handshake,
-            &ConnectResponse {
-                protocol_version: 0,
-                timeout_ms: 30_000,
-                session_id: SessionId(1),
-                password: Bytes::from_static(&[0; 16]),
-                read_only: false,
-            },
-        );
-        shared.with_session(|s| {
-            s.handle_connected(conn, start);
-            s.poll_transmit(start, &mut Vec::new());
-            s.handle_data(conn, &handshake, start);
-        });
-        (shared, conn)
+        let connected = ConnectedSession::new(0);
+        let shared = Shared::new(connected.session, Arc::new(Instant::now), 16);
+        (shared, connected.conn)
     }
 
     fn reply(xid: i32, response: &Response) -> Vec<u8> {
