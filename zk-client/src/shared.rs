@@ -332,8 +332,8 @@ mod tests {
     use bytes::Bytes;
     use zk_session::bench_support::ConnectedSession;
     use zk_session::proto::{
-        self, AddWatchMode, Encode, ErrorCode, ErrorResponse, EventType, GetDataResponse,
-        KeeperState, ReplyHeader, Response, Stat, WatcherEvent, Xid, Zxid,
+        self, AddWatchMode, ErrorCode, ErrorResponse, EventType, GetDataResponse, KeeperState,
+        ReplyHeader, Response, Stat, WatcherEvent, Xid, Zxid,
     };
     use zk_session::{ops, ConnectionId};
 
@@ -359,20 +359,13 @@ mod tests {
     }
 
     fn notification(event_type: EventType, path: &str) -> Vec<u8> {
-        let header = ReplyHeader {
-            xid: Xid::NOTIFICATION,
-            zxid: Zxid(-1),
-            err: ErrorCode::Ok,
-        };
         let event = WatcherEvent {
             event_type,
             state: KeeperState::SyncConnected,
             path: path.into(),
         };
         let mut out = Vec::new();
-        out.extend_from_slice(&((16 + event.encoded_len()) as i32).to_be_bytes());
-        header.encode(&mut out);
-        event.encode(&mut out);
+        proto::write_notification(&mut out, &event);
         out
     }
 

@@ -5,8 +5,10 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::connect::ConnectRequest;
 use crate::error::FrameError;
+use crate::error_code::ErrorCode;
+use crate::event::WatcherEvent;
 use crate::header::{ReplyHeader, RequestHeader};
-use crate::ids::Xid;
+use crate::ids::{Xid, Zxid};
 use crate::jute::Encode;
 use crate::request::Request;
 use crate::response::Response;
@@ -99,6 +101,19 @@ pub fn write_request<B: BufMut>(buf: &mut B, xid: Xid, request: &Request) {
     buf.put_i32((header.encoded_len() + request.encoded_len()) as i32);
     header.encode(buf);
     request.encode(buf);
+}
+
+/// Writes a watch notification frame: the notification header (xid -1, zxid -1 as servers up
+/// to 3.8 send it, no error), then `event` (servers, proxies and tests).
+pub fn write_notification<B: BufMut>(buf: &mut B, event: &WatcherEvent) {
+    let header = ReplyHeader {
+        xid: Xid::NOTIFICATION,
+        zxid: Zxid(-1),
+        err: ErrorCode::Ok,
+    };
+    buf.put_i32((header.encoded_len() + event.encoded_len()) as i32);
+    header.encode(buf);
+    event.encode(buf);
 }
 
 /// Writes a reply frame: length, [`ReplyHeader`], body (servers, proxies and tests).

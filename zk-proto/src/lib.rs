@@ -75,8 +75,8 @@ pub use error::{DecodeError, FrameError};
 pub use error_code::ErrorCode;
 pub use event::{EventType, KeeperState, WatcherEvent};
 pub use frame::{
-    write_connect_request, write_frame, write_reply, write_request, FrameDecoder,
-    DEFAULT_MAX_FRAME_LEN,
+    write_connect_request, write_frame, write_notification, write_reply, write_request,
+    FrameDecoder, DEFAULT_MAX_FRAME_LEN,
 };
 pub use header::{ErrorResponse, MultiHeader, ReplyHeader, RequestHeader};
 pub use ids::{SessionId, Xid, Zxid};

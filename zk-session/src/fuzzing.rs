@@ -294,12 +294,9 @@ pub fn session_inputs(data: &[u8]) {
                         [usize::from(arg / 8 % 4)]
                     .to_owned(),
                 };
-                let header = ReplyHeader {
-                    xid: Xid::NOTIFICATION,
-                    zxid: Zxid(-1),
-                    err: ErrorCode::Ok,
-                };
-                d.feed(&frame(&header, &event));
+                let mut out = Vec::new();
+                zk_proto::write_notification(&mut out, &event);
+                d.feed(&out);
             }
             7 => {
                 let path = ["/a", "/a/b", "/", "bad", "/a/"][usize::from(arg % 5)];

@@ -329,20 +329,13 @@ impl Sim {
     }
 
     pub fn notify(&mut self, event_type: EventType, path: &str) {
-        let header = ReplyHeader {
-            xid: Xid::NOTIFICATION,
-            zxid: Zxid(-1),
-            err: ErrorCode::Ok,
-        };
         let event = WatcherEvent {
             event_type,
             state: KeeperState::SyncConnected,
             path: path.to_owned(),
         };
         let mut out = BytesMut::new();
-        out.extend_from_slice(&((header.encoded_len() + event.encoded_len()) as i32).to_be_bytes());
-        header.encode(&mut out);
-        event.encode(&mut out);
+        proto::write_notification(&mut out, &event);
         self.server_bytes(&out);
     }
 
