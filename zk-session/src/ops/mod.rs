@@ -122,7 +122,6 @@ pub(crate) enum AfterReply {
 
 /// The reply did not have the shape its opcode promises; the session decodes by opcode, so this
 /// is only reachable through a misuse such as completing one operation with another's reply.
-pub(crate) fn unexpected(response: &Response) -> CommonError {
-    let _ = response;
+pub(crate) fn unexpected() -> CommonError {
     CommonError::Server(zk_proto::ErrorCode::MarshallingError)
 }

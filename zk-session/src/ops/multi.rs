@@ -167,7 +167,7 @@ impl Operation for Multi {
     fn complete(&self, result: Result<Response, CommonError>) -> Result<Vec<OpResult>, MultiError> {
         let results = match result {
             Ok(Response::Multi(r)) => r.results,
-            Ok(other) => return Err(unexpected(&other).into()),
+            Ok(_) => return Err(unexpected().into()),
             Err(e) => return Err(MultiError::from_failure(e)),
         };
         if let Some((index, code)) = failing_op(&results) {
@@ -279,7 +279,7 @@ impl Operation for MultiRead {
                     _ => Err(ErrorCode::MarshallingError),
                 })
                 .collect()),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(MultiReadError::from_failure(e, -1)),
         }
     }

@@ -142,7 +142,7 @@ impl Operation for Create {
                 path: r.path,
                 stat: r.stat,
             }),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(CreateError::from_failure(e, -1)),
         }
     }
@@ -270,7 +270,7 @@ impl Operation for Exists {
     fn complete(&self, result: Result<Response, CommonError>) -> Result<Option<Stat>, ExistsError> {
         match result {
             Ok(Response::Stat(r)) => Ok(Some(r.stat)),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(CommonError::Server(zk_proto::ErrorCode::NoNode)) => Ok(None),
             Err(e) => Err(ExistsError::from_failure(e, -1)),
         }
@@ -291,7 +291,7 @@ impl Operation for GetData {
     ) -> Result<(Bytes, Stat), GetDataError> {
         match result {
             Ok(Response::GetData(r)) => Ok((r.data, r.stat)),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(GetDataError::from_failure(e, -1)),
         }
     }
@@ -311,7 +311,7 @@ impl Operation for GetChildren {
     ) -> Result<(Vec<String>, Stat), GetChildrenError> {
         match result {
             Ok(Response::GetChildren2(r)) => Ok((r.children, r.stat)),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(GetChildrenError::from_failure(e, -1)),
         }
     }
@@ -360,7 +360,7 @@ impl Operation for SetData {
     fn complete(&self, result: Result<Response, CommonError>) -> Result<Stat, SetDataError> {
         match result {
             Ok(Response::Stat(r)) => Ok(r.stat),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(SetDataError::from_failure(e, version_or_any(self.version))),
         }
     }
@@ -396,7 +396,7 @@ impl Operation for GetAcl {
     ) -> Result<(Vec<Acl>, Stat), GetAclError> {
         match result {
             Ok(Response::GetAcl(r)) => Ok((r.acl.into_owned(), r.stat)),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(GetAclError::from_failure(e, -1)),
         }
     }
@@ -450,7 +450,7 @@ impl Operation for SetAcl {
     fn complete(&self, result: Result<Response, CommonError>) -> Result<Stat, SetAclError> {
         match result {
             Ok(Response::Stat(r)) => Ok(r.stat),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(SetAclError::from_failure(e, version_or_any(self.version))),
         }
     }
@@ -491,7 +491,7 @@ impl Operation for GetEphemerals {
     ) -> Result<Vec<String>, GetEphemeralsError> {
         match result {
             Ok(Response::GetEphemerals(r)) => Ok(r.ephemerals),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(GetEphemeralsError::from_failure(e, -1)),
         }
     }
@@ -529,7 +529,7 @@ impl Operation for GetAllChildrenNumber {
     ) -> Result<u32, GetAllChildrenNumberError> {
         match result {
             Ok(Response::GetAllChildrenNumber(r)) => Ok(r.total_number.max(0) as u32),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(GetAllChildrenNumberError::from_failure(e, -1)),
         }
     }

@@ -35,7 +35,7 @@ impl Operation for Sync {
     fn complete(&self, result: Result<Response, CommonError>) -> Result<String, SyncError> {
         match result {
             Ok(Response::Sync(r)) => Ok(r.path),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(SyncError::from_failure(e, -1)),
         }
     }
@@ -59,7 +59,7 @@ impl Operation for WhoAmI {
     ) -> Result<Vec<ClientInfo>, WhoAmIError> {
         match result {
             Ok(Response::WhoAmI(r)) => Ok(r.client_info),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(WhoAmIError::from_failure(e, -1)),
         }
     }
@@ -166,7 +166,7 @@ impl Operation for GetConfig {
     ) -> Result<(Bytes, Stat), GetConfigError> {
         match result {
             Ok(Response::GetData(r)) => Ok((r.data, r.stat)),
-            Ok(other) => Err(unexpected(&other).into()),
+            Ok(_) => Err(unexpected().into()),
             Err(e) => Err(GetConfigError::from_failure(e, -1)),
         }
     }
