@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use async_net::TcpStream;
+use crate::stream::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
 use zk_client::{BoxFuture, HostAddr, Runtime, Transport};
 
@@ -100,7 +100,6 @@ impl Runtime for AsyncIo {
         let (tls, host) = (self.tls.clone(), server_name.to_owned());
         Box::pin(async move {
             let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
             tls.secure(stream, &host).await
         })
     }
@@ -141,3 +140,4 @@ impl std::future::Future for TimerFuture {
         Pin::new(&mut self.0).poll(cx).map(|_| ())
     }
 }
+

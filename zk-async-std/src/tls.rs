@@ -2,7 +2,7 @@
 
 use std::io;
 
-use async_net::TcpStream;
+use crate::stream::TcpStream;
 
 use crate::runtime::AsyncIoTransport;
 

@@ -9,10 +9,11 @@ use zk_client::ops;
 use zk_client::proto::{
     Acl, AclList, AddWatchMode, ClientInfo, CreateMode, ErrorCode, SessionId, Stat, WatcherType,
 };
+use zk_client::session::Operation;
 use zk_client::session::Session;
 use zk_client::{
-    block_on, BuilderParts, CommonError, ConnectError, Launch, SessionState, Shared, StateWatcher,
-    Watch, WatchStream,
+    block_on, BuilderParts, CommonError, ConnectError, Launch, Pending, SessionState, Shared,
+    StateWatcher, Watch, WatchStream,
 };
 
 use crate::io::{Connector, Io, IoThread};
@@ -164,6 +165,36 @@ impl Client {
     ) -> Result<T, E> {
         self.io.flush();
         block_on(call, self.call_timeout).unwrap_or(Err(E::from(CommonError::RequestTimeout)))
+    }
+
+    /// Submits `op` without waiting: its request goes on the wire now, in call order, and the
+    /// returned [`Pending`] waits for its typed result ([`Pending::wait`], with an optional
+    /// timeout). This is how a blocking program keeps many requests in flight on one thread:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use zk_blocking::{ops, Client};
+    ///
+    /// let client = Client::connect("127.0.0.1:2181")?;
+    /// let calls: Vec<_> = ["/a", "/b", "/c"]
+    ///     .into_iter()
+    ///     .map(|path| client.submit(ops::GetData::new(path)))
+    ///     .collect();
+    /// for call in calls {
+    ///     let (data, stat) = call.wait(None)?;
+    ///     println!("{} bytes at version {}", data.len(), stat.version);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Dropping the `Pending` discards the result, never the request. Operations that set a
+    /// watch have their own methods (`get_data_and_watch`, `add_watch`, ...): submitted here,
+    /// an operation's watch flag sets a server watch whose events nobody receives.
+    pub fn submit<O: Operation>(&self, op: O) -> Pending<O> {
+        let pending = self.inner.call(op);
+        self.io.flush();
+        pending
     }
 
     /// Creates a node with an open ACL; returns its path (with any sequence suffix) and stat.

@@ -383,6 +383,10 @@ impl<R> Client<R> {
     }
 
     /// Submits `op` now; the returned call resolves with its typed result.
+    ///
+    /// Operations that set a watch have their own methods (`get_data_and_watch`, `add_watch`,
+    /// ...), which hand out the watch: submitted here, an operation's watch flag sets a server
+    /// watch whose events nobody receives.
     pub fn call<O: Operation>(&self, op: O) -> Pending<O> {
         let reply = self.shared.submit(&op);
         Pending::new(op, reply)

@@ -47,7 +47,8 @@ usage: zk-bench [--quick] [--adapter NAME]... [--repeat N] [--markdown FILE]
                 [--depth N] [--blocking-threads N]
 
   --quick             fewer operations and one repetition (about a minute)
-  --adapter NAME      raw, tokio, tokio-mt, async-std, smol, blocking, or all (default);
+  --adapter NAME      raw, tokio, tokio-mt, async-std, smol, blocking,
+                      blocking-threads, or all (default);
                       repeatable or comma-separated; raw always runs (it is the reference)
   --repeat N          repetitions, interleaved; figures are medians (default 3, quick 1)
   --markdown FILE     also write the results as markdown to FILE
@@ -56,7 +57,7 @@ usage: zk-bench [--quick] [--adapter NAME]... [--repeat N] [--markdown FILE]
   --set-ops N         pipelined setData operations per run (default 40000)
   --latency-ops N     one-at-a-time getData operations per run (default 20000)
   --depth N           requests in flight when pipelining (default 256)
-  --blocking-threads N  threads zk-blocking pipelines with (default: depth)
+  --blocking-threads N  threads of the blocking-threads client (default: depth)
   --no-raw            skip the raw reference client (for profiling one client)";
 
 /// The node read by getData; it holds `DATA_LEN` bytes.
@@ -76,16 +77,19 @@ enum Adapter {
     AsyncStd,
     Smol,
     Blocking,
+    /// zk-blocking pipelining with one thread per request in flight.
+    BlockingThreads,
 }
 
 impl Adapter {
-    const ALL: [Adapter; 6] = [
+    const ALL: [Adapter; 7] = [
         Adapter::Raw,
         Adapter::Tokio,
         Adapter::TokioMt,
         Adapter::AsyncStd,
         Adapter::Smol,
         Adapter::Blocking,
+        Adapter::BlockingThreads,
     ];
 
     fn parse(name: &str) -> Option<Vec<Adapter>> {
@@ -97,6 +101,7 @@ impl Adapter {
             "async-std" => vec![Adapter::AsyncStd],
             "smol" => vec![Adapter::Smol],
             "blocking" => vec![Adapter::Blocking],
+            "blocking-threads" => vec![Adapter::BlockingThreads],
             _ => return None,
         })
     }
@@ -109,6 +114,7 @@ impl Adapter {
             Adapter::AsyncStd => "zk-async-std under async-std",
             Adapter::Smol => "zk-async-std under smol",
             Adapter::Blocking => "zk-blocking",
+            Adapter::BlockingThreads => "zk-blocking (a thread per call in flight)",
         }
     }
 }
@@ -743,6 +749,32 @@ fn blocking_pipelined(
     m
 }
 
+/// Keeps `depth` calls in flight on one thread until `ops` have completed: submits `depth`
+/// calls without waiting ([`zk_blocking::Client::submit`]), then waits for the oldest and
+/// submits one more, and so on: the pattern of the async clients, with blocking waits.
+fn blocking_submitted<O: zk_client::session::Operation>(
+    ops: usize,
+    depth: usize,
+    mut submit: impl FnMut() -> zk_blocking::Pending<O>,
+    mut check: impl FnMut(O::Output),
+) where
+    O::Error: std::fmt::Debug,
+{
+    let mut window = VecDeque::with_capacity(depth);
+    let mut submitted = 0;
+    while submitted < ops.min(depth) {
+        window.push_back(submit());
+        submitted += 1;
+    }
+    while let Some(call) = window.pop_front() {
+        check(call.wait(None).expect("blocking call"));
+        if submitted < ops {
+            window.push_back(submit());
+            submitted += 1;
+        }
+    }
+}
+
 fn blocking_get(client: &zk_blocking::Client, _: &Bytes) {
     let (data, _stat) = client.get_data(GET_PATH).expect("getData");
     check_data(&data);
@@ -754,23 +786,48 @@ fn blocking_set(client: &zk_blocking::Client, payload: &Bytes) {
         .expect("setData");
 }
 
-fn run_blocking(connect: &str, plan: &Plan) -> RunResult {
+/// zk-blocking: pipelined on one thread with `submit`, or with `threads` threads each making
+/// blocking calls.
+fn run_blocking(connect: &str, plan: &Plan, threads: bool) -> RunResult {
+    use zk_blocking::ops::{GetData, SetData};
     let client = zk_blocking::Client::connect(connect).expect("zk-blocking: connect");
-    let threads = plan.blocking_threads;
-    let get = blocking_pipelined(
-        &client,
-        threads,
-        Plan::warm(plan.get_ops),
-        plan.get_ops,
-        blocking_get,
-    );
-    let set = blocking_pipelined(
-        &client,
-        threads,
-        Plan::warm(plan.set_ops),
-        plan.set_ops,
-        blocking_set,
-    );
+    let payload = set_payload();
+    let get_window = |ops| {
+        let submit = || client.submit(GetData::new(GET_PATH));
+        blocking_submitted(ops, plan.depth, submit, |(data, _)| check_data(&data));
+    };
+    let set_window = |ops| {
+        let submit = || client.submit(SetData::new(SET_PATH, payload.clone()));
+        blocking_submitted(ops, plan.depth, submit, drop);
+    };
+    let (get, set) = if threads {
+        let n = plan.blocking_threads;
+        (
+            blocking_pipelined(
+                &client,
+                n,
+                Plan::warm(plan.get_ops),
+                plan.get_ops,
+                blocking_get,
+            ),
+            blocking_pipelined(
+                &client,
+                n,
+                Plan::warm(plan.set_ops),
+                plan.set_ops,
+                blocking_set,
+            ),
+        )
+    } else {
+        get_window(Plan::warm(plan.get_ops));
+        let w = Window::start();
+        get_window(plan.get_ops);
+        let get = w.stop(plan.get_ops);
+        set_window(Plan::warm(plan.set_ops));
+        let w = Window::start();
+        set_window(plan.set_ops);
+        (get, w.stop(plan.set_ops))
+    };
     let mut latencies = Vec::with_capacity(plan.latency_ops);
     let one = |latencies: &mut Vec<u64>, ops: usize| {
         for _ in 0..ops {
@@ -950,9 +1007,10 @@ impl Report {
             s,
             "- Pipelined: {} requests in flight on one session; {} getData and {} setData of \
              1 KiB per run, after a warm-up of a tenth as many. Async clients submit {} calls \
-             without awaiting, then await the oldest and submit one more each time. \
-             zk-blocking: {} threads share one client, each making blocking calls in a loop \
-             ({} in flight; a blocking API has no other way to pipeline). The raw client writes \
+             without awaiting, then await the oldest and submit one more each time; \
+             zk-blocking does the same on one thread with `Client::submit` and blocking waits. \
+             The thread-per-call row has {} threads share one client, each making blocking \
+             calls in a loop ({} in flight). The raw client writes \
              pre-encoded frames, reads replies in 64 KiB reads and parses only length, xid and \
              error code.",
             p.depth, p.get_ops, p.set_ops, p.depth, p.blocking_threads, p.blocking_threads
@@ -1257,7 +1315,8 @@ fn run() -> Result<(), String> {
                 Adapter::TokioMt => run_tokio(&connect, &plan, true),
                 Adapter::AsyncStd => run_async_std(&connect, &plan),
                 Adapter::Smol => run_smol(&connect, &plan),
-                Adapter::Blocking => run_blocking(&connect, &plan),
+                Adapter::Blocking => run_blocking(&connect, &plan, false),
+                Adapter::BlockingThreads => run_blocking(&connect, &plan, true),
             };
             eprintln!(
                 "get {:.0}/s {:.2} us CPU, set {:.0}/s, p50 {:.1} us, seq {:.2} us CPU",

@@ -1,0 +1,83 @@
+//! `zk_blocking::Client::submit`: the blocking client's way to keep many requests in flight on
+//! one thread, against a real ZooKeeper.
+//!
+//! Needs Apache ZooKeeper: a missing installation fails with the install command.
+
+use std::time::Duration;
+
+use zk_blocking::ops::{Create, CreateError, Delete, GetChildren, GetData, GetDataError};
+use zk_blocking::{Client, CommonError, CreateMode};
+use zk_tests::conformance::shared_server;
+
+fn client() -> Client {
+    Client::connect(&shared_server().connect_string()).expect("connect")
+}
+
+#[test]
+fn submitted_calls_are_applied_in_call_order_and_each_gets_its_own_result() {
+    let client = client();
+    let root = format!("/blocking-submit-order-{}", std::process::id());
+    client
+        .create(&root, Vec::new(), CreateMode::Persistent)
+        .expect("create root");
+
+    // Every create is on the wire before the first result is waited for.
+    let calls: Vec<_> = (0..300)
+        .map(|i| {
+            let create = Create::new(format!("{root}/n-"), vec![i as u8])
+                .mode(CreateMode::PersistentSequential);
+            client.submit(create)
+        })
+        .collect();
+    let mut last = None;
+    for (i, call) in calls.into_iter().enumerate() {
+        let created = call.wait(Some(Duration::from_secs(10))).expect("create");
+        // Sequence numbers follow call order.
+        assert!(
+            last.as_ref().map_or(true, |prev| prev < &created.path),
+            "call {i} created {} after {last:?}",
+            created.path
+        );
+        let (data, _) = client.get_data(&created.path).expect("read back");
+        assert_eq!(
+            &data[..],
+            &[i as u8],
+            "call {i}'s node holds call {i}'s data"
+        );
+        last = Some(created.path);
+    }
+
+    // Results that are not waited for are discarded, not their requests.
+    let missing = client.submit(GetData::new(format!("{root}/missing")));
+    for child in client.get_children(&root).expect("list").0 {
+        drop(client.submit(Delete::new(format!("{root}/{child}"))));
+    }
+    assert_eq!(
+        missing.wait(None).unwrap_err(),
+        GetDataError::NoNode,
+        "an error reply reaches its call"
+    );
+    let (children, _) = client
+        .submit(GetChildren::new(&root))
+        .wait(None)
+        .expect("list after deletes");
+    assert!(
+        children.is_empty(),
+        "dropped calls were still applied: {children:?}"
+    );
+    client.delete(&root, None).expect("delete root");
+    client.close();
+}
+
+#[test]
+fn a_call_submitted_after_close_fails_with_closed() {
+    let client = client();
+    client.close();
+    let result = client
+        .submit(Create::new("/never", Vec::new()))
+        .wait(Some(Duration::from_secs(5)));
+    assert_eq!(
+        result.unwrap_err(),
+        CreateError::Common(CommonError::Closed)
+    );
+}
