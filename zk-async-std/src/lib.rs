@@ -35,7 +35,7 @@ mod stream;
 #[cfg(feature = "tls")]
 mod tls;
 
-pub use runtime::{take_driver, AsyncIo, AsyncIoTransport};
+pub use runtime::{AsyncIo, AsyncIoTransport};
 pub use zk_client::api::*;
 
 /// A ZooKeeper client for async-std and smol.
