@@ -90,7 +90,7 @@ impl Launch for Blocking {
         std::thread::Builder::new()
             .name("zk-session".into())
             .spawn(move || thread.run())
-            .map_err(|e| ConnectError::Tls(format!("cannot start the I/O thread: {e}")))?;
+            .map_err(|e| ConnectError::Start(format!("cannot start the I/O thread: {e}")))?;
         Ok(Client {
             inner: zk_client::Client::from_shared(shared),
             flusher: Arc::new(FlushOnDrop { io: io.clone() }),

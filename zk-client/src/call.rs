@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use zk_session::{CommonError, Operation};
 
-use crate::oneshot::Receiver;
-use crate::shared::RawResult;
+use crate::assist::Reply;
 
 /// A call whose request was submitted when it was created. Await it, or [`Pending::wait`] for
 /// it; dropping it discards the result but never disturbs the session.
@@ -16,11 +15,11 @@ use crate::shared::RawResult;
 #[must_use = "the request is sent either way, but its result is lost unless awaited"]
 pub struct Pending<O: Operation> {
     op: O,
-    reply: Option<Result<Receiver<RawResult>, CommonError>>,
+    reply: Option<Result<Reply, CommonError>>,
 }
 
 impl<O: Operation> Pending<O> {
-    pub(crate) fn new(op: O, reply: Result<Receiver<RawResult>, CommonError>) -> Pending<O> {
+    pub(crate) fn new(op: O, reply: Result<Reply, CommonError>) -> Pending<O> {
         Pending {
             op,
             reply: Some(reply),

@@ -30,6 +30,9 @@ pub enum ConnectError {
     /// TLS could not be set up.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The client could not start (no thread for its I/O).
+    #[error("the client could not start: {0}")]
+    Start(String),
     /// The session ended before it was established (expired resume, refused credential).
     #[error("the session ended while connecting: {0:?}")]
     Ended(SessionState),
@@ -305,7 +308,15 @@ impl<R: Runtime> Launch for R {
             Arc::new(move || clock_runtime.now()),
             parts.event_capacity,
         );
-        runtime.spawn(Box::pin(Driver::new(shared.clone(), runtime.clone())));
+        let driver = Box::pin(Driver::new(shared.clone(), runtime.clone()));
+        if R::DRIVE_INLINE {
+            let assist = crate::assist::Assist::start(driver).map_err(|e| {
+                ConnectError::Start(format!("cannot start the session thread: {e}"))
+            })?;
+            shared.set_assist(assist);
+        } else {
+            runtime.spawn(driver);
+        }
         Ok(Client::from_shared(shared))
     }
 

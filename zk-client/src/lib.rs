@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod assist;
 mod block_on;
 mod call;
 mod client;

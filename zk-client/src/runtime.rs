@@ -31,6 +31,12 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// A timer future.
     type Sleep: Future<Output = ()> + Send + 'static;
 
+    /// Whether the tasks that wait for replies poll the driver themselves, with a background
+    /// thread taking over when none waits (see `zk_client::assist`), instead of the driver
+    /// being a task of [`Runtime::spawn`]. Right for runtimes whose cross-thread wake-ups are
+    /// costly (async-io's), and for those with no task of their own to spawn it on.
+    const DRIVE_INLINE: bool = false;
+
     /// The runtime's clock (virtual in tests that pause time).
     fn now(&self) -> Instant;
     /// A future ready at `deadline`.

@@ -5,7 +5,7 @@
 //! command and to route its outputs; no user code ever runs under it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,8 @@ use zk_session::{
     CommonError, Event, Operation, RequestId, Session, SessionState, WatchId, WatchNotice,
 };
 
-use crate::oneshot::{self, Receiver, Sender};
+use crate::assist::{Assist, Reply};
+use crate::oneshot::{self, Sender};
 use crate::queue::EventQueue;
 use crate::watch::{WatchEvent, WatchParts};
 
@@ -107,6 +108,8 @@ pub struct Shared {
     /// Wakes the driver.
     pub signal: DriverSignal,
     event_capacity: usize,
+    /// Set when the driver is polled by the callers (see [`crate::assist`]).
+    assist: OnceLock<Arc<Assist>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -129,7 +132,26 @@ impl Shared {
             clock,
             signal: DriverSignal::default(),
             event_capacity,
+            assist: OnceLock::new(),
         })
+    }
+
+    /// Has the callers poll the driver (see [`crate::assist`]).
+    pub(crate) fn set_assist(&self, assist: Arc<Assist>) {
+        let _ = self.assist.set(assist);
+    }
+
+    /// Gets the driver going on new work: polls it here when the callers drive it, wakes it
+    /// otherwise.
+    fn kick(&self) {
+        match self.assist.get() {
+            Some(assist) => assist.kick(),
+            None => self.signal.notify(),
+        }
+    }
+
+    fn reply(&self, rx: oneshot::Receiver<RawResult>) -> Reply {
+        Reply::new(rx, self.assist.get().cloned())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -160,7 +182,7 @@ impl Shared {
     }
 
     /// Submits `op`; its raw result arrives on the returned receiver.
-    pub(crate) fn submit<O: Operation>(&self, op: &O) -> Result<Receiver<RawResult>, CommonError> {
+    pub(crate) fn submit<O: Operation>(&self, op: &O) -> Result<Reply, CommonError> {
         let now = self.now();
         let rx = {
             let mut inner = self.lock();
@@ -170,8 +192,8 @@ impl Shared {
             inner.replies.insert(id, tx);
             rx
         };
-        self.signal.notify();
-        Ok(rx)
+        self.kick();
+        Ok(self.reply(rx))
     }
 
     /// Submits an operation that may set a watch; the watch's queue exists before the request
@@ -180,7 +202,7 @@ impl Shared {
         self: &Arc<Self>,
         op: &O,
         one_shot: bool,
-    ) -> Result<(Receiver<RawResult>, WatchParts), CommonError> {
+    ) -> Result<(Reply, WatchParts), CommonError> {
         let now = self.now();
         let out = {
             let mut inner = self.lock();
@@ -196,8 +218,8 @@ impl Shared {
             let parts = WatchParts::new(self.clone(), id.watch_id(), queue);
             (rx, parts)
         };
-        self.signal.notify();
-        Ok(out)
+        self.kick();
+        Ok((self.reply(out.0), out.1))
     }
 
     /// Forgets a watch whose handle was dropped (removing the server watch when no other
@@ -210,7 +232,7 @@ impl Shared {
             inner.session.forget_watch(watch, now);
             inner.route_events(&*self.clock);
         }
-        self.signal.notify();
+        self.kick();
     }
 
     /// Subscribes to session-state changes.
@@ -250,7 +272,7 @@ impl Shared {
     pub fn close_in_background(&self) {
         let now = self.now();
         self.with_session(|s| s.close(now));
-        self.signal.notify();
+        self.kick();
     }
 }
 

@@ -1,0 +1,507 @@
+//! Driving the session on the threads that wait for it, for runtimes whose cross-thread
+//! wake-ups are costly.
+//!
+//! On async-io (async-std, smol) a driver running on a thread of its own costs a futex wake-up,
+//! and often an eventfd write, every time a reply batch goes to a waiting task and every time a
+//! task hands the driver new requests: that doubled the client's CPU per request. So for such
+//! runtimes ([`Runtime::DRIVE_INLINE`](crate::Runtime::DRIVE_INLINE)) the driver is not a task:
+//!
+//! * a call's submission polls the driver at once, on the caller's thread, which writes the
+//!   request;
+//! * a task awaiting a reply that has not arrived polls the driver too, and becomes the
+//!   *leader*;
+//! * the driver registers one waker with every source it waits on (socket, timers, signal):
+//!   the router, which wakes the leader when there is one and the background thread otherwise.
+//!
+//! Whoever is woken polls the driver; when another thread is polling it already, that one polls
+//! again (`notified`), so a wake-up is never lost between two pollers. A leader resigns when its
+//! reply arrives or its call is dropped. A leader that keeps its call but stops polling it (a
+//! `select!` that took another branch) would strand the wake-ups routed to it, so while there is
+//! a leader the background thread looks every [`WATCHDOG`] and takes over any wake-up the leader
+//! left unserved for a whole period; after [`IDLE_TICKS`] quiet periods it demotes the leader
+//! and stops looking until a new one steps up.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::Duration;
+
+use crate::oneshot::Receiver;
+use crate::runtime::BoxFuture;
+use crate::shared::RawResult;
+
+/// How often the background thread checks a leader's wake-ups.
+pub(crate) const WATCHDOG: Duration = Duration::from_millis(5);
+/// Quiet checks after which the background thread stops watching a leader.
+pub(crate) const IDLE_TICKS: u32 = 20;
+/// Polls of the driver one caller makes before leaving further work to the background thread.
+const MAX_ROUNDS: usize = 8;
+
+/// Leader tokens; 0 means "never led".
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A driver shared by the threads that wait for it, with a background thread as a fallback.
+pub(crate) struct Assist {
+    /// The driver; polled only by the thread that set `driving`.
+    driver: Mutex<Option<BoxFuture<()>>>,
+    driving: AtomicBool,
+    /// A source woke the driver since its last poll started.
+    notified: AtomicBool,
+    /// The driver returned `Ready`: the session is over.
+    finished: AtomicBool,
+    /// The task woken on the driver's behalf, and its token.
+    leader: Mutex<Option<(u64, Waker)>>,
+    /// Wake-ups routed to a leader, and how many of them a poll of the driver has since served.
+    routed: AtomicU64,
+    served: AtomicU64,
+    /// The background thread is watching a leader, every `watchdog`.
+    watching: AtomicBool,
+    watchdog: Duration,
+    background: Mutex<Option<Thread>>,
+    /// The waker the driver registers everywhere.
+    router: Waker,
+}
+
+struct Router(Weak<Assist>);
+
+impl Wake for Router {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(assist) = self.0.upgrade() {
+            assist.route();
+        }
+    }
+}
+
+impl Assist {
+    /// Takes over `driver` and starts the background thread.
+    pub(crate) fn start(driver: BoxFuture<()>) -> std::io::Result<Arc<Assist>> {
+        Assist::start_with(driver, WATCHDOG)
+    }
+
+    fn start_with(driver: BoxFuture<()>, watchdog: Duration) -> std::io::Result<Arc<Assist>> {
+        let assist = Arc::new_cyclic(|weak| Assist {
+            driver: Mutex::new(Some(driver)),
+            driving: AtomicBool::new(false),
+            notified: AtomicBool::new(true),
+            finished: AtomicBool::new(false),
+            leader: Mutex::new(None),
+            routed: AtomicU64::new(0),
+            served: AtomicU64::new(0),
+            watching: AtomicBool::new(false),
+            watchdog,
+            background: Mutex::new(None),
+            router: Waker::from(Arc::new(Router(weak.clone()))),
+        });
+        let background = assist.clone();
+        std::thread::Builder::new()
+            .name("zk-session".into())
+            .spawn(move || background.run_background())?;
+        Ok(assist)
+    }
+
+    /// New work for the driver that no source signals (a submission, a dropped watch, a
+    /// close): polls it now.
+    pub(crate) fn kick(&self) {
+        self.notified.store(true, SeqCst);
+        self.drive();
+    }
+
+    /// Polls the driver if anything woke it since its last poll, unless another thread is
+    /// polling it (that one then polls again).
+    pub(crate) fn drive(&self) {
+        let mut rounds = 0;
+        while self.notified.load(SeqCst) && !self.finished.load(SeqCst) {
+            if self
+                .driving
+                .compare_exchange(false, true, SeqCst, SeqCst)
+                .is_err()
+            {
+                return;
+            }
+            {
+                let mut driver = lock(&self.driver);
+                while let Some(fut) = driver.as_mut() {
+                    self.notified.store(false, SeqCst);
+                    self.served.store(self.routed.load(SeqCst), SeqCst);
+                    if fut
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&self.router))
+                        .is_ready()
+                    {
+                        *driver = None;
+                        self.finished.store(true, SeqCst);
+                        break;
+                    }
+                    rounds += 1;
+                    if !self.notified.load(SeqCst) || rounds >= MAX_ROUNDS {
+                        break;
+                    }
+                }
+            }
+            self.driving.store(false, SeqCst);
+            if self.finished.load(SeqCst) {
+                // Let the background thread end.
+                self.wake_background();
+                return;
+            }
+            if rounds >= MAX_ROUNDS && self.notified.load(SeqCst) {
+                // Plenty of work: the background thread goes on with it.
+                self.wake_background();
+                return;
+            }
+        }
+    }
+
+    /// A source woke the driver: wake the leader, or the background thread.
+    fn route(&self) {
+        self.notified.store(true, SeqCst);
+        if self.driving.load(SeqCst) {
+            // The thread polling the driver sees `notified` and polls again.
+            return;
+        }
+        let leader = lock(&self.leader).take();
+        match leader {
+            Some((_, waker)) => {
+                self.routed.fetch_add(1, SeqCst);
+                waker.wake();
+            }
+            None => self.wake_background(),
+        }
+    }
+
+    fn wake_background(&self) {
+        if let Some(thread) = lock(&self.background).as_ref() {
+            thread.unpark();
+        }
+    }
+
+    /// The task with `token` waits for a reply: route the driver's wake-ups to `waker`.
+    pub(crate) fn lead(&self, token: u64, waker: &Waker) {
+        {
+            let mut leader = lock(&self.leader);
+            match &*leader {
+                Some((t, w)) if *t == token && w.will_wake(waker) => {}
+                _ => *leader = Some((token, waker.clone())),
+            }
+        }
+        if !self.watching.swap(true, SeqCst) {
+            self.wake_background();
+        }
+    }
+
+    /// The task with `token` no longer waits: stop routing wake-ups to it, and serve one that
+    /// may have reached it meanwhile.
+    pub(crate) fn resign(&self, token: u64) {
+        {
+            let mut leader = lock(&self.leader);
+            if matches!(&*leader, Some((t, _)) if *t == token) {
+                *leader = None;
+            }
+        }
+        if self.notified.load(SeqCst) {
+            self.drive();
+        }
+    }
+
+    /// The background thread: polls the driver when woken, and watches the leader.
+    fn run_background(self: Arc<Self>) {
+        *lock(&self.background) = Some(std::thread::current());
+        // The first poll starts connecting (`notified` starts set).
+        self.drive();
+        // Wake-ups routed to the leader up to the previous check, and quiet checks in a row.
+        let mut routed_before = self.routed.load(SeqCst);
+        let mut quiet = 0;
+        while !self.finished.load(SeqCst) {
+            if !self.watching.load(SeqCst) {
+                std::thread::park();
+                routed_before = self.routed.load(SeqCst);
+                quiet = 0;
+            } else {
+                std::thread::park_timeout(self.watchdog);
+                let routed = self.routed.load(SeqCst);
+                if self.served.load(SeqCst) < routed_before {
+                    // A wake-up older than a whole period is still unserved: the leader
+                    // stopped polling. Take its wake-ups over.
+                    lock(&self.leader).take();
+                    self.notified.store(true, SeqCst);
+                }
+                quiet = if routed == routed_before {
+                    quiet + 1
+                } else {
+                    0
+                };
+                routed_before = routed;
+                if quiet >= IDLE_TICKS || lock(&self.leader).is_none() {
+                    // Stop watching; a new leader wakes this thread to watch again.
+                    lock(&self.leader).take();
+                    self.watching.store(false, SeqCst);
+                }
+            }
+            self.drive();
+        }
+    }
+}
+
+/// The reply to one request: a future that, with an [`Assist`], drives the session while it
+/// waits.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// `None` once [`Reply::wait`] took it.
+    rx: Option<Receiver<RawResult>>,
+    assist: Option<Arc<Assist>>,
+    token: u64,
+}
+
+impl std::fmt::Debug for Assist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assist").finish_non_exhaustive()
+    }
+}
+
+impl Reply {
+    pub(crate) fn new(rx: Receiver<RawResult>, assist: Option<Arc<Assist>>) -> Reply {
+        Reply {
+            rx: Some(rx),
+            assist,
+            token: 0,
+        }
+    }
+
+    /// Blocks until the reply arrives (`None`: it never will) or `timeout` passes (`Err`).
+    pub(crate) fn wait(mut self, timeout: Option<Duration>) -> Result<Option<RawResult>, ()> {
+        self.resign();
+        match self.rx.take() {
+            Some(rx) => rx.wait(timeout).map_err(drop),
+            None => Ok(None),
+        }
+    }
+
+    fn poll_rx(&mut self, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
+        match self.rx.as_mut() {
+            Some(rx) => Pin::new(rx).poll(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn resign(&mut self) {
+        if let Some(assist) = self.assist.take() {
+            if self.token != 0 {
+                assist.resign(self.token);
+            }
+        }
+    }
+}
+
+impl Future for Reply {
+    type Output = Option<RawResult>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
+        let this = self.get_mut();
+        if let Poll::Ready(out) = this.poll_rx(cx) {
+            this.resign();
+            return Poll::Ready(out);
+        }
+        let Some(assist) = &this.assist else {
+            return Poll::Pending;
+        };
+        if this.token == 0 {
+            this.token = NEXT_TOKEN.fetch_add(1, SeqCst);
+        }
+        assist.lead(this.token, cx.waker());
+        assist.drive();
+        let out = std::task::ready!(this.poll_rx(cx));
+        this.resign();
+        Poll::Ready(out)
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.resign();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::thread::ThreadId;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A driver that records its polls and the waker it was polled with.
+    #[derive(Default)]
+    struct Probe {
+        polls: Mutex<Vec<ThreadId>>,
+        waker: Mutex<Option<Waker>>,
+        finish: AtomicBool,
+    }
+
+    impl Probe {
+        fn driver(self: &Arc<Self>) -> BoxFuture<()> {
+            let probe = self.clone();
+            Box::pin(std::future::poll_fn(move |cx| {
+                lock(&probe.polls).push(std::thread::current().id());
+                *lock(&probe.waker) = Some(cx.waker().clone());
+                if probe.finish.load(SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }))
+        }
+
+        /// A source the driver waits on becomes ready.
+        fn fire(&self) {
+            let waker = lock(&self.waker).clone();
+            waker.expect("the driver was polled").wake();
+        }
+
+        fn polls(&self) -> usize {
+            lock(&self.polls).len()
+        }
+
+        fn wait_for_polls(&self, n: usize) -> Vec<ThreadId> {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.polls() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "the driver was not polled {n} times"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            lock(&self.polls).clone()
+        }
+    }
+
+    /// Counts its wake-ups and does nothing else: a task that never polls again.
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// An assisted probe driver whose background thread checks the leader every `watchdog`.
+    fn started_with(watchdog: Duration) -> (Arc<Probe>, Arc<Assist>) {
+        let probe = Arc::new(Probe::default());
+        let assist = Assist::start_with(probe.driver(), watchdog).unwrap();
+        // The background thread polls once at start (to begin connecting).
+        probe.wait_for_polls(1);
+        (probe, assist)
+    }
+
+    fn started() -> (Arc<Probe>, Arc<Assist>) {
+        started_with(WATCHDOG)
+    }
+
+    /// A watchdog that never looks within a test's time: only the code under test polls.
+    const NEVER: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn without_a_leader_the_background_thread_serves_a_wake_up() {
+        let (probe, _assist) = started();
+        probe.fire();
+        let polls = probe.wait_for_polls(2);
+        assert_ne!(polls[1], std::thread::current().id());
+    }
+
+    #[test]
+    fn a_wake_up_goes_to_the_leader_which_polls_the_driver_on_its_own_thread() {
+        let (probe, assist) = started_with(NEVER);
+        // The background thread is not woken to watch: it has no reason to poll at all.
+        assist.watching.store(true, SeqCst);
+        let counter = Arc::new(Counter::default());
+        assist.lead(7, &Waker::from(counter.clone()));
+        probe.fire();
+        assert_eq!(counter.0.load(SeqCst), 1, "the leader was woken");
+        let before = probe.polls();
+        assist.drive();
+        assert_eq!(probe.polls(), before + 1);
+        assert_eq!(lock(&probe.polls)[before], std::thread::current().id());
+        // Nothing woke the driver since: waiting again polls nothing.
+        assist.drive();
+        assert_eq!(probe.polls(), before + 1);
+    }
+
+    #[test]
+    fn a_leader_that_stops_polling_is_taken_over_by_the_background_thread() {
+        let (probe, assist) = started();
+        let counter = Arc::new(Counter::default());
+        assist.lead(7, &Waker::from(counter.clone()));
+        let before = probe.polls();
+        probe.fire();
+        assert_eq!(counter.0.load(SeqCst), 1);
+        // Nobody polls on the leader's behalf: the watchdog does, within two periods.
+        let polls = probe.wait_for_polls(before + 1);
+        assert_ne!(polls[before], std::thread::current().id());
+        // And later wake-ups go to the background thread directly.
+        probe.fire();
+        probe.wait_for_polls(before + 2);
+        assert_eq!(
+            counter.0.load(SeqCst),
+            1,
+            "the stale leader is no longer woken"
+        );
+    }
+
+    #[test]
+    fn a_resigning_leader_serves_a_wake_up_routed_to_it() {
+        let (probe, assist) = started_with(NEVER);
+        assist.watching.store(true, SeqCst);
+        let counter = Arc::new(Counter::default());
+        assist.lead(7, &Waker::from(counter.clone()));
+        let before = probe.polls();
+        probe.fire();
+        assist.resign(7);
+        let polls = probe.wait_for_polls(before + 1);
+        assert_eq!(polls[before..], [std::thread::current().id()]);
+    }
+
+    #[test]
+    fn a_wake_up_while_the_driver_is_polled_makes_the_poller_poll_again() {
+        let probe = Arc::new(Probe::default());
+        let inner = probe.clone();
+        let fired_once = AtomicBool::new(false);
+        // A driver whose first poll on this thread is woken during the poll itself.
+        let driver: BoxFuture<()> = Box::pin(std::future::poll_fn(move |cx| {
+            lock(&inner.polls).push(std::thread::current().id());
+            if !fired_once.swap(true, SeqCst) {
+                cx.waker().wake_by_ref();
+            }
+            Poll::<()>::Pending
+        }));
+        let assist = Assist::start(driver).unwrap();
+        probe.wait_for_polls(2);
+        let _ = assist;
+    }
+
+    #[test]
+    fn the_background_thread_ends_with_the_session() {
+        let (probe, assist) = started();
+        probe.finish.store(true, SeqCst);
+        probe.fire();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&assist) > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the background thread still runs"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(assist.finished.load(SeqCst));
+    }
+}
