@@ -69,6 +69,20 @@ pub(crate) struct Assist {
     router: Waker,
 }
 
+/// Ends the session if polling the driver panics: left as it was, `driving` would stay set and
+/// every call would wait forever. Dropping the driver fails them all with `Closed` instead.
+struct Unwinding<'a>(&'a Assist);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        let driver = lock(&self.0.driver).take();
+        self.0.finished.store(true, SeqCst);
+        self.0.driving.store(false, SeqCst);
+        drop(driver);
+        self.0.wake_background();
+    }
+}
+
 struct Router(Weak<Assist>);
 
 impl Wake for Router {
@@ -130,6 +144,7 @@ impl Assist {
                 return;
             }
             {
+                let unwinding = Unwinding(self);
                 let mut driver = lock(&self.driver);
                 while let Some(fut) = driver.as_mut() {
                     self.notified.store(false, SeqCst);
@@ -148,6 +163,8 @@ impl Assist {
                         break;
                     }
                 }
+                drop(driver);
+                std::mem::forget(unwinding);
             }
             self.driving.store(false, SeqCst);
             if self.finished.load(SeqCst) {
@@ -308,18 +325,19 @@ impl Future for Reply {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
         let this = self.get_mut();
-        if let Poll::Ready(out) = this.poll_rx(cx) {
-            this.resign();
-            return Poll::Ready(out);
+        if let Some(assist) = &this.assist {
+            // Check without leaving a waker: a reply that this poll of the driver delivers
+            // must not wake the task that is running it.
+            if let Some(out) = this.rx.as_mut().and_then(Receiver::try_take) {
+                this.resign();
+                return Poll::Ready(out);
+            }
+            if this.token == 0 {
+                this.token = NEXT_TOKEN.fetch_add(1, SeqCst);
+            }
+            assist.lead(this.token, cx.waker());
+            assist.drive();
         }
-        let Some(assist) = &this.assist else {
-            return Poll::Pending;
-        };
-        if this.token == 0 {
-            this.token = NEXT_TOKEN.fetch_add(1, SeqCst);
-        }
-        assist.lead(this.token, cx.waker());
-        assist.drive();
         let out = std::task::ready!(this.poll_rx(cx));
         this.resign();
         Poll::Ready(out)
@@ -487,6 +505,43 @@ mod tests {
         let assist = Assist::start(driver).unwrap();
         probe.wait_for_polls(2);
         let _ = assist;
+    }
+
+    #[test]
+    fn a_driver_that_panics_is_dropped_and_polled_no_more() {
+        /// Sets its flag when dropped.
+        struct Dropped(Arc<AtomicBool>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.store(true, SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = Dropped(dropped.clone());
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counted = polls.clone();
+        let driver: BoxFuture<()> = Box::pin(std::future::poll_fn(move |_| {
+            let _keep = &guard;
+            if counted.fetch_add(1, SeqCst) == 1 {
+                panic!("driver bug");
+            }
+            Poll::<()>::Pending
+        }));
+        let assist = Assist::start_with(driver, NEVER).unwrap();
+        while polls.load(SeqCst) < 1 {
+            std::thread::yield_now();
+        }
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assist.kick()));
+        assert!(
+            panicked.is_err(),
+            "the second poll panics, on the kicking thread"
+        );
+        assert!(
+            dropped.load(SeqCst),
+            "the driver is dropped (its calls fail with Closed)"
+        );
+        assist.kick();
+        assert_eq!(polls.load(SeqCst), 2, "and never polled again");
     }
 
     #[test]

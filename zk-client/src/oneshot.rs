@@ -139,6 +139,23 @@ impl<T> Receiver<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// The value if it arrived (`Some(Some)`), `Some(None)` if it never will, `None` if it is
+    /// still to come. Forgets the waker of an earlier poll: the caller is awake, and polls
+    /// again before it sleeps.
+    pub(crate) fn try_take(&mut self) -> Option<Option<T>> {
+        let mut state = self.slot.lock();
+        if let Some(v) = state.value.take() {
+            return Some(Some(v));
+        }
+        if state.sender_gone {
+            return Some(None);
+        }
+        state.waker = None;
+        None
+    }
+}
+
 impl<T> Future for Receiver<T> {
     type Output = Option<T>;
 
