@@ -1,10 +1,16 @@
 //! A ZooKeeper client for [async-std] and [smol].
 //!
-//! Both runtimes are built on `async-io`, and so is this crate: each session gets one small
-//! background thread that runs its I/O driver on `async-io`'s reactor, and every call is an
-//! ordinary future. Nothing here depends on which executor polls those futures, so the same
-//! client works unchanged under async-std (`#[async_std::main]`, `async_std::task::block_on`)
-//! and under smol (`smol::block_on`, `smol::spawn`, any `smol::Executor`).
+//! Both runtimes are built on `async-io`, and so is this crate: sockets and timers live on
+//! async-io's reactor and every call is an ordinary future. Nothing here depends on which
+//! executor polls those futures, so the same client works unchanged under async-std
+//! (`#[async_std::main]`, `async_std::task::block_on`, `async_std::task::spawn`) and under smol
+//! (`smol::block_on`, `smol::spawn`, any `smol::Executor`).
+//!
+//! There is no driver task: a call writes its request when it is made, and a task awaiting a
+//! reply that has not arrived reads the socket itself, on its own thread, so a request costs no
+//! cross-thread wake-up. A small background thread per session serves the session whenever no
+//! task waits (watch events, pings, reconnects) and takes over from a task that stops polling
+//! its call (checked every few milliseconds), so the session never depends on one.
 //!
 //! ```no_run
 //! use zk_async_std::{Client, CreateMode};

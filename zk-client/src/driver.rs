@@ -58,8 +58,7 @@ impl<R: Runtime> Driver<R> {
 
     /// Takes the session's actions and frames. Returns the next deadline and whether the
     /// session is over.
-    fn drain_session(&mut self) -> (Option<Instant>, bool) {
-        let now = self.now();
+    fn drain_session(&mut self, now: Instant) -> (Option<Instant>, bool) {
         let connection = &mut self.connection;
         let (actions, deadline, terminal) = self.shared.with_session(|s| {
             let mut actions = Vec::new();
@@ -183,8 +182,8 @@ impl<R: Runtime> Driver<R> {
         false
     }
 
-    /// Reads what arrived and feeds it to the session.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Reads what arrived and feeds it to the session, as of `now`.
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let Some(c) = self.connection.as_mut() else {
             return false;
         };
@@ -192,12 +191,10 @@ impl<R: Runtime> Driver<R> {
         match c.transport.poll_read(cx, &mut self.read_buf) {
             Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
                 self.connection = None;
-                let now = self.now();
                 self.shared.with_session(|s| s.handle_closed(id, now));
                 true
             }
             Poll::Ready(Ok(n)) => {
-                let now = self.now();
                 let data = &self.read_buf[..n];
                 self.shared.with_session(|s| s.handle_data(id, data, now));
                 true
@@ -213,12 +210,11 @@ impl<R: Runtime> Driver<R> {
     /// ends before the current deadline, a sleep for the current deadline is armed then. The
     /// session's timers fire exactly as if the sleep had been replaced each time, without a
     /// timer registration per frame.
-    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> bool {
+    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>, now: Instant) -> bool {
         let Some(deadline) = deadline else {
             self.sleep = None;
             return false;
         };
-        let now = self.now();
         if now >= deadline {
             self.shared.with_session(|s| s.handle_timeout(now));
             return true;
@@ -253,15 +249,17 @@ impl<R: Runtime> Future for Driver<R> {
         let this = self.get_mut();
         for _ in 0..BUDGET {
             this.shared.signal.register(cx.waker());
-            let (deadline, terminal) = this.drain_session();
+            // One clock read per pass: the inputs of a pass happen within microseconds.
+            let now = this.now();
+            let (deadline, terminal) = this.drain_session(now);
             let mut progressed = this.poll_write(cx);
             if terminal && this.connection.is_none() {
                 return Poll::Ready(());
             }
             progressed |= this.poll_connecting(cx);
             progressed |= this.poll_probes(cx);
-            progressed |= this.poll_read(cx);
-            progressed |= this.poll_timer(cx, deadline);
+            progressed |= this.poll_read(cx, now);
+            progressed |= this.poll_timer(cx, deadline, now);
             if terminal {
                 // Nothing more will be written after the final frames.
                 return Poll::Ready(());

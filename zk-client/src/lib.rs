@@ -7,7 +7,10 @@
 //!
 //! Inside: a [`Shared`] core holding the `zk_session::Session` and routing its completions,
 //! watch notices and state changes to the handles that wait for them; an async [`Driver`]
-//! written against the [`Runtime`] and [`Transport`] traits; and the handles themselves.
+//! written against the [`Runtime`] and [`Transport`] traits, which runs as a task of the runtime
+//! or, for runtimes whose cross-thread wake-ups are costly ([`Runtime::DRIVE_INLINE`]), is
+//! polled by the tasks awaiting replies with a background thread as a fallback; and the handles
+//! themselves.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
