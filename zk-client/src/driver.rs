@@ -210,7 +210,12 @@ impl<R: Runtime> Driver<R> {
     /// ends before the current deadline, a sleep for the current deadline is armed then. The
     /// session's timers fire exactly as if the sleep had been replaced each time, without a
     /// timer registration per frame.
-    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>, now: Instant) -> bool {
+    fn poll_timer(
+        &mut self,
+        cx: &mut Context<'_>,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> bool {
         let Some(deadline) = deadline else {
             self.sleep = None;
             return false;

@@ -58,7 +58,9 @@ usage: zk-bench [--quick] [--adapter NAME]... [--repeat N] [--markdown FILE]
   --latency-ops N     one-at-a-time getData operations per run (default 20000)
   --depth N           requests in flight when pipelining (default 256)
   --blocking-threads N  threads of the blocking-threads client (default: depth)
-  --no-raw            skip the raw reference client (for profiling one client)";
+  --no-raw            skip the raw reference client (for profiling one client)
+  --pin               run the server's JVM on the last CPU and the clients on the others,
+                      so that they do not compete for CPU (needs 2 CPUs and `taskset`)";
 
 /// The node read by getData; it holds `DATA_LEN` bytes.
 const GET_PATH: &str = "/zk-bench-get";
@@ -132,6 +134,7 @@ struct Args {
     blocking_threads: Option<usize>,
     quick: bool,
     no_raw: bool,
+    pin: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -149,6 +152,7 @@ fn parse_args() -> Result<Args, String> {
         blocking_threads: None,
         quick,
         no_raw: false,
+        pin: false,
     };
     let mut iter = argv.into_iter();
     let number = |iter: &mut std::vec::IntoIter<String>, what: &str| -> Result<usize, String> {
@@ -161,6 +165,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--quick" => {}
             "--no-raw" => args.no_raw = true,
+            "--pin" => args.pin = true,
             // `cargo bench` passes this; harmless.
             "--bench" => {}
             "--adapter" | "-a" => {
@@ -184,6 +189,9 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
+    }
+    if args.pin && args.connect.is_some() {
+        return Err("--pin pins the server the benchmark starts: it excludes --connect".into());
     }
     if args.adapters.is_empty() {
         args.adapters = Adapter::ALL.to_vec();
@@ -978,6 +986,8 @@ fn cpu_model() -> String {
 struct Report {
     args: Args,
     plan: Plan,
+    /// CPUs of the machine (counted before any pinning).
+    cpus: usize,
     load_before: String,
     load_after: String,
     results: Vec<(Adapter, Summary)>,
@@ -1000,8 +1010,19 @@ impl Report {
             s,
             "- Server: Apache ZooKeeper 3.8 standalone (zk-tests harness, default options, \
              forceSync off), a separate JVM on the same machine ({} CPUs: {}).",
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.cpus,
             cpu_model()
+        );
+        let _ = writeln!(
+            s,
+            "- {}",
+            if self.args.pin {
+                "CPUs pinned (`--pin`): the server's JVM on the last CPU, the benchmark on the \
+                 others, so client CPU does not take CPU from the server."
+            } else {
+                "CPUs shared: the server's JVM and the benchmark run on every CPU, so the CPU a \
+                 client spends is taken from the server too (`--pin` separates them)."
+            }
         );
         let _ = writeln!(
             s,
@@ -1104,7 +1125,14 @@ impl Report {
         ]);
         let r = tokio.get_ops / raw.get_ops;
         rows.push([
-            "zk-tokio pipelined getData within 10% of raw".into(),
+            format!(
+                "zk-tokio pipelined getData within 10% of raw ({})",
+                if self.args.pin {
+                    "CPUs pinned"
+                } else {
+                    "CPUs shared"
+                }
+            ),
             format!("{:.0}% of raw", 100.0 * r),
             ">= 90%".into(),
             verdict(r >= 0.9),
@@ -1262,8 +1290,42 @@ fn md_table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
 
 // ---------------------------------------------------------------------------------------------
 
+/// Pins every thread of the process `server_pid` to the last CPU and this process (threads
+/// started later inherit it) to the others. Returns the two CPU lists.
+fn pin(server_pid: u32) -> Result<(String, String), String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        return Err(format!(
+            "--pin needs at least 2 CPUs, this machine has {cpus}"
+        ));
+    }
+    let server_cpus = (cpus - 1).to_string();
+    let client_cpus = if cpus == 2 {
+        "0".to_owned()
+    } else {
+        format!("0-{}", cpus - 2)
+    };
+    for (pid, list) in [
+        (server_pid, &server_cpus),
+        (std::process::id(), &client_cpus),
+    ] {
+        let status = std::process::Command::new("taskset")
+            .args(["--all-tasks", "--cpu-list", "--pid", list, &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| format!("running taskset (util-linux): {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "taskset could not pin process {pid} to CPUs {list}"
+            ));
+        }
+    }
+    Ok((client_cpus, server_cpus))
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let started = Instant::now();
     let load_before = loadavg();
     eprintln!("zk-bench: load average before: {load_before}");
@@ -1275,6 +1337,14 @@ fn run() -> Result<(), String> {
             Some(Server::standalone(&ServerOptions::default()).map_err(|e| e.to_string())?)
         }
     };
+    if args.pin {
+        let pid = server
+            .as_ref()
+            .and_then(Server::pid)
+            .ok_or("no server process to pin")?;
+        let (client_cpus, server_cpu) = pin(pid)?;
+        eprintln!("zk-bench: server on CPU {server_cpu}, clients on CPU {client_cpus}");
+    }
     let connect = match (&args.connect, &server) {
         (Some(c), _) => c.clone(),
         (None, Some(s)) => s.connect_string(),
@@ -1332,6 +1402,7 @@ fn run() -> Result<(), String> {
 
     let report = Report {
         plan,
+        cpus,
         load_before,
         load_after: loadavg(),
         results: runs.iter().map(|(a, r)| (*a, summarize(r))).collect(),
