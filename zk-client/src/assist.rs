@@ -61,8 +61,12 @@ pub(crate) struct Assist {
     /// Wake-ups routed to a leader, and how many of them a poll of the driver has since served.
     routed: AtomicU64,
     served: AtomicU64,
-    /// The background thread is watching a leader, every `watchdog`.
+    /// The background thread is watching a leader, every `watchdog`. Changed only under the
+    /// `leader` lock, so that a new leader and a watch that ends cannot miss each other.
     watching: AtomicBool,
+    /// The background thread has work of its own: a wake-up that found no leader, a caller
+    /// that left work after [`MAX_ROUNDS`], or the end of the session.
+    background_due: AtomicBool,
     watchdog: Duration,
     background: Mutex<Option<Thread>>,
     /// The waker the driver registers everywhere.
@@ -113,6 +117,7 @@ impl Assist {
             routed: AtomicU64::new(0),
             served: AtomicU64::new(0),
             watching: AtomicBool::new(false),
+            background_due: AtomicBool::new(false),
             watchdog,
             background: Mutex::new(None),
             router: Waker::from(Arc::new(Router(weak.clone()))),
@@ -198,6 +203,7 @@ impl Assist {
     }
 
     fn wake_background(&self) {
+        self.background_due.store(true, SeqCst);
         if let Some(thread) = lock(&self.background).as_ref() {
             thread.unpark();
         }
@@ -205,15 +211,20 @@ impl Assist {
 
     /// The task with `token` waits for a reply: route the driver's wake-ups to `waker`.
     pub(crate) fn lead(&self, token: u64, waker: &Waker) {
-        {
-            let mut leader = lock(&self.leader);
-            match &*leader {
-                Some((t, w)) if *t == token && w.will_wake(waker) => {}
-                _ => *leader = Some((token, waker.clone())),
+        let mut leader = lock(&self.leader);
+        let replaced = match &*leader {
+            Some((t, w)) if *t == token && w.will_wake(waker) => None,
+            _ => leader.replace((token, waker.clone())),
+        };
+        let start_watching = !self.watching.swap(true, SeqCst);
+        drop(leader);
+        // A waker is dropped outside the lock: dropping it may run executor code.
+        drop(replaced);
+        if start_watching {
+            // Not `wake_background`: the thread has nothing to poll, only a leader to watch.
+            if let Some(thread) = lock(&self.background).as_ref() {
+                thread.unpark();
             }
-        }
-        if !self.watching.swap(true, SeqCst) {
-            self.wake_background();
         }
     }
 
@@ -240,6 +251,7 @@ impl Assist {
         let mut routed_before = self.routed.load(SeqCst);
         let mut quiet = 0;
         while !self.finished.load(SeqCst) {
+            let mut take_over = false;
             if !self.watching.load(SeqCst) {
                 std::thread::park();
                 routed_before = self.routed.load(SeqCst);
@@ -247,25 +259,34 @@ impl Assist {
             } else {
                 std::thread::park_timeout(self.watchdog);
                 let routed = self.routed.load(SeqCst);
-                if self.served.load(SeqCst) < routed_before {
-                    // A wake-up older than a whole period is still unserved: the leader
-                    // stopped polling. Take its wake-ups over.
-                    lock(&self.leader).take();
-                    self.notified.store(true, SeqCst);
-                }
+                // A wake-up routed to the leader before the previous check is still unserved:
+                // the leader stopped polling. Take its wake-ups over.
+                take_over = self.served.load(SeqCst) < routed_before;
                 quiet = if routed == routed_before {
                     quiet + 1
                 } else {
                     0
                 };
                 routed_before = routed;
-                if quiet >= IDLE_TICKS || lock(&self.leader).is_none() {
-                    // Stop watching; a new leader wakes this thread to watch again.
-                    lock(&self.leader).take();
-                    self.watching.store(false, SeqCst);
+                if take_over || quiet >= IDLE_TICKS {
+                    let mut leader = lock(&self.leader);
+                    let demoted = leader.take();
+                    if !take_over {
+                        // Quiet for a while: stop watching; a new leader wakes this thread
+                        // to watch again.
+                        self.watching.store(false, SeqCst);
+                    }
+                    drop(leader);
+                    drop(demoted);
                 }
             }
-            self.drive();
+            // Fresh wake-ups belong to the leader: poll only for this thread's own work.
+            if self.background_due.swap(false, SeqCst) || take_over {
+                if take_over {
+                    self.notified.store(true, SeqCst);
+                }
+                self.drive();
+            }
         }
     }
 }
