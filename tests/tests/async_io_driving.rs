@@ -90,6 +90,34 @@ fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
 }
 
 #[test]
+fn a_call_made_and_not_awaited_is_still_sent() {
+    smol::block_on(async {
+        let connect = shared_server().connect_string();
+        // A long session timeout: its pings (every 10 s) must not be what sends the request.
+        let client = ClientBuilder::new(&connect, AsyncIo::default())
+            .session_timeout(Duration::from_secs(30))
+            .connect()
+            .await
+            .expect("connect");
+        let observer = Client::connect(&connect).await.expect("connect observer");
+        let path = format!("/async-io-not-awaited-{}", std::process::id());
+        // Requests are written by whoever next waits for a reply, so that requests made
+        // together share a write; this one is made and kept, and the task waits for nothing
+        // of the client's.
+        let kept = client.create(&path, &b"x"[..], CreateMode::Ephemeral);
+        let appeared = async {
+            while observer.exists(&path).await.expect("exists").is_none() {
+                smol::Timer::after(Duration::from_millis(20)).await;
+            }
+        };
+        within(STEP, "the node created by the kept call", appeared).await;
+        kept.await.expect("create");
+        client.close().await;
+        observer.close().await;
+    });
+}
+
+#[test]
 fn a_task_on_another_thread_gets_its_reply_while_this_one_drives() {
     let connect = shared_server().connect_string();
     let client = smol::block_on(Client::connect(&connect)).expect("connect");

@@ -6,11 +6,13 @@
 //! (`#[async_std::main]`, `async_std::task::block_on`, `async_std::task::spawn`) and under smol
 //! (`smol::block_on`, `smol::spawn`, any `smol::Executor`).
 //!
-//! There is no driver task: a call writes its request when it is made, and a task awaiting a
-//! reply that has not arrived reads the socket itself, on its own thread, so a request costs no
-//! cross-thread wake-up. A small background thread per session serves the session whenever no
-//! task waits (watch events, pings, reconnects) and takes over from a task that stops polling
-//! its call (checked every few milliseconds), so the session never depends on one.
+//! There is no driver task: a task awaiting a reply that has not arrived writes the requests
+//! submitted since the last write (calls made together share one write) and reads the socket
+//! itself, on its own thread, so a request costs no cross-thread wake-up. A small background
+//! thread per session serves the session whenever no task waits (watch events, pings,
+//! reconnects), and within a few milliseconds writes a request whose caller awaits something
+//! else first and takes over from a task that stops polling its call, so the session never
+//! depends on one.
 //!
 //! ```no_run
 //! use zk_async_std::{Client, CreateMode};

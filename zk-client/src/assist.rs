@@ -6,20 +6,23 @@
 //! task hands the driver new requests: that doubled the client's CPU per request. So for such
 //! runtimes ([`Runtime::DRIVE_INLINE`](crate::Runtime::DRIVE_INLINE)) the driver is not a task:
 //!
-//! * a call's submission polls the driver at once, on the caller's thread, which writes the
-//!   request;
-//! * a task awaiting a reply that has not arrived polls the driver too, and becomes the
-//!   *leader*;
+//! * a task awaiting a reply that has not arrived polls the driver itself, on its own thread,
+//!   and becomes the *leader*;
 //! * the driver registers one waker with every source it waits on (socket, timers, signal):
-//!   the router, which wakes the leader when there is one and the background thread otherwise.
+//!   the router, which wakes the leader when there is one and the background thread otherwise;
+//! * a submitted request is written by the next poll of the driver: the one made by a task
+//!   about to sleep on a reply, by a dropped call, or by the background thread. Requests made
+//!   one after another (each reply answered with a new request, a `join!` of calls) thus share
+//!   one write, as they do with a driver task.
 //!
 //! Whoever is woken polls the driver; when another thread is polling it already, that one polls
 //! again (`notified`), so a wake-up is never lost between two pollers. A leader resigns when its
-//! reply arrives or its call is dropped. A leader that keeps its call but stops polling it (a
-//! `select!` that took another branch) would strand the wake-ups routed to it, so while there is
-//! a leader the background thread looks every [`WATCHDOG`] and takes over any wake-up the leader
-//! left unserved for a whole period; after [`IDLE_TICKS`] quiet periods it demotes the leader
-//! and stops looking until a new one steps up.
+//! reply arrives or its call is dropped. Two things could wait for a poll that never comes: a
+//! wake-up routed to a leader that keeps its call but stops polling it (a `select!` that took
+//! another branch), and a request whose caller awaits something else first. So while there is a
+//! leader or a request to write, the background thread looks every [`WATCHDOG`] and takes over
+//! what has waited for a whole period (a request made and not awaited goes out within two
+//! periods); after [`IDLE_TICKS`] quiet periods it stops looking until there is work again.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,10 +36,11 @@ use crate::oneshot::Receiver;
 use crate::runtime::BoxFuture;
 use crate::shared::RawResult;
 
-/// How often the background thread checks a leader's wake-ups.
-pub(crate) const WATCHDOG: Duration = Duration::from_millis(5);
-/// Quiet checks after which the background thread stops watching a leader.
-pub(crate) const IDLE_TICKS: u32 = 20;
+/// How often the background thread checks, while there is a leader or a request to write, that
+/// someone polls the driver.
+pub(crate) const WATCHDOG: Duration = Duration::from_millis(2);
+/// Quiet checks (100 ms) after which the background thread stops watching.
+pub(crate) const IDLE_TICKS: u32 = 50;
 /// Polls of the driver one caller makes before leaving further work to the background thread.
 const MAX_ROUNDS: usize = 8;
 
@@ -61,6 +65,10 @@ pub(crate) struct Assist {
     /// Wake-ups routed to a leader, and how many of them a poll of the driver has since served.
     routed: AtomicU64,
     served: AtomicU64,
+    /// Submissions left for the next poll of the driver to write, and how many of them a poll
+    /// has since written.
+    deferred: AtomicU64,
+    flushed: AtomicU64,
     /// The background thread is watching a leader, every `watchdog`. Changed only under the
     /// `leader` lock, so that a new leader and a watch that ends cannot miss each other.
     watching: AtomicBool,
@@ -116,6 +124,8 @@ impl Assist {
             leader: Mutex::new(None),
             routed: AtomicU64::new(0),
             served: AtomicU64::new(0),
+            deferred: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
             watching: AtomicBool::new(false),
             background_due: AtomicBool::new(false),
             watchdog,
@@ -136,6 +146,30 @@ impl Assist {
         self.drive();
     }
 
+    /// A request was submitted: it is written by the next poll of the driver, which comes when
+    /// a task waits for a reply that has not arrived (as it is about to sleep), when a call is
+    /// dropped or waited for by blocking, or at the latest from the background thread one
+    /// [`WATCHDOG`] period later. Requests submitted in one go thus share one write.
+    pub(crate) fn defer(&self) {
+        self.notified.store(true, SeqCst);
+        self.deferred.fetch_add(1, SeqCst);
+        if !self.watching.load(SeqCst) {
+            let leader = lock(&self.leader);
+            let start_watching = !self.watching.swap(true, SeqCst);
+            drop(leader);
+            if start_watching {
+                self.unpark_background();
+            }
+        }
+    }
+
+    /// Writes the submissions still waiting for a poll of the driver.
+    pub(crate) fn flush_deferred(&self) {
+        if self.flushed.load(SeqCst) < self.deferred.load(SeqCst) {
+            self.kick();
+        }
+    }
+
     /// Polls the driver if anything woke it since its last poll, unless another thread is
     /// polling it (that one then polls again).
     pub(crate) fn drive(&self) {
@@ -154,6 +188,7 @@ impl Assist {
                 while let Some(fut) = driver.as_mut() {
                     self.notified.store(false, SeqCst);
                     self.served.store(self.routed.load(SeqCst), SeqCst);
+                    self.flushed.store(self.deferred.load(SeqCst), SeqCst);
                     if fut
                         .as_mut()
                         .poll(&mut Context::from_waker(&self.router))
@@ -204,6 +239,10 @@ impl Assist {
 
     fn wake_background(&self) {
         self.background_due.store(true, SeqCst);
+        self.unpark_background();
+    }
+
+    fn unpark_background(&self) {
         if let Some(thread) = lock(&self.background).as_ref() {
             thread.unpark();
         }
@@ -222,22 +261,23 @@ impl Assist {
         drop(replaced);
         if start_watching {
             // Not `wake_background`: the thread has nothing to poll, only a leader to watch.
-            if let Some(thread) = lock(&self.background).as_ref() {
-                thread.unpark();
-            }
+            self.unpark_background();
         }
     }
 
     /// The task with `token` no longer waits: stop routing wake-ups to it, and serve one that
-    /// may have reached it meanwhile.
+    /// may have reached it meanwhile. (Submissions may wait: the task is not about to sleep.)
     pub(crate) fn resign(&self, token: u64) {
-        {
+        let demoted = {
             let mut leader = lock(&self.leader);
             if matches!(&*leader, Some((t, _)) if *t == token) {
-                *leader = None;
+                leader.take()
+            } else {
+                None
             }
-        }
-        if self.notified.load(SeqCst) {
+        };
+        drop(demoted);
+        if self.served.load(SeqCst) < self.routed.load(SeqCst) {
             self.drive();
         }
     }
@@ -247,34 +287,42 @@ impl Assist {
         *lock(&self.background) = Some(std::thread::current());
         // The first poll starts connecting (`notified` starts set).
         self.drive();
-        // Wake-ups routed to the leader up to the previous check, and quiet checks in a row.
+        // Wake-ups routed to the leader and submissions left to write, as of the previous check;
+        // quiet checks in a row.
         let mut routed_before = self.routed.load(SeqCst);
+        let mut deferred_before = self.deferred.load(SeqCst);
         let mut quiet = 0;
         while !self.finished.load(SeqCst) {
             let mut take_over = false;
             if !self.watching.load(SeqCst) {
                 std::thread::park();
                 routed_before = self.routed.load(SeqCst);
+                deferred_before = self.deferred.load(SeqCst);
                 quiet = 0;
             } else {
                 std::thread::park_timeout(self.watchdog);
                 let routed = self.routed.load(SeqCst);
-                // A wake-up routed to the leader before the previous check is still unserved:
-                // the leader stopped polling. Take its wake-ups over.
-                take_over = self.served.load(SeqCst) < routed_before;
-                quiet = if routed == routed_before {
+                let deferred = self.deferred.load(SeqCst);
+                // A wake-up routed to the leader, or a submission, from before the previous
+                // check is still waiting: nobody polls the driver (a leader stopped polling, or
+                // a call was made and not awaited). Take over.
+                take_over = self.served.load(SeqCst) < routed_before
+                    || self.flushed.load(SeqCst) < deferred_before;
+                quiet = if routed == routed_before && deferred == deferred_before {
                     quiet + 1
                 } else {
                     0
                 };
                 routed_before = routed;
+                deferred_before = deferred;
                 if take_over || quiet >= IDLE_TICKS {
                     let mut leader = lock(&self.leader);
                     let demoted = leader.take();
                     if !take_over {
-                        // Quiet for a while: stop watching; a new leader wakes this thread
-                        // to watch again.
+                        // Quiet for a while: stop watching; a new leader or submission wakes
+                        // this thread to watch again. One that came meanwhile is written now.
                         self.watching.store(false, SeqCst);
+                        take_over = self.flushed.load(SeqCst) < self.deferred.load(SeqCst);
                     }
                     drop(leader);
                     drop(demoted);
@@ -318,6 +366,10 @@ impl Reply {
 
     /// Blocks until the reply arrives (`None`: it never will) or `timeout` passes (`Err`).
     pub(crate) fn wait(mut self, timeout: Option<Duration>) -> Result<Option<RawResult>, ()> {
+        if let Some(assist) = &self.assist {
+            // About to block: what was submitted goes out first.
+            assist.flush_deferred();
+        }
         self.resign();
         match self.rx.take() {
             Some(rx) => rx.wait(timeout).map_err(drop),
@@ -367,6 +419,10 @@ impl Future for Reply {
 
 impl Drop for Reply {
     fn drop(&mut self) {
+        if let Some(assist) = &self.assist {
+            // A dropped call will not be waited for: its request goes out now.
+            assist.flush_deferred();
+        }
         self.resign();
     }
 }
@@ -526,6 +582,32 @@ mod tests {
         let assist = Assist::start(driver).unwrap();
         probe.wait_for_polls(2);
         let _ = assist;
+    }
+
+    #[test]
+    fn submissions_wait_for_the_next_poll_and_share_it() {
+        let (probe, assist) = started_with(NEVER);
+        let before = probe.polls();
+        assist.defer();
+        assist.defer();
+        // A task that gets a reply that was already there does not write.
+        assist.resign(7);
+        assert_eq!(probe.polls(), before, "nothing written yet");
+        // A task about to sleep on a reply polls once, for both.
+        assist.lead(7, &Waker::from(Arc::new(Counter::default())));
+        assist.drive();
+        assert_eq!(probe.polls(), before + 1);
+        assist.flush_deferred();
+        assert_eq!(probe.polls(), before + 1, "both were written by that poll");
+    }
+
+    #[test]
+    fn a_submission_nobody_waits_for_is_written_by_the_background_thread() {
+        let (probe, assist) = started();
+        let before = probe.polls();
+        assist.defer();
+        let polls = probe.wait_for_polls(before + 1);
+        assert_ne!(polls[before], std::thread::current().id());
     }
 
     #[test]

@@ -150,6 +150,15 @@ impl Shared {
         }
     }
 
+    /// Gets a new request written: by the next poll of the driver when the callers drive it
+    /// (so that requests submitted together share a write), by waking the driver otherwise.
+    fn submitted(&self) {
+        match self.assist.get() {
+            Some(assist) => assist.defer(),
+            None => self.signal.notify(),
+        }
+    }
+
     fn reply(&self, rx: oneshot::Receiver<RawResult>) -> Reply {
         Reply::new(rx, self.assist.get().cloned())
     }
@@ -192,7 +201,7 @@ impl Shared {
             inner.replies.insert(id, tx);
             rx
         };
-        self.kick();
+        self.submitted();
         Ok(self.reply(rx))
     }
 
@@ -218,7 +227,7 @@ impl Shared {
             let parts = WatchParts::new(self.clone(), id.watch_id(), queue);
             (rx, parts)
         };
-        self.kick();
+        self.submitted();
         Ok((self.reply(out.0), out.1))
     }
 

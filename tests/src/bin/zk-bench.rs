@@ -59,6 +59,8 @@ usage: zk-bench [--quick] [--adapter NAME]... [--repeat N] [--markdown FILE]
   --depth N           requests in flight when pipelining (default 256)
   --blocking-threads N  threads of the blocking-threads client (default: depth)
   --no-raw            skip the raw reference client (for profiling one client)
+  --raw-extra-cpu NS  the raw client burns NS ns of CPU per pipelined reply (what client
+                      CPU alone does to throughput when the server shares the CPUs)
   --pin               run the server's JVM on the last CPU and the clients on the others,
                       so that they do not compete for CPU (needs 2 CPUs and `taskset`)";
 
@@ -135,6 +137,7 @@ struct Args {
     quick: bool,
     no_raw: bool,
     pin: bool,
+    raw_extra_cpu_ns: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -153,6 +156,7 @@ fn parse_args() -> Result<Args, String> {
         quick,
         no_raw: false,
         pin: false,
+        raw_extra_cpu_ns: 0,
     };
     let mut iter = argv.into_iter();
     let number = |iter: &mut std::vec::IntoIter<String>, what: &str| -> Result<usize, String> {
@@ -166,6 +170,9 @@ fn parse_args() -> Result<Args, String> {
             "--quick" => {}
             "--no-raw" => args.no_raw = true,
             "--pin" => args.pin = true,
+            "--raw-extra-cpu" => {
+                args.raw_extra_cpu_ns = number(&mut iter, "--raw-extra-cpu")? as u64
+            }
             // `cargo bench` passes this; harmless.
             "--bench" => {}
             "--adapter" | "-a" => {
@@ -321,6 +328,7 @@ struct Plan {
     latency_ops: usize,
     depth: usize,
     blocking_threads: usize,
+    raw_extra_cpu: Duration,
 }
 
 impl Plan {
@@ -348,6 +356,9 @@ struct Raw {
     start: usize,
     end: usize,
     decoder: FrameDecoder,
+    /// CPU burnt per pipelined reply (`--raw-extra-cpu`), to show what client CPU alone does
+    /// to throughput.
+    extra_cpu: Duration,
 }
 
 /// Pre-encoded request frames: `depth` frames with xids 1..=depth, laid out twice so that any
@@ -413,6 +424,7 @@ impl Raw {
             start: 0,
             end: 0,
             decoder: FrameDecoder::default(),
+            extra_cpu: Duration::ZERO,
         };
         let frame = loop {
             if let Some(len) = raw.next_frame_len() {
@@ -484,6 +496,12 @@ impl Raw {
         while done < ops {
             self.fill();
             let k = self.take_replies(&mut expected, depth as i32);
+            if !self.extra_cpu.is_zero() {
+                let busy = Instant::now();
+                while busy.elapsed() < self.extra_cpu * k as u32 {
+                    std::hint::spin_loop();
+                }
+            }
             done += k;
             let more = k.min(ops - sent);
             if more > 0 {
@@ -536,6 +554,7 @@ fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
     let mut set_ring = FrameRing::new(plan.depth, &set);
 
     let mut raw = Raw::connect(addr);
+    raw.extra_cpu = plan.raw_extra_cpu;
     raw.pipelined(
         &mut get_ring,
         round_up(Plan::warm(plan.get_ops), plan.depth),
@@ -1033,8 +1052,21 @@ impl Report {
              The thread-per-call row has {} threads share one client, each making blocking \
              calls in a loop ({} in flight). The raw client writes \
              pre-encoded frames, reads replies in 64 KiB reads and parses only length, xid and \
-             error code.",
-            p.depth, p.get_ops, p.set_ops, p.depth, p.blocking_threads, p.blocking_threads
+             error code{}.",
+            p.depth,
+            p.get_ops,
+            p.set_ops,
+            p.depth,
+            p.blocking_threads,
+            p.blocking_threads,
+            if p.raw_extra_cpu.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    ", and burns {} ns of CPU per pipelined reply (`--raw-extra-cpu`)",
+                    p.raw_extra_cpu.as_nanos()
+                )
+            }
         );
         let _ = writeln!(
             s,
@@ -1361,6 +1393,7 @@ fn run() -> Result<(), String> {
         latency_ops: args.latency_ops,
         depth: args.depth,
         blocking_threads: args.blocking_threads.unwrap_or(args.depth),
+        raw_extra_cpu: Duration::from_nanos(args.raw_extra_cpu_ns),
     };
 
     prepare_nodes(&connect);
