@@ -201,6 +201,16 @@ impl Io {
     }
 }
 
+/// What one turn of the I/O thread learns from the session.
+struct Turn {
+    actions: Vec<Action>,
+    deadline: Option<Instant>,
+    connect_deadline: Option<Instant>,
+    terminal: bool,
+    /// Frames are ready to write.
+    transmit: bool,
+}
+
 /// The I/O thread's own state.
 pub(crate) struct IoThread {
     io: Arc<Io>,
@@ -238,19 +248,38 @@ impl IoThread {
         }
         let _gone = Gone(self.io.shared.clone());
         loop {
-            let (actions, deadline, connect_deadline, terminal) = self.shared().with_session(|s| {
+            // One visit to the session per turn: the timers due, then its outputs.
+            let now = self.shared().now();
+            let turn = self.shared().with_session(|s| {
+                if s.poll_timeout().is_some_and(|deadline| deadline <= now) {
+                    s.handle_timeout(now);
+                }
                 let mut actions = Vec::new();
                 while let Some(a) = s.poll_action() {
                     actions.push(a);
                 }
-                let terminal = s.state().is_terminal();
-                (actions, s.poll_timeout(), s.connect_deadline(), terminal)
+                Turn {
+                    actions,
+                    deadline: s.poll_timeout(),
+                    connect_deadline: s.connect_deadline(),
+                    terminal: s.state().is_terminal(),
+                    transmit: s.has_transmit(),
+                }
             });
+            let Turn {
+                actions,
+                deadline,
+                connect_deadline,
+                terminal,
+                transmit,
+            } = turn;
             let acted = !actions.is_empty();
             for action in actions {
                 self.act(action, connect_deadline);
             }
-            self.io.flush();
+            if transmit || acted {
+                self.io.flush();
+            }
             if terminal {
                 self.disconnect_all();
                 return;
@@ -323,7 +352,8 @@ impl IoThread {
         self.io.set_writer(None);
     }
 
-    /// Waits for input or the next deadline and feeds what happened to the session.
+    /// Waits for input or the next deadline and feeds the input to the session (the next turn
+    /// fires the timers that came due).
     fn wait(&mut self, deadline: Option<Instant>) {
         let now = Instant::now();
         let wait = deadline
@@ -375,8 +405,6 @@ impl IoThread {
             Some(_) => {}
             None => self.shared().signal.wait(wait),
         }
-        let now = self.shared().now();
-        self.shared().with_session(|s| s.handle_timeout(now));
     }
 
     fn closed(&mut self, conn: ConnectionId) {

@@ -522,6 +522,16 @@ impl Session {
         written
     }
 
+    /// Whether [`Session::poll_transmit`] has bytes to give now (so a driver whose writes are
+    /// costly to set up can skip them when there is nothing).
+    pub fn has_transmit(&self) -> bool {
+        match self.phase {
+            Phase::Handshaking(_) => !self.control.is_empty(),
+            Phase::Ready(_) => !self.control.is_empty() || !self.outbox.is_empty(),
+            _ => false,
+        }
+    }
+
     /// The next deadline at which [`Session::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state.is_terminal() {

@@ -143,3 +143,36 @@ fn a_negative_frame_length_is_a_protocol_violation() {
         Some(Err(CommonError::ConnectionLoss))
     );
 }
+
+#[test]
+fn has_transmit_says_whether_poll_transmit_has_bytes() {
+    let mut sim = Sim::new(config("127.0.0.1:2181"));
+    let mut out = Vec::new();
+    // Disconnected: requests wait, nothing can be written.
+    let _queued = sim.session.submit(&ops::Exists::new("/a"), sim.now);
+    assert!(!sim.session.has_transmit());
+    assert_eq!(sim.session.poll_transmit(sim.now, &mut out), 0);
+    // Handshaking: the ConnectRequest only.
+    let (conn, _) = sim.pending_connect.take().expect("the session asked to connect");
+    sim.session.handle_connected(conn, sim.now);
+    assert!(sim.session.has_transmit());
+    assert!(sim.session.poll_transmit(sim.now, &mut out) > 0);
+    assert!(!sim.session.has_transmit(), "the queued request waits for the handshake");
+    assert_eq!(sim.session.poll_transmit(sim.now, &mut out), 0);
+}
+
+#[test]
+fn has_transmit_sees_requests_and_pings_once_connected() {
+    let mut sim = connected(config("127.0.0.1:2181"));
+    let mut out = Vec::new();
+    sim.session.poll_transmit(sim.now, &mut out);
+    assert!(!sim.session.has_transmit());
+    let _call = sim.session.submit(&ops::Exists::new("/a"), sim.now);
+    assert!(sim.session.has_transmit(), "a request to write");
+    assert!(sim.session.poll_transmit(sim.now, &mut out) > 0);
+    assert!(!sim.session.has_transmit());
+    // The ping timer queues a ping: a driver that writes only when told must see it.
+    let ping_at = sim.session.poll_timeout().expect("a ping deadline");
+    sim.session.handle_timeout(ping_at);
+    assert!(sim.session.has_transmit(), "a ping to write");
+}
