@@ -70,6 +70,26 @@ fn submitted_calls_are_applied_in_call_order_and_each_gets_its_own_result() {
 }
 
 #[test]
+fn a_submitted_call_is_sent_without_being_waited_for() {
+    let (client, observer) = (client(), client());
+    let path = format!("/blocking-submit-flush-{}", std::process::id());
+    let call = client.submit(Create::new(&path, &b"x"[..]).mode(CreateMode::Ephemeral));
+    client.flush();
+    // The request is on the wire although nobody waits: another session sees its node.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while observer.exists(&path).expect("exists").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the submitted create never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    call.wait(None).expect("create");
+    client.close();
+    observer.close();
+}
+
+#[test]
 fn a_call_submitted_after_close_fails_with_closed() {
     let client = client();
     client.close();

@@ -136,6 +136,52 @@ impl Launch for Blocking {
     }
 }
 
+/// A call made with [`Client::submit`]: its request is on its way; [`Submitted::wait`] blocks
+/// for its typed result.
+#[must_use = "the request is sent either way, but its result is lost unless waited for"]
+pub struct Submitted<O: Operation> {
+    /// `None` once waited for.
+    pending: Option<Pending<O>>,
+    io: Arc<Io>,
+}
+
+impl<O: Operation> std::fmt::Debug for Submitted<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submitted")
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<O: Operation> Submitted<O> {
+    /// Blocks until the reply arrives, or at most `timeout`. A timeout returns
+    /// [`CommonError::RequestTimeout`]: the request stays in flight and its outcome is unknown.
+    pub fn wait(mut self, timeout: Option<Duration>) -> Result<O::Output, O::Error> {
+        let Some(pending) = self.pending.take() else {
+            return Err(O::Error::from(CommonError::Closed));
+        };
+        if !pending.is_ready() {
+            // About to block: what this thread submitted goes out first.
+            self.io.flush();
+        }
+        pending.wait(timeout)
+    }
+
+    /// Whether the result is here: [`Submitted::wait`] would return at once.
+    pub fn is_ready(&self) -> bool {
+        self.pending.as_ref().map_or(true, Pending::is_ready)
+    }
+}
+
+impl<O: Operation> Drop for Submitted<O> {
+    fn drop(&mut self) {
+        if self.pending.is_some() {
+            // Never waited for: nothing else may be about to write its request.
+            self.io.flush();
+        }
+    }
+}
+
 impl Client {
     /// Connects to `connect_string` (`h1:p1,h2:p2/chroot`) with default options and waits until
     /// a server accepts the session.
@@ -167,9 +213,8 @@ impl Client {
         block_on(call, self.call_timeout).unwrap_or(Err(E::from(CommonError::RequestTimeout)))
     }
 
-    /// Submits `op` without waiting: its request goes on the wire now, in call order, and the
-    /// returned [`Pending`] waits for its typed result ([`Pending::wait`], with an optional
-    /// timeout). This is how a blocking program keeps many requests in flight on one thread:
+    /// Submits `op` without waiting, and returns the call to wait for later: the blocking
+    /// way to keep many requests in flight from one thread.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -188,13 +233,26 @@ impl Client {
     /// # }
     /// ```
     ///
-    /// Dropping the `Pending` discards the result, never the request. Operations that set a
-    /// watch have their own methods (`get_data_and_watch`, `add_watch`, ...): submitted here,
-    /// an operation's watch flag sets a server watch whose events nobody receives.
-    pub fn submit<O: Operation>(&self, op: O) -> Pending<O> {
-        let pending = self.inner.call(op);
+    /// Requests go on the wire in call order. Like a buffered writer, `submit` leaves its
+    /// request for the next write, so that requests submitted one after another share one: the
+    /// request is written at the latest when a call of this client is about to block
+    /// ([`Submitted::wait`] on a reply not yet here, or any other method), when a `Submitted`
+    /// is dropped, on [`Client::flush`], or when the I/O thread next reads (replies to earlier
+    /// requests, pings). Dropping a `Submitted` discards its result, never its request.
+    ///
+    /// Operations that set a watch have their own methods (`get_data_and_watch`, `add_watch`,
+    /// ...): submitted here, an operation's watch flag sets a server watch whose events nobody
+    /// receives.
+    pub fn submit<O: Operation>(&self, op: O) -> Submitted<O> {
+        Submitted {
+            pending: Some(self.inner.call(op)),
+            io: self.io.clone(),
+        }
+    }
+
+    /// Writes every request submitted so far (see [`Client::submit`]).
+    pub fn flush(&self) {
         self.io.flush();
-        pending
     }
 
     /// Creates a node with an open ACL; returns its path (with any sequence suffix) and stat.

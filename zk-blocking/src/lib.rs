@@ -52,5 +52,5 @@ mod io;
 #[cfg(feature = "tls")]
 mod tls;
 
-pub use client::{Blocking, Client, ClientBuilder};
+pub use client::{Blocking, Client, ClientBuilder, Submitted};
 pub use zk_client::api::*;

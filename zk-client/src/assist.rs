@@ -364,6 +364,11 @@ impl Reply {
         }
     }
 
+    /// Whether the reply is here (or will never come): waiting would not block.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.rx.as_ref().map_or(true, Receiver::is_ready)
+    }
+
     /// Blocks until the reply arrives (`None`: it never will) or `timeout` passes (`Err`).
     pub(crate) fn wait(mut self, timeout: Option<Duration>) -> Result<Option<RawResult>, ()> {
         if let Some(assist) = &self.assist {

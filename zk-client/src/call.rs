@@ -26,6 +26,14 @@ impl<O: Operation> Pending<O> {
         }
     }
 
+    /// Whether the result is here: [`Pending::wait`] would return at once.
+    pub fn is_ready(&self) -> bool {
+        match &self.reply {
+            Some(Ok(reply)) => reply.is_ready(),
+            _ => true,
+        }
+    }
+
     /// Blocks until the reply arrives, or at most `timeout`. A timeout returns
     /// [`CommonError::RequestTimeout`]: the request stays in flight and its outcome is unknown.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<O::Output, O::Error> {

@@ -140,6 +140,12 @@ impl<T> Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Whether waiting would return at once (the value arrived, or never will).
+    pub(crate) fn is_ready(&self) -> bool {
+        let state = self.slot.lock();
+        state.value.is_some() || state.sender_gone
+    }
+
     /// The value if it arrived (`Some(Some)`), `Some(None)` if it never will, `None` if it is
     /// still to come. Forgets the waker of an earlier poll: the caller is awake, and polls
     /// again before it sleeps.

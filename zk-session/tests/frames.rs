@@ -153,11 +153,17 @@ fn has_transmit_says_whether_poll_transmit_has_bytes() {
     assert!(!sim.session.has_transmit());
     assert_eq!(sim.session.poll_transmit(sim.now, &mut out), 0);
     // Handshaking: the ConnectRequest only.
-    let (conn, _) = sim.pending_connect.take().expect("the session asked to connect");
+    let (conn, _) = sim
+        .pending_connect
+        .take()
+        .expect("the session asked to connect");
     sim.session.handle_connected(conn, sim.now);
     assert!(sim.session.has_transmit());
     assert!(sim.session.poll_transmit(sim.now, &mut out) > 0);
-    assert!(!sim.session.has_transmit(), "the queued request waits for the handshake");
+    assert!(
+        !sim.session.has_transmit(),
+        "the queued request waits for the handshake"
+    );
     assert_eq!(sim.session.poll_transmit(sim.now, &mut out), 0);
 }
 

@@ -782,7 +782,7 @@ fn blocking_pipelined(
 fn blocking_submitted<O: zk_client::session::Operation>(
     ops: usize,
     depth: usize,
-    mut submit: impl FnMut() -> zk_blocking::Pending<O>,
+    mut submit: impl FnMut() -> zk_blocking::Submitted<O>,
     mut check: impl FnMut(O::Output),
 ) where
     O::Error: std::fmt::Debug,
