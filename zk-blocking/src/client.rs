@@ -136,8 +136,9 @@ impl Launch for Blocking {
     }
 }
 
-/// A call made with [`Client::submit`]: its request is on its way; [`Submitted::wait`] blocks
-/// for its typed result.
+/// A call made with [`Client::submit`]: its request is queued in call order and goes out with
+/// the client's next write (see [`Client::submit`]); [`Submitted::wait`] blocks for its typed
+/// result.
 #[must_use = "the request is sent either way, but its result is lost unless waited for"]
 pub struct Submitted<O: Operation> {
     /// `None` once waited for.
@@ -234,11 +235,13 @@ impl Client {
     /// ```
     ///
     /// Requests go on the wire in call order. Like a buffered writer, `submit` leaves its
-    /// request for the next write, so that requests submitted one after another share one: the
-    /// request is written at the latest when a call of this client is about to block
-    /// ([`Submitted::wait`] on a reply not yet here, or any other method), when a `Submitted`
-    /// is dropped, on [`Client::flush`], or when the I/O thread next reads (replies to earlier
-    /// requests, pings). Dropping a `Submitted` discards its result, never its request.
+    /// request for the next write, so that requests submitted one after another share one. The
+    /// request is written when a call of this client is about to block ([`Submitted::wait`] on
+    /// a reply not yet here, or any other method of `Client`), when a `Submitted` is dropped,
+    /// on [`Client::flush`], or else on the I/O thread's next turn: when data arrives, and
+    /// within about a second at the latest. Waiting on a watch or on the state observer does
+    /// not write: call [`Client::flush`] first when such a wait depends on submitted requests.
+    /// Dropping a `Submitted` discards its result, never its request.
     ///
     /// Operations that set a watch have their own methods (`get_data_and_watch`, `add_watch`,
     /// ...): submitted here, an operation's watch flag sets a server watch whose events nobody

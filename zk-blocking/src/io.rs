@@ -1,10 +1,12 @@
 //! The background I/O thread and the write path.
 //!
 //! One thread per session reads the socket (with read timeouts taken from the session's next
-//! deadline), opens connections and answers the session's actions. Writes happen on whichever
-//! thread has something to send: a caller right after submitting, or the I/O thread after
-//! input; a mutex keeps frames whole and in order, with a bounded wait per write. Neither side
-//! knows anything of the protocol: that is the session's.
+//! deadline, at most a second), opens connections and answers the session's actions. Writes
+//! happen on whichever thread has something to send: a caller about to block on its reply (or
+//! flushing, or dropping a submitted call), or the I/O thread when a turn left the session with
+//! frames; each write takes every frame ready, so requests submitted together share one. A
+//! mutex keeps frames whole and in order, with a bounded wait per write. Neither side knows
+//! anything of the protocol: that is the session's.
 //!
 //! A connection is plain TCP or, with the `tls` feature and TLS options, TLS over TCP (see
 //! [`crate::tls`]): the handshake runs here, right after the TCP connect and before the session
@@ -273,6 +275,9 @@ impl IoThread {
                 terminal,
                 transmit,
             } = turn;
+            // Routing the turn's events may have given the session work (a watch removal), and
+            // callers may have submitted: both raise the signal.
+            let transmit = transmit || self.shared().signal.take_pending();
             let acted = !actions.is_empty();
             for action in actions {
                 self.act(action, connect_deadline);

@@ -11,7 +11,8 @@
 //! * the driver registers one waker with every source it waits on (socket, timers, signal):
 //!   the router, which wakes the leader when there is one and the background thread otherwise;
 //! * a submitted request is written by the next poll of the driver: the one made by a task
-//!   about to sleep on a reply, by a dropped call, or by the background thread. Requests made
+//!   about to sleep on a reply, by a dropped call, by a blocking wait (`Pending::wait`), or by
+//!   the background thread. Requests made
 //!   one after another (each reply answered with a new request, a `join!` of calls) thus share
 //!   one write, as they do with a driver task.
 //!
@@ -148,8 +149,8 @@ impl Assist {
 
     /// A request was submitted: it is written by the next poll of the driver, which comes when
     /// a task waits for a reply that has not arrived (as it is about to sleep), when a call is
-    /// dropped or waited for by blocking, or at the latest from the background thread one
-    /// [`WATCHDOG`] period later. Requests submitted in one go thus share one write.
+    /// dropped or waited for by blocking, or at the latest from the background thread within
+    /// two [`WATCHDOG`] periods. Requests submitted in one go thus share one write.
     pub(crate) fn defer(&self) {
         self.notified.store(true, SeqCst);
         self.deferred.fetch_add(1, SeqCst);
@@ -303,11 +304,12 @@ impl Assist {
                 std::thread::park_timeout(self.watchdog);
                 let routed = self.routed.load(SeqCst);
                 let deferred = self.deferred.load(SeqCst);
-                // A wake-up routed to the leader, or a submission, from before the previous
-                // check is still waiting: nobody polls the driver (a leader stopped polling, or
-                // a call was made and not awaited). Take over.
-                take_over = self.served.load(SeqCst) < routed_before
-                    || self.flushed.load(SeqCst) < deferred_before;
+                // A wake-up routed to the leader from before the previous check is still
+                // unserved: the leader stopped polling; demote it and take over. A submission
+                // from before the previous check is still unwritten: its caller awaits something
+                // else; write it (the leader, if any, is fine).
+                let stale_leader = self.served.load(SeqCst) < routed_before;
+                take_over = stale_leader || self.flushed.load(SeqCst) < deferred_before;
                 quiet = if routed == routed_before && deferred == deferred_before {
                     quiet + 1
                 } else {
@@ -315,14 +317,14 @@ impl Assist {
                 };
                 routed_before = routed;
                 deferred_before = deferred;
-                if take_over || quiet >= IDLE_TICKS {
+                if stale_leader || quiet >= IDLE_TICKS {
                     let mut leader = lock(&self.leader);
                     let demoted = leader.take();
-                    if !take_over {
+                    if quiet >= IDLE_TICKS {
                         // Quiet for a while: stop watching; a new leader or submission wakes
                         // this thread to watch again. One that came meanwhile is written now.
                         self.watching.store(false, SeqCst);
-                        take_over = self.flushed.load(SeqCst) < self.deferred.load(SeqCst);
+                        take_over |= self.flushed.load(SeqCst) < self.deferred.load(SeqCst);
                     }
                     drop(leader);
                     drop(demoted);

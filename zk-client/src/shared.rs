@@ -88,6 +88,12 @@ impl DriverSignal {
         std::mem::take(&mut s.pending)
     }
 
+    /// For drivers that do not wait on the signal: whether work was signalled since the last
+    /// call; clears the flag.
+    pub fn take_pending(&self) -> bool {
+        std::mem::take(&mut self.lock().pending)
+    }
+
     /// For blocking drivers: waits until notified or `timeout` passes; clears the flag.
     pub fn wait(&self, timeout: Duration) {
         let mut s = self.lock();
