@@ -11,6 +11,7 @@
 //! * after the present was handled, the next deadline is never in the past, and there is none
 //!   in a terminal state;
 //! * a terminal state never changes;
+//! * [`Session::has_transmit`] says exactly whether [`Session::poll_transmit`] gives bytes;
 //! * the receive buffer and the requests outstanding stay within the configured bounds.
 
 use std::collections::HashSet;
@@ -71,7 +72,14 @@ impl Driver {
             }
             if self.conn.is_some() {
                 let mut out = Vec::new();
-                if self.session.poll_transmit(self.now, &mut out) > 0 {
+                let announced = self.session.has_transmit();
+                let written = self.session.poll_transmit(self.now, &mut out);
+                assert_eq!(
+                    announced,
+                    written > 0,
+                    "has_transmit disagrees with poll_transmit"
+                );
+                if written > 0 {
                     progressed = true;
                     self.wire.extend_from_slice(&out);
                     self.read_wire();
