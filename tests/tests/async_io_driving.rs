@@ -36,17 +36,25 @@ async fn within<F: Future>(within: Duration, what: &str, fut: F) -> F::Output {
     smol::future::or(fut, timer).await
 }
 
+/// A client of the shared server whose session timeout is long, so that its pings (every 10 s)
+/// are not what gets a stalled session going again within [`STEP`]; and a second client.
+async fn long_timeout_client_and_another() -> (Client, Client) {
+    let connect = shared_server().connect_string();
+    let client = ClientBuilder::new(&connect, AsyncIo::default())
+        .session_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .expect("connect");
+    let other = Client::connect(&connect)
+        .await
+        .expect("connect the other client");
+    (client, other)
+}
+
 #[test]
 fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
     smol::block_on(async {
-        let connect = shared_server().connect_string();
-        // A long session timeout: its pings (every 10 s) must not be what unblocks the session.
-        let client = ClientBuilder::new(&connect, AsyncIo::default())
-            .session_timeout(Duration::from_secs(30))
-            .connect()
-            .await
-            .expect("connect");
-        let writer = Client::connect(&connect).await.expect("connect writer");
+        let (client, writer) = long_timeout_client_and_another().await;
         let path = format!("/async-io-stalled-leader-{}", std::process::id());
         client
             .create(&path, &b"0"[..], CreateMode::Ephemeral)
@@ -92,14 +100,7 @@ fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
 #[test]
 fn a_call_made_and_not_awaited_is_still_sent() {
     smol::block_on(async {
-        let connect = shared_server().connect_string();
-        // A long session timeout: its pings (every 10 s) must not be what sends the request.
-        let client = ClientBuilder::new(&connect, AsyncIo::default())
-            .session_timeout(Duration::from_secs(30))
-            .connect()
-            .await
-            .expect("connect");
-        let observer = Client::connect(&connect).await.expect("connect observer");
+        let (client, observer) = long_timeout_client_and_another().await;
         let path = format!("/async-io-not-awaited-{}", std::process::id());
         // Requests are written by whoever next waits for a reply, so that requests made
         // together share a write; this one is made and kept, and the task waits for nothing

@@ -506,6 +506,13 @@ mod tests {
         (probe, assist)
     }
 
+    /// Makes a task that never polls again (it only counts its wake-ups) the leader.
+    fn deaf_leader(assist: &Assist) -> Arc<Counter> {
+        let counter = Arc::new(Counter::default());
+        assist.lead(7, &Waker::from(counter.clone()));
+        counter
+    }
+
     fn started() -> (Arc<Probe>, Arc<Assist>) {
         started_with(WATCHDOG)
     }
@@ -526,8 +533,7 @@ mod tests {
         let (probe, assist) = started_with(NEVER);
         // The background thread is not woken to watch: it has no reason to poll at all.
         assist.watching.store(true, SeqCst);
-        let counter = Arc::new(Counter::default());
-        assist.lead(7, &Waker::from(counter.clone()));
+        let counter = deaf_leader(&assist);
         probe.fire();
         assert_eq!(counter.0.load(SeqCst), 1, "the leader was woken");
         let before = probe.polls();
@@ -542,8 +548,7 @@ mod tests {
     #[test]
     fn a_leader_that_stops_polling_is_taken_over_by_the_background_thread() {
         let (probe, assist) = started();
-        let counter = Arc::new(Counter::default());
-        assist.lead(7, &Waker::from(counter.clone()));
+        let counter = deaf_leader(&assist);
         let before = probe.polls();
         probe.fire();
         assert_eq!(counter.0.load(SeqCst), 1);
@@ -564,8 +569,7 @@ mod tests {
     fn a_resigning_leader_serves_a_wake_up_routed_to_it() {
         let (probe, assist) = started_with(NEVER);
         assist.watching.store(true, SeqCst);
-        let counter = Arc::new(Counter::default());
-        assist.lead(7, &Waker::from(counter.clone()));
+        let _leader = deaf_leader(&assist);
         let before = probe.polls();
         probe.fire();
         assist.resign(7);
