@@ -21,6 +21,8 @@
 //!
 //! Every call blocks until its reply (or, with [`Client::with_call_timeout`], at most a given
 //! time: a timed-out call reports `RequestTimeout`, and its request may still be applied).
+//! [`Client::submit`] keeps many calls in flight from one thread: it returns a [`Submitted`]
+//! call to wait for later, and requests submitted together share one write.
 //! Watches and session state are received with blocking `recv`, `recv_timeout`, `wait` and
 //! iterators. The operations, their argument, result and error types, and the watch and state
 //! semantics are those of `zk-tokio` and `zk-async-std`: the same code builds every request
