@@ -101,3 +101,33 @@ fn a_call_submitted_after_close_fails_with_closed() {
         CreateError::Common(CommonError::Closed)
     );
 }
+
+#[test]
+fn threads_calling_at_once_each_get_every_reply() {
+    // Whoever waits alone reads the socket itself; with several waiting, the I/O thread reads.
+    // Threads coming and going at random keep handing the socket over: no call may stall.
+    let client = client().with_call_timeout(Some(Duration::from_secs(20)));
+    let path = format!("/blocking-many-threads-{}", std::process::id());
+    client
+        .create(&path, &b"x"[..], CreateMode::Ephemeral)
+        .expect("create");
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (client, path) = (client.clone(), path.clone());
+            std::thread::spawn(move || {
+                for i in 0..400u64 {
+                    let (data, _) = client.get_data(&path).expect("get_data");
+                    assert_eq!(&data[..], b"x");
+                    // Now and then a pause, so that the number of waiters keeps changing.
+                    if (i * 7 + t) % 13 == 0 {
+                        std::thread::sleep(Duration::from_millis(1 + (i + t) % 3));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a calling thread failed");
+    }
+    client.close();
+}

@@ -154,20 +154,25 @@ impl<O: Operation> std::fmt::Debug for Submitted<O> {
     }
 }
 
-impl<O: Operation> Submitted<O> {
+impl<O: Operation + Unpin> Submitted<O> {
     /// Blocks until the reply arrives, or at most `timeout`. A timeout returns
     /// [`CommonError::RequestTimeout`]: the request stays in flight and its outcome is unknown.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<O::Output, O::Error> {
         let Some(pending) = self.pending.take() else {
             return Err(O::Error::from(CommonError::Closed));
         };
-        if !pending.is_ready() {
-            // About to block: what this thread submitted goes out first.
-            self.io.flush();
+        if pending.is_ready() {
+            return pending.wait(None);
         }
-        pending.wait(timeout)
+        // About to block: what this thread submitted goes out first.
+        self.io.flush();
+        self.io
+            .wait_for(pending, timeout)
+            .unwrap_or(Err(O::Error::from(CommonError::RequestTimeout)))
     }
+}
 
+impl<O: Operation> Submitted<O> {
     /// Whether the result is here: [`Submitted::wait`] would return at once.
     pub fn is_ready(&self) -> bool {
         self.pending.as_ref().map_or(true, Pending::is_ready)
@@ -211,7 +216,9 @@ impl Client {
         call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         self.io.flush();
-        block_on(call, self.call_timeout).unwrap_or(Err(E::from(CommonError::RequestTimeout)))
+        self.io
+            .wait_for(call, self.call_timeout)
+            .unwrap_or(Err(E::from(CommonError::RequestTimeout)))
     }
 
     /// Submits `op` without waiting, and returns the call to wait for later: the blocking
@@ -418,7 +425,9 @@ impl Client {
     pub fn close(&self) -> SessionState {
         let closing = self.inner.close();
         self.io.flush();
-        block_on(closing, None).unwrap_or(SessionState::Closed)
+        self.io
+            .wait_for(closing, None)
+            .unwrap_or(SessionState::Closed)
     }
 
     /// The session's state now.

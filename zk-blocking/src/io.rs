@@ -1,20 +1,25 @@
 //! The background I/O thread and the write path.
 //!
-//! One thread per session reads the socket (with read timeouts taken from the session's next
-//! deadline, at most a second), opens connections and answers the session's actions. Writes
-//! happen on whichever thread has something to send: a caller about to block on its reply (or
-//! flushing, or dropping a submitted call), or the I/O thread when a turn left the session with
-//! frames; each write takes every frame ready, so requests submitted together share one. A
-//! mutex keeps frames whole and in order, with a bounded wait per write. Neither side knows
-//! anything of the protocol: that is the session's.
+//! One thread per session opens connections, answers the session's actions, fires its timers
+//! and reads the socket (with read timeouts taken from the session's next deadline, at most a
+//! second), except while callers read it themselves: a caller waiting alone for its reply reads
+//! the socket on its own thread, so the reply needs no hand-over between threads, and the I/O
+//! thread then only wakes every [`GRACE`] for the timers until callers have been quiet that
+//! long. With several callers waiting, the I/O thread reads for all of them. Writes happen on
+//! whichever thread has something to send: a caller about to block on its reply (or flushing,
+//! or dropping a submitted call), or the I/O thread when a turn left the session with frames;
+//! each write takes every frame ready, so requests submitted together share one. A mutex keeps
+//! frames whole and in order, with a bounded wait per write. Neither side knows anything of the
+//! protocol: that is the session's.
 //!
 //! A connection is plain TCP or, with the `tls` feature and TLS options, TLS over TCP (see
 //! [`crate::tls`]): the handshake runs here, right after the TCP connect and before the session
 //! learns that the connection is open, so nothing of the session goes out unencrypted.
 
+use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +28,11 @@ use zk_client::{HostAddr, Shared};
 
 /// Longest single wait of the I/O thread, so it notices work even without a deadline.
 const MAX_WAIT: Duration = Duration::from_secs(1);
+/// While callers read the socket themselves, the I/O thread checks this often for timers and for
+/// the end of their activity.
+const GRACE: Duration = Duration::from_millis(2);
+/// Longest single read by a caller, so that it re-checks its own deadline.
+const CALLER_READ_MAX: Duration = Duration::from_millis(100);
 /// Bound on one write: a server that stops reading for this long is treated as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 64 * 1024;
@@ -91,10 +101,27 @@ struct Writer {
     out: Vec<u8>,
 }
 
+/// The read side of the current connection, with its buffer: read by the I/O thread, or by a
+/// caller waiting alone for its reply.
+struct Reader {
+    half: Option<(ConnectionId, ReadHalf)>,
+    /// The read timeout last set on the socket, so that it is set only when it changes.
+    read_timeout: Option<(ConnectionId, Duration)>,
+    buf: Vec<u8>,
+}
+
 /// What callers and the I/O thread share.
 pub(crate) struct Io {
     shared: Arc<Shared>,
     writer: Mutex<Option<Writer>>,
+    reader: Mutex<Reader>,
+    /// Callers blocked waiting for a reply.
+    waiting: AtomicUsize,
+    /// Bumped each time a waiting caller reads or wants to read the socket: while it moves, the
+    /// I/O thread leaves the socket to the callers.
+    caller_activity: AtomicU64,
+    /// The I/O thread, to wake it when a reading caller leaves other callers waiting.
+    io_thread: Mutex<Option<std::thread::Thread>>,
     /// Frames may be ready to write: set by every [`Io::flush`], cleared by the flushing thread
     /// just before it takes the session's frames.
     flush_wanted: AtomicBool,
@@ -107,6 +134,14 @@ impl Io {
         Arc::new(Io {
             shared,
             writer: Mutex::new(None),
+            reader: Mutex::new(Reader {
+                half: None,
+                read_timeout: None,
+                buf: vec![0u8; READ_CHUNK],
+            }),
+            waiting: AtomicUsize::new(0),
+            caller_activity: AtomicU64::new(0),
+            io_thread: Mutex::new(None),
             flush_wanted: AtomicBool::new(false),
             flushing: AtomicBool::new(false),
         })
@@ -201,6 +236,157 @@ impl Io {
     fn set_writer(&self, writer: Option<Writer>) {
         *self.writer() = writer;
     }
+
+    fn reader(&self) -> MutexGuard<'_, Reader> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks on `call` like [`zk_client::block_on`]; while this caller is the only one
+    /// waiting and nobody else reads, it reads the socket itself, so its reply needs no
+    /// hand-over from the I/O thread.
+    pub(crate) fn wait_for<F: Future>(
+        &self,
+        call: F,
+        timeout: Option<Duration>,
+    ) -> Option<F::Output> {
+        /// Leaves the count of waiting callers; wakes the I/O thread to read for those left.
+        struct Waiting<'a>(&'a Io);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                if self.0.waiting.fetch_sub(1, SeqCst) > 1 {
+                    if let Some(thread) = self
+                        .0
+                        .io_thread
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .as_ref()
+                    {
+                        thread.unpark();
+                    }
+                }
+            }
+        }
+        self.waiting.fetch_add(1, SeqCst);
+        let _waiting = Waiting(self);
+        zk_client::block_on_with(call, timeout, |left| self.read_for_caller(left))
+    }
+
+    /// One read by a waiting caller, when it is the only one waiting and the socket is free.
+    /// Returns whether it read (the caller then checks its reply again at once).
+    fn read_for_caller(&self, left: Option<Duration>) -> bool {
+        self.caller_activity.fetch_add(1, SeqCst);
+        if self.waiting.load(SeqCst) != 1 {
+            return false;
+        }
+        let Ok(mut reader) = self.reader.try_lock() else {
+            return false;
+        };
+        if reader.half.is_none() {
+            return false;
+        }
+        let wait = left.map_or(CALLER_READ_MAX, |l| l.min(CALLER_READ_MAX));
+        if wait.is_zero() {
+            return false;
+        }
+        self.read_once(&mut reader, wait);
+        true
+    }
+
+    /// Reads once (at most `wait`) and feeds what arrived to the session.
+    fn read_once(&self, reader: &mut Reader, wait: Duration) {
+        /// What the read asks for next.
+        enum Next {
+            Nothing,
+            Closed,
+            #[cfg(feature = "tls")]
+            FlushTls,
+        }
+        let Reader {
+            half,
+            read_timeout,
+            buf,
+        } = &mut *reader;
+        let Some((conn, read_half)) = half.as_mut() else {
+            return;
+        };
+        let conn = *conn;
+        let mut stream = read_half.stream();
+        let timeout = wait.max(Duration::from_millis(1));
+        if *read_timeout != Some((conn, timeout)) && stream.set_read_timeout(Some(timeout)).is_ok()
+        {
+            *read_timeout = Some((conn, timeout));
+        }
+        let next = match stream.read(buf) {
+            Ok(0) => Next::Closed,
+            Ok(n) => match read_half {
+                ReadHalf::Plain(_) => {
+                    let now = self.shared.now();
+                    let data = &buf[..n];
+                    self.shared.with_session(|s| s.handle_data(conn, data, now));
+                    Next::Nothing
+                }
+                #[cfg(feature = "tls")]
+                ReadHalf::Tls(_, tls) => {
+                    let decrypted = tls.decrypt(&buf[..n]);
+                    if !decrypted.data.is_empty() {
+                        let now = self.shared.now();
+                        let data = decrypted.data;
+                        self.shared.with_session(|s| s.handle_data(conn, data, now));
+                    }
+                    if decrypted.closed {
+                        Next::Closed
+                    } else if decrypted.wants_write {
+                        Next::FlushTls
+                    } else {
+                        Next::Nothing
+                    }
+                }
+            },
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Next::Nothing
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => Next::Nothing,
+            Err(_) => Next::Closed,
+        };
+        match next {
+            Next::Nothing => {}
+            Next::Closed => self.closed(reader, conn),
+            #[cfg(feature = "tls")]
+            Next::FlushTls => self.flush_tls(),
+        }
+    }
+
+    /// The connection `conn` ended: drops both halves and tells the session.
+    fn closed(&self, reader: &mut Reader, conn: ConnectionId) {
+        Self::drop_reader(reader);
+        self.set_writer(None);
+        let now = self.shared.now();
+        self.shared.with_session(|s| s.handle_closed(conn, now));
+    }
+
+    fn drop_reader(reader: &mut Reader) {
+        reader.read_timeout = None;
+        if let Some((_, half)) = reader.half.take() {
+            let _ = half.stream().shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Closes the current connection's socket (a caller blocked reading it returns at once) and
+    /// drops both halves; only those of connection `conn` when given.
+    fn disconnect(&self, conn: Option<ConnectionId>) {
+        {
+            let mut writer = self.writer();
+            if conn.is_none() || writer.as_ref().map(|w| w.conn) == conn {
+                if let Some(writer) = writer.take() {
+                    let _ = writer.half.stream().shutdown(Shutdown::Both);
+                }
+            }
+        }
+        let mut reader = self.reader();
+        if conn.is_none() || reader.half.as_ref().map(|h| h.0) == conn {
+            Self::drop_reader(&mut reader);
+        }
+    }
 }
 
 /// What one turn of the I/O thread learns from the session.
@@ -217,11 +403,8 @@ struct Turn {
 pub(crate) struct IoThread {
     io: Arc<Io>,
     connector: Connector,
-    reader: Option<(ConnectionId, ReadHalf)>,
-    /// The read timeout last set on the reader's socket, so that it is set only when it changes
-    /// (it is `MAX_WAIT` almost always: the session's deadlines are seconds away).
-    read_timeout: Option<(ConnectionId, Duration)>,
-    buf: Vec<u8>,
+    /// The callers' activity as of the previous wait.
+    caller_activity: u64,
 }
 
 impl IoThread {
@@ -229,9 +412,7 @@ impl IoThread {
         IoThread {
             io,
             connector,
-            reader: None,
-            read_timeout: None,
-            buf: vec![0u8; READ_CHUNK],
+            caller_activity: 0,
         }
     }
 
@@ -249,6 +430,7 @@ impl IoThread {
             }
         }
         let _gone = Gone(self.io.shared.clone());
+        *self.io.io_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
         loop {
             // One visit to the session per turn: the timers due, then its outputs.
             let now = self.shared().now();
@@ -314,16 +496,14 @@ impl IoThread {
                             half: write_half,
                             out: Vec::new(),
                         }));
-                        self.reader = Some((conn, read_half));
+                        self.io.reader().half = Some((conn, read_half));
                         self.shared()
                             .with_session(|s| s.handle_connected(conn, now));
                     }
                     Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
                 }
             }
-            Action::Disconnect { conn } if self.reader.as_ref().map(|r| r.0) == Some(conn) => {
-                self.disconnect_all();
-            }
+            Action::Disconnect { conn } => self.io.disconnect(Some(conn)),
             Action::Probe { probe, host } => {
                 // On a thread of its own: a probe of an unresponsive host takes seconds, and
                 // this thread must keep reading and firing timers meanwhile.
@@ -350,72 +530,40 @@ impl IoThread {
     }
 
     fn disconnect_all(&mut self) {
-        self.read_timeout = None;
-        if let Some((_, half)) = self.reader.take() {
-            let _ = half.stream().shutdown(Shutdown::Both);
-        }
-        self.io.set_writer(None);
+        self.io.disconnect(None);
     }
 
     /// Waits for input or the next deadline and feeds the input to the session (the next turn
-    /// fires the timers that came due).
+    /// fires the timers that came due). While callers read the socket themselves, it only
+    /// sleeps [`GRACE`] at a time, for the timers.
     fn wait(&mut self, deadline: Option<Instant>) {
         let now = Instant::now();
         let wait = deadline
             .map(|d| d.saturating_duration_since(now))
             .unwrap_or(MAX_WAIT)
             .min(MAX_WAIT);
-        match self.reader.as_mut() {
-            Some((conn, half)) if !wait.is_zero() => {
-                let conn = *conn;
-                let mut stream = half.stream();
-                let timeout = wait.max(Duration::from_millis(1));
-                if self.read_timeout != Some((conn, timeout))
-                    && stream.set_read_timeout(Some(timeout)).is_ok()
-                {
-                    self.read_timeout = Some((conn, timeout));
-                }
-                match stream.read(&mut self.buf) {
-                    Ok(0) => self.closed(conn),
-                    Ok(n) => match half {
-                        ReadHalf::Plain(_) => {
-                            let now = self.io.shared.now();
-                            let data = &self.buf[..n];
-                            self.io
-                                .shared
-                                .with_session(|s| s.handle_data(conn, data, now));
-                        }
-                        #[cfg(feature = "tls")]
-                        ReadHalf::Tls(_, tls) => {
-                            let decrypted = tls.decrypt(&self.buf[..n]);
-                            if !decrypted.data.is_empty() {
-                                let now = self.io.shared.now();
-                                let data = decrypted.data;
-                                self.io
-                                    .shared
-                                    .with_session(|s| s.handle_data(conn, data, now));
-                            }
-                            if decrypted.closed {
-                                self.closed(conn);
-                            } else if decrypted.wants_write {
-                                self.io.flush_tls();
-                            }
-                        }
-                    },
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(_) => self.closed(conn),
-                }
-            }
-            Some(_) => {}
-            None => self.shared().signal.wait(wait),
+        let activity = self.io.caller_activity.load(SeqCst);
+        let callers_active = std::mem::replace(&mut self.caller_activity, activity) != activity;
+        if callers_active && self.io.waiting.load(SeqCst) == 0 {
+            // Callers read for themselves; the next one is likely near.
+            std::thread::park_timeout(wait.min(GRACE));
+            return;
         }
-    }
-
-    fn closed(&mut self, conn: ConnectionId) {
-        self.disconnect_all();
-        let now = self.shared().now();
-        self.shared().with_session(|s| s.handle_closed(conn, now));
+        let mut reader = match self.io.reader.try_lock() {
+            Ok(reader) => reader,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                // A caller reads.
+                std::thread::park_timeout(wait.min(GRACE));
+                return;
+            }
+        };
+        if reader.half.is_none() {
+            drop(reader);
+            self.shared().signal.wait(wait);
+        } else if !wait.is_zero() {
+            self.io.read_once(&mut reader, wait);
+        }
     }
 }
 

@@ -29,7 +29,7 @@ mod timeout;
 pub mod tls;
 mod watch;
 
-pub use block_on::block_on;
+pub use block_on::{block_on, block_on_with};
 pub use call::Pending;
 pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
 pub use driver::Driver;
