@@ -458,8 +458,8 @@ fn blocking_over_tls13_round_trips_and_without_client_certificate_is_refused_aft
     );
 }
 
-/// The blocking client's TLS state is shared by the I/O thread (blocked reading) and the
-/// callers (writing from their own threads): concurrent callers, payloads larger than one TLS
+/// The blocking client's TLS state is shared by the reader (the I/O thread, or a caller waiting
+/// alone) and the callers (writing from their own threads): concurrent callers, payloads larger than one TLS
 /// record and than one read, and a watch notification arriving while calls are in flight must
 /// all come through intact.
 #[test]

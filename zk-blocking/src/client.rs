@@ -154,7 +154,7 @@ impl<O: Operation> std::fmt::Debug for Submitted<O> {
     }
 }
 
-impl<O: Operation + Unpin> Submitted<O> {
+impl<O: Operation> Submitted<O> {
     /// Blocks until the reply arrives, or at most `timeout`. A timeout returns
     /// [`CommonError::RequestTimeout`]: the request stays in flight and its outcome is unknown.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<O::Output, O::Error> {

@@ -31,6 +31,8 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 /// While callers read the socket themselves, the I/O thread checks this often for timers and for
 /// the end of their activity.
 const GRACE: Duration = Duration::from_millis(2);
+/// Longest sleep of the I/O thread while one caller keeps reading.
+const BUSY_PARK_MAX: Duration = Duration::from_millis(8);
 /// Longest single read by a caller, so that it re-checks its own deadline.
 const CALLER_READ_MAX: Duration = Duration::from_millis(100);
 /// Bound on one write: a server that stops reading for this long is treated as gone.
@@ -52,7 +54,7 @@ impl Connector {
     };
 }
 
-/// The read half of a connection, owned by the I/O thread.
+/// The read half of a connection, read by whoever holds [`Io`]'s reader (see the module docs).
 enum ReadHalf {
     Plain(TcpStream),
     #[cfg(feature = "tls")]
@@ -210,8 +212,8 @@ impl Io {
         }
     }
 
-    /// Sends what the TLS layer queued on its own (the I/O thread calls it when reading made
-    /// rustls want to answer).
+    /// Sends what the TLS layer queued on its own (the reader calls it when reading made rustls
+    /// want to answer).
     #[cfg(feature = "tls")]
     fn flush_tls(&self) {
         let mut guard = self.writer();
@@ -405,6 +407,8 @@ pub(crate) struct IoThread {
     connector: Connector,
     /// The callers' activity as of the previous wait.
     caller_activity: u64,
+    /// How long to sleep while a caller holds the socket (doubling up to [`BUSY_PARK_MAX`]).
+    busy_park: Duration,
 }
 
 impl IoThread {
@@ -413,6 +417,7 @@ impl IoThread {
             io,
             connector,
             caller_activity: 0,
+            busy_park: GRACE,
         }
     }
 
@@ -496,9 +501,10 @@ impl IoThread {
                             half: write_half,
                             out: Vec::new(),
                         }));
-                        self.io.reader().half = Some((conn, read_half));
                         self.shared()
                             .with_session(|s| s.handle_connected(conn, now));
+                        // Readable only once the session knows the connection.
+                        self.io.reader().half = Some((conn, read_half));
                     }
                     Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
                 }
@@ -544,8 +550,11 @@ impl IoThread {
             .min(MAX_WAIT);
         let activity = self.io.caller_activity.load(SeqCst);
         let callers_active = std::mem::replace(&mut self.caller_activity, activity) != activity;
-        if callers_active && self.io.waiting.load(SeqCst) == 0 {
-            // Callers read for themselves; the next one is likely near.
+        if callers_active && self.io.waiting.load(SeqCst) <= 1 {
+            // A lone caller reads for itself, or one is likely near: leave it the socket. (A
+            // lone caller that could not read parks without touching `caller_activity`, so the
+            // next wait reads for it.)
+            self.busy_park = GRACE;
             std::thread::park_timeout(wait.min(GRACE));
             return;
         }
@@ -553,11 +562,14 @@ impl IoThread {
             Ok(reader) => reader,
             Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => {
-                // A caller reads.
-                std::thread::park_timeout(wait.min(GRACE));
+                // A caller reads (a slow reply, a frozen server): check less and less often,
+                // never past the next deadline.
+                std::thread::park_timeout(wait.min(self.busy_park));
+                self.busy_park = (self.busy_park * 2).min(BUSY_PARK_MAX);
                 return;
             }
         };
+        self.busy_park = GRACE;
         if reader.half.is_none() {
             drop(reader);
             self.shared().signal.wait(wait);

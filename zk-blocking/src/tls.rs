@@ -1,16 +1,17 @@
 //! TLS over the blocking sockets, with rustls.
 //!
-//! A caller may send while the I/O thread is blocked reading the same connection, so the TLS
+//! A caller may send while another thread is blocked reading the same connection, so the TLS
 //! state cannot live inside one blocking stream. Instead each connection keeps its two socket
 //! halves, as plain TCP does, and one `rustls::ClientConnection` behind a mutex beside them:
 //!
-//! - the I/O thread reads ciphertext from the socket without the lock, then takes it to feed
+//! - the reader (the I/O thread, or a caller waiting alone for its reply) reads ciphertext from
+//!   the socket without the lock, then takes it to feed
 //!   rustls and drain the plaintext ([`TlsReader::decrypt`]);
 //! - a writer (already serialised by the I/O layer's writer mutex) takes it to encrypt a chunk
 //!   of plaintext into records, and sends them after releasing it ([`TlsWriter::write_all`]).
 //!
 //! The lock is therefore never held across a socket operation: a writer blocked on a slow
-//! server cannot stop the I/O thread from reading. Records reach the socket in the order they
+//! server cannot stop the reader from reading. Records reach the socket in the order they
 //! were sealed, because only the (single) current writer sends them. The handshake runs before
 //! either half exists, on the I/O thread, bounded by the connection attempt's deadline.
 
@@ -71,8 +72,7 @@ pub(crate) fn handshake(
     Ok(conn)
 }
 
-/// Splits a connection that finished its handshake into the I/O thread's and the writers'
-/// sides.
+/// Splits a connection that finished its handshake into the reader's and the writers' sides.
 pub(crate) fn split(conn: ClientConnection) -> (TlsReader, TlsWriter) {
     let conn = Arc::new(Mutex::new(conn));
     (
@@ -95,7 +95,7 @@ fn invalid_data(e: rustls::Error) -> io::Error {
     io::Error::new(ErrorKind::InvalidData, e)
 }
 
-/// The I/O thread's side: turns ciphertext into plaintext.
+/// The reader's side: turns ciphertext into plaintext.
 pub(crate) struct TlsReader {
     conn: Arc<Mutex<ClientConnection>>,
     plain: Vec<u8>,

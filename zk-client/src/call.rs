@@ -50,7 +50,10 @@ impl<O: Operation> Pending<O> {
     }
 }
 
-impl<O: Operation + Unpin> Future for Pending<O> {
+// The operation is never pinned: `poll` only reads it to type the reply.
+impl<O: Operation> Unpin for Pending<O> {}
+
+impl<O: Operation> Future for Pending<O> {
     type Output = Result<O::Output, O::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -779,7 +779,7 @@ fn blocking_pipelined(
 /// Keeps `depth` calls in flight on one thread until `ops` have completed: submits `depth`
 /// calls without waiting ([`zk_blocking::Client::submit`]), then waits for the oldest and
 /// submits one more, and so on: the pattern of the async clients, with blocking waits.
-fn blocking_submitted<O: zk_client::session::Operation + Unpin>(
+fn blocking_submitted<O: zk_client::session::Operation>(
     ops: usize,
     depth: usize,
     mut submit: impl FnMut() -> zk_blocking::Submitted<O>,
