@@ -6,7 +6,8 @@
 //! ```
 //!
 //! For each client (zk-tokio on a current-thread and on a multi-thread runtime, zk-async-std
-//! under async-std and under smol, zk-blocking) and for a minimal raw client written with
+//! under async-std and under smol, zk-blocking pipelining with `Client::submit` on one thread
+//! and with a thread per call in flight) and for a minimal raw client written with
 //! zk-proto on a blocking `std::net::TcpStream`, it measures:
 //!
 //! 1. pipelined throughput with 256 requests in flight on one session: 1 KiB getData and 1 KiB
@@ -1088,8 +1089,11 @@ impl Report {
             s,
             "- zk-tokio runs on a current-thread runtime (benchmark task and driver on one \
              thread); the multi-thread row spawns the benchmark task on a 2-worker runtime. \
-             zk-async-std runs its driver on its own thread (async-io reactor) whatever the \
-             executor; async-std's `task::block_on` or `smol::block_on` polls the benchmark.",
+             zk-async-std's benchmark runs under async-std's `task::block_on` or \
+             `smol::block_on`; the awaiting task drives the session itself, its background \
+             thread serving only what no task waits for. zk-blocking's caller writes its \
+             requests and, waiting alone, reads its replies; the I/O thread reads when several \
+             wait.",
         );
         let _ = writeln!(
             s,
