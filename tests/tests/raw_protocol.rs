@@ -58,17 +58,7 @@ fn zk_proto_alone_performs_a_session_against_a_real_server() {
     };
 
     let mut out = BytesMut::new();
-    write_connect_request(
-        &mut out,
-        &ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid(0),
-            timeout_ms: 10_000,
-            session_id: SessionId(0),
-            password: Bytes::from_static(&EMPTY_PASSWORD),
-            read_only: false,
-        },
-    );
+    write_connect_request(&mut out, &ConnectRequest::new_session(10_000));
     assert_eq!(out.len(), 4 + 45);
     raw.stream.write_all(&out).expect("write");
     let response = ConnectResponse::decode(&mut Reader::new(raw.frame())).expect("ConnectResponse");

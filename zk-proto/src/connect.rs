@@ -26,6 +26,21 @@ pub struct ConnectRequest {
     pub read_only: bool,
 }
 
+impl ConnectRequest {
+    /// The request for a new session with a `timeout_ms` session timeout: protocol 0, no zxid
+    /// seen, no session id, the all-zero password, no read-only mode.
+    pub fn new_session(timeout_ms: i32) -> ConnectRequest {
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: Zxid(0),
+            timeout_ms,
+            session_id: SessionId::NONE,
+            password: Bytes::from_static(&EMPTY_PASSWORD),
+            read_only: false,
+        }
+    }
+}
+
 impl Encode for ConnectRequest {
     fn encoded_len(&self) -> usize {
         4 + 8 + 4 + 8 + self.password.encoded_len() + 1
@@ -163,11 +178,15 @@ mod tests {
 
     #[test]
     fn a_new_session_request_body_is_45_bytes() {
-        let req = ConnectRequest {
-            timeout_ms: 30_000,
-            password: Bytes::from_static(&EMPTY_PASSWORD),
-            ..Default::default()
-        };
+        let req = ConnectRequest::new_session(30_000);
+        assert_eq!(
+            req,
+            ConnectRequest {
+                timeout_ms: 30_000,
+                password: Bytes::from_static(&EMPTY_PASSWORD),
+                ..Default::default()
+            }
+        );
         assert_eq!(req.encoded_len(), 45);
         let mut out = Vec::new();
         req.encode(&mut out);

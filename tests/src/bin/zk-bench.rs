@@ -37,8 +37,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use zk_proto::{
     write_connect_request, write_request, ConnectRequest, ConnectResponse, Decode, ErrorCode,
-    FrameDecoder, GetDataRequest, Reader, Request, SessionId, SetDataRequest, Xid, Zxid,
-    EMPTY_PASSWORD,
+    FrameDecoder, GetDataRequest, Reader, Request, SetDataRequest, Xid,
 };
 use zk_tests::{Server, ServerOptions};
 
@@ -407,17 +406,7 @@ impl Raw {
         let mut stream = TcpStream::connect(addr).expect("raw client: connect");
         stream.set_nodelay(true).expect("raw client: nodelay");
         let mut out = BytesMut::new();
-        write_connect_request(
-            &mut out,
-            &ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: Zxid(0),
-                timeout_ms: 30_000,
-                session_id: SessionId(0),
-                password: Bytes::from_static(&EMPTY_PASSWORD),
-                read_only: false,
-            },
-        );
+        write_connect_request(&mut out, &ConnectRequest::new_session(30_000));
         stream.write_all(&out).expect("raw client: handshake");
         let mut raw = Raw {
             stream,
@@ -541,7 +530,8 @@ impl Raw {
     }
 }
 
-fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
+/// The benchmark's getData request, and rings of `depth` pre-encoded getData and setData frames.
+fn rings(depth: usize) -> (Request, FrameRing, FrameRing) {
     let get = Request::GetData(GetDataRequest {
         path: GET_PATH.into(),
         watch: false,
@@ -551,8 +541,12 @@ fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
         data: set_payload(),
         version: -1,
     });
-    let mut get_ring = FrameRing::new(plan.depth, &get);
-    let mut set_ring = FrameRing::new(plan.depth, &set);
+    let (get_ring, set_ring) = (FrameRing::new(depth, &get), FrameRing::new(depth, &set));
+    (get, get_ring, set_ring)
+}
+
+fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
+    let (get, mut get_ring, mut set_ring) = rings(plan.depth);
 
     let mut raw = Raw::connect(addr);
     raw.extra_cpu = plan.raw_extra_cpu;
@@ -906,17 +900,7 @@ fn prepare_nodes(connect: &str) {
 /// Runs the raw client for `secs` seconds so the server's JIT has compiled its hot paths
 /// before anything is measured.
 fn warm_server(addr: SocketAddr, depth: usize, secs: f64) {
-    let get = Request::GetData(GetDataRequest {
-        path: GET_PATH.into(),
-        watch: false,
-    });
-    let set = Request::SetData(SetDataRequest {
-        path: SET_PATH.into(),
-        data: set_payload(),
-        version: -1,
-    });
-    let mut get_ring = FrameRing::new(depth, &get);
-    let mut set_ring = FrameRing::new(depth, &set);
+    let (get, mut get_ring, mut set_ring) = rings(depth);
     let mut raw = Raw::connect(addr);
     let started = Instant::now();
     let mut lat = Vec::new();
