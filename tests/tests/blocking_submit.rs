@@ -69,24 +69,35 @@ fn submitted_calls_are_applied_in_call_order_and_each_gets_its_own_result() {
     client.close();
 }
 
-#[test]
-fn a_submitted_call_is_sent_without_being_waited_for() {
+/// Submits an ephemeral create, lets `before_waiting` run, then checks from another session
+/// that the node appears within `within` although nobody waits for the call.
+fn submitted_create_appears(name: &str, before_waiting: impl FnOnce(&Client), within: Duration) {
     let (client, observer) = (client(), client());
-    let path = format!("/blocking-submit-flush-{}", std::process::id());
+    let path = format!("/blocking-submit-{name}-{}", std::process::id());
     let call = client.submit(Create::new(&path, &b"x"[..]).mode(CreateMode::Ephemeral));
-    client.flush();
-    // The request is on the wire although nobody waits: another session sees its node.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    before_waiting(&client);
+    let deadline = std::time::Instant::now() + within;
     while observer.exists(&path).expect("exists").is_none() {
         assert!(
             std::time::Instant::now() < deadline,
-            "the submitted create never arrived"
+            "the submitted create did not arrive within {within:?}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
     call.wait(None).expect("create");
     client.close();
     observer.close();
+}
+
+#[test]
+fn a_flushed_call_is_sent_without_being_waited_for() {
+    submitted_create_appears("flushed", Client::flush, Duration::from_secs(10));
+}
+
+#[test]
+fn a_submitted_call_nobody_flushes_is_written_by_the_io_thread_within_seconds() {
+    // Documented: within about a second (the I/O thread's longest wait).
+    submitted_create_appears("unflushed", |_| {}, Duration::from_secs(5));
 }
 
 #[test]

@@ -81,18 +81,6 @@ impl Runtime for AsyncIo {
         TimerFuture(async_io::Timer::at(deadline))
     }
 
-    fn spawn(&self, task: BoxFuture<()>) {
-        // A thread of its own, driven by async-io's reactor: independent of the executor that
-        // polls the client's futures.
-        let spawned = std::thread::Builder::new()
-            .name("zk-session".into())
-            .spawn(move || async_io::block_on(task));
-        if let Err(e) = spawned {
-            // Without a driver nothing can complete: the dropped task fails every call at once.
-            drop(e);
-        }
-    }
-
     fn resolve(&self, host: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>> {
         let target = (host.host.clone(), host.port);
         Box::pin(async move { async_net::resolve(target).await })

@@ -164,11 +164,7 @@ impl<O: Operation> Submitted<O> {
         if pending.is_ready() {
             return pending.wait(None);
         }
-        // About to block: what this thread submitted goes out first.
-        self.io.flush();
-        self.io
-            .wait_for(pending, timeout)
-            .unwrap_or(Err(O::Error::from(CommonError::RequestTimeout)))
+        self.io.call(pending, timeout)
     }
 }
 
@@ -215,10 +211,7 @@ impl Client {
         &self,
         call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        self.io.flush();
-        self.io
-            .wait_for(call, self.call_timeout)
-            .unwrap_or(Err(E::from(CommonError::RequestTimeout)))
+        self.io.call(call, self.call_timeout)
     }
 
     /// Submits `op` without waiting, and returns the call to wait for later: the blocking

@@ -20,11 +20,11 @@ use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use zk_client::session::{Action, ConnectionId};
-use zk_client::{HostAddr, Shared};
+use zk_client::session::{Action, ConnectionId, Session};
+use zk_client::{CommonError, HostAddr, Shared};
 
 /// Longest single wait of the I/O thread, so it notices work even without a deadline.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -123,7 +123,7 @@ pub(crate) struct Io {
     /// I/O thread leaves the socket to the callers.
     caller_activity: AtomicU64,
     /// The I/O thread, to wake it when a reading caller leaves other callers waiting.
-    io_thread: Mutex<Option<std::thread::Thread>>,
+    io_thread: OnceLock<std::thread::Thread>,
     /// Frames may be ready to write: set by every [`Io::flush`], cleared by the flushing thread
     /// just before it takes the session's frames.
     flush_wanted: AtomicBool,
@@ -143,7 +143,7 @@ impl Io {
             }),
             waiting: AtomicUsize::new(0),
             caller_activity: AtomicU64::new(0),
-            io_thread: Mutex::new(None),
+            io_thread: OnceLock::new(),
             flush_wanted: AtomicBool::new(false),
             flushing: AtomicBool::new(false),
         })
@@ -243,6 +243,18 @@ impl Io {
         self.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Writes what was submitted, then blocks on `call` (see [`Io::wait_for`]); a call that
+    /// times out fails with `RequestTimeout`.
+    pub(crate) fn call<T, E: From<CommonError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+        timeout: Option<Duration>,
+    ) -> Result<T, E> {
+        self.flush();
+        self.wait_for(call, timeout)
+            .unwrap_or(Err(E::from(CommonError::RequestTimeout)))
+    }
+
     /// Blocks on `call` like [`zk_client::block_on`]; while this caller is the only one
     /// waiting and nobody else reads, it reads the socket itself, so its reply needs no
     /// hand-over from the I/O thread.
@@ -256,13 +268,7 @@ impl Io {
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
                 if self.0.waiting.fetch_sub(1, SeqCst) > 1 {
-                    if let Some(thread) = self
-                        .0
-                        .io_thread
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .as_ref()
-                    {
+                    if let Some(thread) = self.0.io_thread.get() {
                         thread.unpark();
                     }
                 }
@@ -397,8 +403,6 @@ struct Turn {
     deadline: Option<Instant>,
     connect_deadline: Option<Instant>,
     terminal: bool,
-    /// Frames are ready to write.
-    transmit: bool,
 }
 
 /// The I/O thread's own state.
@@ -435,14 +439,12 @@ impl IoThread {
             }
         }
         let _gone = Gone(self.io.shared.clone());
-        *self.io.io_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
+        let _ = self.io.io_thread.set(std::thread::current());
         loop {
             // One visit to the session per turn: the timers due, then its outputs.
             let now = self.shared().now();
             let turn = self.shared().with_session(|s| {
-                if s.poll_timeout().is_some_and(|deadline| deadline <= now) {
-                    s.handle_timeout(now);
-                }
+                s.handle_timeout(now);
                 let mut actions = Vec::new();
                 while let Some(a) = s.poll_action() {
                     actions.push(a);
@@ -452,7 +454,6 @@ impl IoThread {
                     deadline: s.poll_timeout(),
                     connect_deadline: s.connect_deadline(),
                     terminal: s.state().is_terminal(),
-                    transmit: s.has_transmit(),
                 }
             });
             let Turn {
@@ -460,11 +461,9 @@ impl IoThread {
                 deadline,
                 connect_deadline,
                 terminal,
-                transmit,
             } = turn;
-            // Routing the turn's events may have given the session work (a watch removal), and
-            // callers may have submitted: both raise the signal.
-            let transmit = transmit || self.shared().signal.take_pending();
+            // Asked once the turn's events are routed: routing may queue a watch removal.
+            let transmit = self.shared().read_session(Session::has_transmit);
             let acted = !actions.is_empty();
             for action in actions {
                 self.act(action, connect_deadline);
@@ -479,7 +478,7 @@ impl IoThread {
             if acted {
                 continue;
             }
-            self.wait(deadline);
+            self.wait(deadline, now);
         }
     }
 
@@ -542,8 +541,7 @@ impl IoThread {
     /// Waits for input or the next deadline and feeds the input to the session (the next turn
     /// fires the timers that came due). While callers read the socket themselves, it only
     /// sleeps [`GRACE`] at a time, for the timers.
-    fn wait(&mut self, deadline: Option<Instant>) {
-        let now = Instant::now();
+    fn wait(&mut self, deadline: Option<Instant>, now: Instant) {
         let wait = deadline
             .map(|d| d.saturating_duration_since(now))
             .unwrap_or(MAX_WAIT)

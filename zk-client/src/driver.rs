@@ -145,7 +145,8 @@ impl<R: Runtime> Driver<R> {
     /// Writes what the session produced. Returns whether the session was given input (the
     /// connection failed). Writing alone gives the session nothing to react to, so it needs no
     /// further turn of the loop: what remains unwritten waits for the transport's wake-up, and
-    /// new requests wake the driver through its signal, registered before the frames were taken.
+    /// new requests wake the driver through its signal, registered before the frames were taken
+    /// (or, driven inline, are written by the next poll: see `assist`).
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(c) = self.connection.as_mut() else {
             return false;

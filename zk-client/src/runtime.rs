@@ -34,15 +34,23 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Whether the tasks that wait for replies poll the driver themselves, with a background
     /// thread taking over when none waits (see `zk_client::assist`), instead of the driver
     /// being a task of [`Runtime::spawn`]. Right for runtimes whose cross-thread wake-ups are
-    /// costly (async-io's), and for those with no task of their own to spawn it on.
+    /// costly (async-io's).
     const DRIVE_INLINE: bool = false;
 
     /// The runtime's clock (virtual in tests that pause time).
     fn now(&self) -> Instant;
     /// A future ready at `deadline`.
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
-    /// Runs `task` in the background.
-    fn spawn(&self, task: BoxFuture<()>);
+    /// Runs `task` in the background (the driver, unless [`Runtime::DRIVE_INLINE`]). By default
+    /// on a thread of its own, parked between wake-ups: right for a runtime whose reactor runs
+    /// without help (async-io's), wrong for one that needs its own tasks (tokio's overrides it).
+    fn spawn(&self, task: BoxFuture<()>) {
+        let spawned = std::thread::Builder::new()
+            .name("zk-session".into())
+            .spawn(move || crate::block_on(task, None));
+        // Without a thread the task is dropped: a dropped driver fails every call at once.
+        drop(spawned);
+    }
     /// Every address of `host`, resolved now (so DNS changes are seen on each attempt).
     fn resolve(&self, host: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>>;
     /// Opens a transport to `addr`; `server_name` is the host as written in the connect string

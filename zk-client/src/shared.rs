@@ -88,12 +88,6 @@ impl DriverSignal {
         std::mem::take(&mut s.pending)
     }
 
-    /// For drivers that do not wait on the signal: whether work was signalled since the last
-    /// call; clears the flag.
-    pub fn take_pending(&self) -> bool {
-        std::mem::take(&mut self.lock().pending)
-    }
-
     /// For blocking drivers: waits until notified or `timeout` passes; clears the flag.
     pub fn wait(&self, timeout: Duration) {
         let mut s = self.lock();
@@ -196,7 +190,7 @@ impl Shared {
         f(&self.lock().session)
     }
 
-    /// Submits `op`; its raw result arrives on the returned receiver.
+    /// Submits `op`; its raw result arrives through the returned reply.
     pub(crate) fn submit<O: Operation>(&self, op: &O) -> Result<Reply, CommonError> {
         let now = self.now();
         let rx = {

@@ -70,6 +70,12 @@ impl Driver {
                     Action::Probe { probe, .. } => self.probes.push(probe),
                 }
             }
+            if self.conn.is_none() {
+                assert!(
+                    !self.session.has_transmit(),
+                    "has_transmit with no connection to write to"
+                );
+            }
             if self.conn.is_some() {
                 let mut out = Vec::new();
                 let announced = self.session.has_transmit();
