@@ -59,6 +59,10 @@ pub struct ServerOptions {
     pub force_sync: bool,
     /// The JVM's maximum heap in MiB (`-Xmx`).
     pub heap_mb: u32,
+    /// Whether the JVM compiles hot code fully (C2), as a production server does. Off by
+    /// default: the C1 compiler alone (`-XX:TieredStopAtLevel=1`) starts tests faster, but
+    /// the server then spends about twice the CPU per request. Benchmarks turn it on.
+    pub full_jit: bool,
     /// How long a start waits for the servers to serve before failing.
     pub start_timeout: Duration,
     /// Further `zoo.cfg` lines as key and value; they follow, and so
@@ -170,6 +174,7 @@ impl Default for ServerOptions {
             container_check_interval: Duration::from_millis(500),
             force_sync: false,
             heap_mb: 256,
+            full_jit: false,
             start_timeout: Duration::from_secs(60),
             extra_config: Vec::new(),
             system_properties: Vec::new(),

@@ -15,14 +15,13 @@ pub const STANDALONE_MAIN: &str = "org.apache.zookeeper.server.ZooKeeperServerMa
 pub const QUORUM_MAIN: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
 /// JVM flags for a fast start with little memory on a small machine: the
-/// serial collector, class data sharing when available, the C1 compiler only,
-/// and no `/tmp/hsperfdata_*` files.
-const JVM_FLAGS: [&str; 4] = [
-    "-XX:+UseSerialGC",
-    "-Xshare:auto",
-    "-XX:TieredStopAtLevel=1",
-    "-XX:-UsePerfData",
-];
+/// serial collector, class data sharing when available, and no
+/// `/tmp/hsperfdata_*` files.
+const JVM_FLAGS: [&str; 3] = ["-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData"];
+
+/// The C1 compiler only: a faster start, slower code (see
+/// [`ServerOptions::full_jit`]).
+const QUICK_JIT_FLAG: &str = "-XX:TieredStopAtLevel=1";
 
 /// A program and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +44,9 @@ pub(crate) fn java_command(
 ) -> Result<JavaCommand> {
     let mut args: Vec<OsString> = vec![format!("-Xmx{}m", options.heap_mb).into()];
     args.extend(JVM_FLAGS.iter().map(OsString::from));
+    if !options.full_jit {
+        args.push(QUICK_JIT_FLAG.into());
+    }
     let mut props: Vec<(String, OsString)> = vec![
         // Without this ZooKeeper registers log4j's MBeans at startup.
         ("zookeeper.jmx.log4j.disable".into(), "true".into()),

@@ -8,7 +8,8 @@
 //! For each client (zk-tokio on a current-thread and on a multi-thread runtime, zk-async-std
 //! under async-std and under smol, zk-blocking pipelining with `Client::submit` on one thread
 //! and with a thread per call in flight) and for a minimal raw client written with
-//! zk-proto on a blocking `std::net::TcpStream`, it measures:
+//! zk-proto on a blocking `std::net::TcpStream` (and the same raw client on tokio, the least
+//! any tokio client can do), it measures:
 //!
 //! 1. pipelined throughput with 256 requests in flight on one session: 1 KiB getData and 1 KiB
 //!    setData;
@@ -44,10 +45,10 @@ use zk_tests::{Server, ServerOptions};
 const USAGE: &str = "\
 usage: zk-bench [--quick] [--adapter NAME]... [--repeat N] [--markdown FILE]
                 [--connect HOST:PORT] [--ops N] [--set-ops N] [--latency-ops N]
-                [--depth N] [--blocking-threads N]
+                [--depth N] [--blocking-threads N] [--warm-secs S] [--pin]
 
   --quick             fewer operations and one repetition (about a minute)
-  --adapter NAME      raw, tokio, tokio-mt, async-std, smol, blocking,
+  --adapter NAME      raw, raw-tokio, tokio, tokio-mt, async-std, smol, blocking,
                       blocking-threads, or all (default);
                       repeatable or comma-separated; raw always runs (it is the reference)
   --repeat N          repetitions, interleaved; figures are medians (default 3, quick 1)
@@ -61,6 +62,7 @@ usage: zk-bench [--quick] [--adapter NAME]... [--repeat N] [--markdown FILE]
   --no-raw            skip the raw reference client (for profiling one client)
   --raw-extra-cpu NS  the raw client burns NS ns of CPU per pipelined reply (what client
                       CPU alone does to throughput when the server shares the CPUs)
+  --warm-secs S       seconds of raw load to warm the server's JIT first (default 8, quick 3)
   --pin               run the server's JVM on the last CPU and the clients on the others,
                       so that they do not compete for CPU (needs 2 CPUs and `taskset`)";
 
@@ -76,6 +78,8 @@ const DATA_LEN: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Adapter {
     Raw,
+    /// The raw client on tokio.
+    RawTokio,
     Tokio,
     TokioMt,
     AsyncStd,
@@ -86,8 +90,9 @@ enum Adapter {
 }
 
 impl Adapter {
-    const ALL: [Adapter; 7] = [
+    const ALL: [Adapter; 8] = [
         Adapter::Raw,
+        Adapter::RawTokio,
         Adapter::Tokio,
         Adapter::TokioMt,
         Adapter::AsyncStd,
@@ -100,6 +105,7 @@ impl Adapter {
         Some(match name {
             "all" => Adapter::ALL.to_vec(),
             "raw" => vec![Adapter::Raw],
+            "raw-tokio" => vec![Adapter::RawTokio],
             "tokio" => vec![Adapter::Tokio],
             "tokio-mt" => vec![Adapter::TokioMt],
             "async-std" => vec![Adapter::AsyncStd],
@@ -113,6 +119,7 @@ impl Adapter {
     fn label(self) -> &'static str {
         match self {
             Adapter::Raw => "raw (zk-proto, std TcpStream)",
+            Adapter::RawTokio => "raw on tokio (one task, current-thread rt)",
             Adapter::Tokio => "zk-tokio (current-thread rt)",
             Adapter::TokioMt => "zk-tokio (multi-thread rt, 2 workers)",
             Adapter::AsyncStd => "zk-async-std under async-std",
@@ -138,6 +145,7 @@ struct Args {
     no_raw: bool,
     pin: bool,
     raw_extra_cpu_ns: u64,
+    warm_secs: Option<f64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -157,6 +165,7 @@ fn parse_args() -> Result<Args, String> {
         no_raw: false,
         pin: false,
         raw_extra_cpu_ns: 0,
+        warm_secs: None,
     };
     let mut iter = argv.into_iter();
     let number = |iter: &mut std::vec::IntoIter<String>, what: &str| -> Result<usize, String> {
@@ -172,6 +181,13 @@ fn parse_args() -> Result<Args, String> {
             "--pin" => args.pin = true,
             "--raw-extra-cpu" => {
                 args.raw_extra_cpu_ns = number(&mut iter, "--raw-extra-cpu")? as u64
+            }
+            "--warm-secs" => {
+                let secs = iter.next().and_then(|s| s.parse::<f64>().ok());
+                args.warm_secs = Some(
+                    secs.filter(|s| *s >= 0.0)
+                        .ok_or("--warm-secs needs seconds")?,
+                )
             }
             // `cargo bench` passes this; harmless.
             "--bench" => {}
@@ -348,19 +364,6 @@ fn set_payload() -> Bytes {
 // ---------------------------------------------------------------------------------------------
 // The raw client
 
-/// A minimal client: zk-proto's encoder for the frames (encoded once, ahead of time), the
-/// length prefix, xid and error code of each reply, and nothing else.
-struct Raw {
-    stream: TcpStream,
-    inbuf: Vec<u8>,
-    start: usize,
-    end: usize,
-    decoder: FrameDecoder,
-    /// CPU burnt per pipelined reply (`--raw-extra-cpu`), to show what client CPU alone does
-    /// to throughput.
-    extra_cpu: Duration,
-}
-
 /// Pre-encoded request frames: `depth` frames with xids 1..=depth, laid out twice so that any
 /// `k <= depth` consecutive frames starting anywhere in the first copy are one slice.
 struct FrameRing {
@@ -401,38 +404,27 @@ impl FrameRing {
     }
 }
 
-impl Raw {
-    fn connect(addr: SocketAddr) -> Raw {
-        let mut stream = TcpStream::connect(addr).expect("raw client: connect");
-        stream.set_nodelay(true).expect("raw client: nodelay");
-        let mut out = BytesMut::new();
-        write_connect_request(&mut out, &ConnectRequest::new_session(30_000));
-        stream.write_all(&out).expect("raw client: handshake");
-        let mut raw = Raw {
-            stream,
-            inbuf: vec![0; 256 * 1024],
+/// Replies as they arrive: a buffer the socket is read into, and the whole frames at its front.
+struct Inbox {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    decoder: FrameDecoder,
+}
+
+impl Inbox {
+    fn new() -> Inbox {
+        Inbox {
+            buf: vec![0; 256 * 1024],
             start: 0,
             end: 0,
             decoder: FrameDecoder::default(),
-            extra_cpu: Duration::ZERO,
-        };
-        let frame = loop {
-            if let Some(len) = raw.next_frame_len() {
-                let frame = Bytes::copy_from_slice(&raw.inbuf[raw.start + 4..raw.start + 4 + len]);
-                raw.start += 4 + len;
-                break frame;
-            }
-            raw.fill();
-        };
-        let response =
-            ConnectResponse::decode(&mut Reader::new(frame)).expect("raw client: ConnectResponse");
-        assert!(!response.is_expired(), "raw client: session refused");
-        raw
+        }
     }
 
     /// Length of the whole frame at the front of the buffer, when it is all there.
     fn next_frame_len(&self) -> Option<usize> {
-        let avail = &self.inbuf[self.start..self.end];
+        let avail = &self.buf[self.start..self.end];
         let len = self
             .decoder
             .peek_len(avail)
@@ -440,22 +432,31 @@ impl Raw {
         (avail.len() >= 4 + len).then_some(len)
     }
 
-    /// Reads once from the socket into the buffer.
-    fn fill(&mut self) {
+    /// The free space to read into, at least 64 KiB.
+    fn spare(&mut self) -> &mut [u8] {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-        } else if self.inbuf.len() - self.end < 64 * 1024 {
-            self.inbuf.copy_within(self.start..self.end, 0);
+        } else if self.buf.len() - self.end < 64 * 1024 {
+            self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        let n = self
-            .stream
-            .read(&mut self.inbuf[self.end..])
-            .expect("raw client: read");
+        &mut self.buf[self.end..]
+    }
+
+    /// `n` bytes were read into [`Inbox::spare`].
+    fn filled(&mut self, n: usize) {
         assert!(n > 0, "raw client: server closed the connection");
         self.end += n;
+    }
+
+    /// The whole frame at the front, if there is one.
+    fn take_frame(&mut self) -> Option<Bytes> {
+        let len = self.next_frame_len()?;
+        let frame = Bytes::copy_from_slice(&self.buf[self.start + 4..self.start + 4 + len]);
+        self.start += 4 + len;
+        Some(frame)
     }
 
     /// Consumes every whole reply in the buffer, checking its xid (replies come in order) and
@@ -463,7 +464,7 @@ impl Raw {
     fn take_replies(&mut self, expected_xid: &mut i32, depth: i32) -> usize {
         let mut n = 0;
         while let Some(len) = self.next_frame_len() {
-            let f = &self.inbuf[self.start + 4..self.start + 4 + len];
+            let f = &self.buf[self.start + 4..self.start + 4 + len];
             let xid = i32::from_be_bytes([f[0], f[1], f[2], f[3]]);
             let err = i32::from_be_bytes([f[12], f[13], f[14], f[15]]);
             assert_eq!(xid, *expected_xid, "raw client: reply out of order");
@@ -473,6 +474,62 @@ impl Raw {
             n += 1;
         }
         n
+    }
+}
+
+/// Checks the reply to the raw clients' handshake.
+fn check_handshake(frame: Bytes) {
+    let response =
+        ConnectResponse::decode(&mut Reader::new(frame)).expect("raw client: ConnectResponse");
+    assert!(!response.is_expired(), "raw client: session refused");
+}
+
+/// The raw clients' closeSession frame.
+fn close_frame() -> BytesMut {
+    let mut out = BytesMut::new();
+    write_request(&mut out, Xid(0x7fff_0000), &Request::CloseSession);
+    out
+}
+
+/// A minimal client: zk-proto's encoder for the frames (encoded once, ahead of time), the
+/// length prefix, xid and error code of each reply, and nothing else; blocking reads and writes.
+struct Raw {
+    stream: TcpStream,
+    inbox: Inbox,
+    /// CPU burnt per pipelined reply (`--raw-extra-cpu`), to show what client CPU alone does
+    /// to throughput.
+    extra_cpu: Duration,
+}
+
+impl Raw {
+    fn connect(addr: SocketAddr) -> Raw {
+        let mut stream = TcpStream::connect(addr).expect("raw client: connect");
+        stream.set_nodelay(true).expect("raw client: nodelay");
+        let mut out = BytesMut::new();
+        write_connect_request(&mut out, &ConnectRequest::new_session(30_000));
+        stream.write_all(&out).expect("raw client: handshake");
+        let mut raw = Raw {
+            stream,
+            inbox: Inbox::new(),
+            extra_cpu: Duration::ZERO,
+        };
+        let frame = loop {
+            if let Some(frame) = raw.inbox.take_frame() {
+                break frame;
+            }
+            raw.fill();
+        };
+        check_handshake(frame);
+        raw
+    }
+
+    /// Reads once from the socket into the buffer.
+    fn fill(&mut self) {
+        let n = self
+            .stream
+            .read(self.inbox.spare())
+            .expect("raw client: read");
+        self.inbox.filled(n);
     }
 
     /// Keeps `depth` requests of `ring` in flight until `ops` replies have arrived.
@@ -485,7 +542,7 @@ impl Raw {
         let mut done = 0;
         while done < ops {
             self.fill();
-            let k = self.take_replies(&mut expected, depth as i32);
+            let k = self.inbox.take_replies(&mut expected, depth as i32);
             if !self.extra_cpu.is_zero() {
                 let busy = Instant::now();
                 while busy.elapsed() < self.extra_cpu * k as u32 {
@@ -500,7 +557,6 @@ impl Raw {
             }
         }
         assert_eq!(ring.next, 0, "ring and replies out of step");
-        let _ = sent;
     }
 
     /// One request at a time; returns each latency in nanoseconds.
@@ -510,7 +566,7 @@ impl Raw {
             let t = Instant::now();
             self.stream.write_all(ring.take(1)).expect("write");
             loop {
-                if self.take_replies(&mut expected, ring.depth as i32) == 1 {
+                if self.inbox.take_replies(&mut expected, ring.depth as i32) == 1 {
                     break;
                 }
                 self.fill();
@@ -520,13 +576,111 @@ impl Raw {
     }
 
     fn close(mut self) {
-        let mut out = BytesMut::new();
-        write_request(&mut out, Xid(0x7fff_0000), &Request::CloseSession);
-        let _ = self.stream.write_all(&out);
+        let _ = self.stream.write_all(&close_frame());
         let _ = self
             .stream
             .set_read_timeout(Some(Duration::from_millis(500)));
-        let _ = self.stream.read(&mut self.inbuf);
+        let _ = self.stream.read(self.inbox.spare());
+    }
+}
+
+/// The raw client again, on a tokio `TcpStream` in one task of a current-thread runtime: the
+/// least any tokio client can do per request, to tell tokio's share of a client's cost from
+/// the client's own.
+struct RawTokio {
+    stream: tokio::net::TcpStream,
+    inbox: Inbox,
+}
+
+impl RawTokio {
+    async fn connect(addr: SocketAddr) -> RawTokio {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("raw client: connect");
+        stream.set_nodelay(true).expect("raw client: nodelay");
+        let mut out = BytesMut::new();
+        write_connect_request(&mut out, &ConnectRequest::new_session(30_000));
+        stream.write_all(&out).await.expect("raw client: handshake");
+        let mut raw = RawTokio {
+            stream,
+            inbox: Inbox::new(),
+        };
+        let frame = loop {
+            if let Some(frame) = raw.inbox.take_frame() {
+                break frame;
+            }
+            raw.fill().await;
+        };
+        check_handshake(frame);
+        raw
+    }
+
+    async fn fill(&mut self) {
+        use tokio::io::AsyncReadExt;
+        let n = self
+            .stream
+            .read(self.inbox.spare())
+            .await
+            .expect("raw client: read");
+        self.inbox.filled(n);
+    }
+
+    async fn pipelined(&mut self, ring: &mut FrameRing, ops: usize) {
+        use tokio::io::AsyncWriteExt;
+        let depth = ring.depth;
+        let mut expected = 1;
+        let first = depth.min(ops);
+        self.stream
+            .write_all(ring.take(first))
+            .await
+            .expect("write");
+        let mut sent = first;
+        let mut done = 0;
+        while done < ops {
+            self.fill().await;
+            let k = self.inbox.take_replies(&mut expected, depth as i32);
+            done += k;
+            let more = k.min(ops - sent);
+            if more > 0 {
+                self.stream.write_all(ring.take(more)).await.expect("write");
+                sent += more;
+            }
+        }
+        assert_eq!(ring.next, 0, "ring and replies out of step");
+    }
+
+    /// A warm-up, then `ops` pipelined requests measured.
+    async fn measure_pipelined(&mut self, ring: &mut FrameRing, ops: usize) -> Measured {
+        self.pipelined(ring, round_up(Plan::warm(ops), ring.depth))
+            .await;
+        let ops = round_up(ops, ring.depth);
+        let w = Window::start();
+        self.pipelined(ring, ops).await;
+        w.stop(ops)
+    }
+
+    async fn one_at_a_time(&mut self, ring: &mut FrameRing, ops: usize, latencies: &mut Vec<u64>) {
+        use tokio::io::AsyncWriteExt;
+        let mut expected = ring.next as i32 + 1;
+        for _ in 0..ops {
+            let t = Instant::now();
+            self.stream.write_all(ring.take(1)).await.expect("write");
+            loop {
+                if self.inbox.take_replies(&mut expected, ring.depth as i32) == 1 {
+                    break;
+                }
+                self.fill().await;
+            }
+            latencies.push(t.elapsed().as_nanos() as u64);
+        }
+    }
+
+    async fn close(mut self) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = self.stream.write_all(&close_frame()).await;
+        let read = self.stream.read(self.inbox.spare());
+        let _ = tokio::time::timeout(Duration::from_millis(500), read).await;
     }
 }
 
@@ -583,6 +737,38 @@ fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
         seq: seq_m,
         latencies,
     }
+}
+
+fn run_raw_tokio(addr: SocketAddr, plan: &Plan) -> RunResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let plan = *plan;
+    rt.block_on(async move {
+        let (get, mut get_ring, mut set_ring) = rings(plan.depth);
+        let mut raw = RawTokio::connect(addr).await;
+        let get_m = raw.measure_pipelined(&mut get_ring, plan.get_ops).await;
+        let set_m = raw.measure_pipelined(&mut set_ring, plan.set_ops).await;
+
+        let mut latencies = Vec::with_capacity(plan.latency_ops);
+        let mut one_ring = FrameRing::new(plan.depth, &get);
+        raw.one_at_a_time(&mut one_ring, Plan::warm(plan.latency_ops), &mut latencies)
+            .await;
+        latencies.clear();
+        let w = Window::start();
+        raw.one_at_a_time(&mut one_ring, plan.latency_ops, &mut latencies)
+            .await;
+        let seq_m = w.stop(plan.latency_ops);
+        raw.close().await;
+        latencies.sort_unstable();
+        RunResult {
+            get: get_m,
+            set: set_m,
+            seq: seq_m,
+            latencies,
+        }
+    })
 }
 
 /// The raw client's ring needs whole laps to end where it started.
@@ -1013,7 +1199,8 @@ impl Report {
         let _ = writeln!(
             s,
             "- Server: Apache ZooKeeper 3.8 standalone (zk-tests harness, default options, \
-             forceSync off), a separate JVM on the same machine ({} CPUs: {}).",
+             forceSync off, the JVM's full JIT as in production rather than the tests' \
+             quick-start C1 only), a separate JVM on the same machine ({} CPUs: {}).",
             self.cpus,
             cpu_model()
         );
@@ -1037,7 +1224,8 @@ impl Report {
              The thread-per-call row has {} threads share one client, each making blocking \
              calls in a loop ({} in flight). The raw client writes \
              pre-encoded frames, reads replies in 64 KiB reads and parses only length, xid and \
-             error code{}.",
+             error code{}; \"raw on tokio\" is the same client as one task on a tokio \
+             current-thread runtime (tokio `TcpStream`): the least any tokio client can do.",
             p.depth,
             p.get_ops,
             p.set_ops,
@@ -1354,7 +1542,12 @@ fn run() -> Result<(), String> {
         Some(_) => None,
         None => {
             eprintln!("zk-bench: starting a standalone ZooKeeper");
-            Some(Server::standalone(&ServerOptions::default()).map_err(|e| e.to_string())?)
+            // A production server's JIT, not the tests' quick-start one.
+            let options = ServerOptions {
+                full_jit: true,
+                ..ServerOptions::default()
+            };
+            Some(Server::standalone(&options).map_err(|e| e.to_string())?)
         }
     };
     if args.pin {
@@ -1385,7 +1578,7 @@ fn run() -> Result<(), String> {
     };
 
     prepare_nodes(&connect);
-    let warm_secs = if args.quick { 3.0 } else { 8.0 };
+    let warm_secs = args.warm_secs.unwrap_or(if args.quick { 3.0 } else { 8.0 });
     eprintln!("zk-bench: warming the server up for {warm_secs} s");
     warm_server(addr, plan.depth, warm_secs);
 
@@ -1402,6 +1595,7 @@ fn run() -> Result<(), String> {
             );
             let r = match adapter {
                 Adapter::Raw => run_raw(addr, &plan),
+                Adapter::RawTokio => run_raw_tokio(addr, &plan),
                 Adapter::Tokio => run_tokio(&connect, &plan, false),
                 Adapter::TokioMt => run_tokio(&connect, &plan, true),
                 Adapter::AsyncStd => run_async_std(&connect, &plan),

@@ -1,7 +1,7 @@
 //! Runs ZooKeeper servers from the command line, for manual testing.
 //!
 //! ```text
-//! zk-harness [--ensemble N] [--fast-expiry] [--read-only]
+//! zk-harness [--ensemble N] [--fast-expiry] [--read-only] [--full-jit]
 //! ```
 //!
 //! Prints `connect=<connect string>` and one `pid.<index>=<JVM pid>` line
@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use zk_tests::{Ensemble, Server, ServerOptions};
 
-const USAGE: &str = "usage: zk-harness [--ensemble N] [--fast-expiry] [--read-only]";
+const USAGE: &str = "usage: zk-harness [--ensemble N] [--fast-expiry] [--read-only] [--full-jit]";
 
 /// What the command line asks for.
 struct Args {
@@ -27,6 +27,7 @@ fn parse_args() -> Result<Args, String> {
         options: ServerOptions::default(),
     };
     let mut read_only = false;
+    let mut full_jit = false;
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -39,11 +40,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--fast-expiry" => args.options = ServerOptions::fast_expiry(),
             "--read-only" => read_only = true,
+            "--full-jit" => full_jit = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
     args.options.read_only = read_only;
+    args.options.full_jit = full_jit;
     Ok(args)
 }
 
