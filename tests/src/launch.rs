@@ -82,3 +82,39 @@ pub(crate) fn java_command(
         args,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    fn args_for(options: &ServerOptions) -> Vec<OsString> {
+        let jar = std::env::current_exe().unwrap();
+        let install = Installation::from_parts(&jar, OsStr::new("sh"), OsStr::new("")).unwrap();
+        let dir = Path::new("/tmp/zk-launch-test");
+        java_command(
+            &install,
+            options,
+            STANDALONE_MAIN,
+            dir,
+            &dir.join("zoo.cfg"),
+        )
+        .unwrap()
+        .args
+    }
+
+    #[test]
+    fn tests_start_with_the_quick_jit_and_benchmarks_get_the_full_one() {
+        let quick = args_for(&ServerOptions::default());
+        assert!(quick.iter().any(|a| a == QUICK_JIT_FLAG), "{quick:?}");
+        let full = args_for(&ServerOptions {
+            full_jit: true,
+            ..ServerOptions::default()
+        });
+        assert!(!full.iter().any(|a| a == QUICK_JIT_FLAG), "{full:?}");
+        // Everything else is the same.
+        let rest: Vec<_> = quick.into_iter().filter(|a| a != QUICK_JIT_FLAG).collect();
+        assert_eq!(rest, full);
+    }
+}
