@@ -334,6 +334,19 @@ struct RunResult {
     latencies: Vec<u64>,
 }
 
+impl RunResult {
+    /// The three phases' measurements and the latencies (any order) of one run.
+    fn new(get: Measured, set: Measured, seq: Measured, mut latencies: Vec<u64>) -> RunResult {
+        latencies.sort_unstable();
+        RunResult {
+            get,
+            set,
+            seq,
+            latencies,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Workload sizes
 
@@ -559,6 +572,15 @@ impl Raw {
         assert_eq!(ring.next, 0, "ring and replies out of step");
     }
 
+    /// A warm-up, then `ops` pipelined requests measured.
+    fn measure_pipelined(&mut self, ring: &mut FrameRing, ops: usize) -> Measured {
+        self.pipelined(ring, round_up(Plan::warm(ops), ring.depth));
+        let ops = round_up(ops, ring.depth);
+        let w = Window::start();
+        self.pipelined(ring, ops);
+        w.stop(ops)
+    }
+
     /// One request at a time; returns each latency in nanoseconds.
     fn one_at_a_time(&mut self, ring: &mut FrameRing, ops: usize, latencies: &mut Vec<u64>) {
         let mut expected = ring.next as i32 + 1;
@@ -704,23 +726,8 @@ fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
 
     let mut raw = Raw::connect(addr);
     raw.extra_cpu = plan.raw_extra_cpu;
-    raw.pipelined(
-        &mut get_ring,
-        round_up(Plan::warm(plan.get_ops), plan.depth),
-    );
-    let ops = round_up(plan.get_ops, plan.depth);
-    let w = Window::start();
-    raw.pipelined(&mut get_ring, ops);
-    let get_m = w.stop(ops);
-
-    raw.pipelined(
-        &mut set_ring,
-        round_up(Plan::warm(plan.set_ops), plan.depth),
-    );
-    let ops = round_up(plan.set_ops, plan.depth);
-    let w = Window::start();
-    raw.pipelined(&mut set_ring, ops);
-    let set_m = w.stop(ops);
+    let get_m = raw.measure_pipelined(&mut get_ring, plan.get_ops);
+    let set_m = raw.measure_pipelined(&mut set_ring, plan.set_ops);
 
     let mut latencies = Vec::with_capacity(plan.latency_ops);
     let mut one_ring = FrameRing::new(plan.depth, &get);
@@ -730,13 +737,7 @@ fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
     raw.one_at_a_time(&mut one_ring, plan.latency_ops, &mut latencies);
     let seq_m = w.stop(plan.latency_ops);
     raw.close();
-    latencies.sort_unstable();
-    RunResult {
-        get: get_m,
-        set: set_m,
-        seq: seq_m,
-        latencies,
-    }
+    RunResult::new(get_m, set_m, seq_m, latencies)
 }
 
 fn run_raw_tokio(addr: SocketAddr, plan: &Plan) -> RunResult {
@@ -761,13 +762,7 @@ fn run_raw_tokio(addr: SocketAddr, plan: &Plan) -> RunResult {
             .await;
         let seq_m = w.stop(plan.latency_ops);
         raw.close().await;
-        latencies.sort_unstable();
-        RunResult {
-            get: get_m,
-            set: set_m,
-            seq: seq_m,
-            latencies,
-        }
+        RunResult::new(get_m, set_m, seq_m, latencies)
     })
 }
 
@@ -854,13 +849,7 @@ async fn async_run<R>(client: zk_client::Client<R>, plan: Plan) -> RunResult {
     let seq = w.stop(plan.latency_ops);
 
     client.close().await;
-    latencies.sort_unstable();
-    RunResult {
-        get,
-        set,
-        seq,
-        latencies,
-    }
+    RunResult::new(get, set, seq, latencies)
 }
 
 fn run_tokio(connect: &str, plan: &Plan, multi_thread: bool) -> RunResult {
@@ -1051,13 +1040,7 @@ fn run_blocking(connect: &str, plan: &Plan, threads: bool) -> RunResult {
     one(&mut latencies, plan.latency_ops);
     let seq = w.stop(plan.latency_ops);
     client.close();
-    latencies.sort_unstable();
-    RunResult {
-        get,
-        set,
-        seq,
-        latencies,
-    }
+    RunResult::new(get, set, seq, latencies)
 }
 
 // ---------------------------------------------------------------------------------------------
