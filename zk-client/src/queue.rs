@@ -2,9 +2,9 @@
 //! session-state changes.
 //!
 //! The producer is the I/O driver and must never wait for a consumer: when the queue is full,
-//! new items are dropped and counted, and the consumer is told how many it missed before it
-//! sees the next item. A queue is closed by its producer after the last item it will ever
-//! carry.
+//! new items are dropped and counted, and the consumer is told how many it missed where they
+//! would have been: after the items buffered before them, before the items pushed after them.
+//! A queue is closed by its producer after the last item it will ever carry.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -21,10 +21,20 @@ pub(crate) enum Received<T> {
     Closed,
 }
 
+/// One place in the queue: an item, or the items dropped there.
+#[derive(Debug)]
+enum Entry<T> {
+    Item(T),
+    Gap(u64),
+}
+
 #[derive(Debug)]
 struct State<T> {
-    items: VecDeque<T>,
-    missed: u64,
+    /// Items and gaps in order. Gaps never follow each other, so at most `capacity` items and
+    /// `capacity + 1` gaps are held.
+    entries: VecDeque<Entry<T>>,
+    /// How many of the entries are items.
+    items: usize,
     closed: bool,
     waker: Option<Waker>,
 }
@@ -41,8 +51,8 @@ impl<T> EventQueue<T> {
     pub(crate) fn new(capacity: usize) -> EventQueue<T> {
         EventQueue {
             state: Mutex::new(State {
-                items: VecDeque::new(),
-                missed: 0,
+                entries: VecDeque::new(),
+                items: 0,
                 closed: false,
                 waker: None,
             }),
@@ -69,10 +79,14 @@ impl<T> EventQueue<T> {
             if s.closed {
                 return;
             }
-            if s.items.len() >= self.capacity {
-                s.missed += 1;
+            if s.items >= self.capacity {
+                match s.entries.back_mut() {
+                    Some(Entry::Gap(n)) => *n += 1,
+                    _ => s.entries.push_back(Entry::Gap(1)),
+                }
             } else {
-                s.items.push_back(item);
+                s.entries.push_back(Entry::Item(item));
+                s.items += 1;
             }
             s.waker.take()
         };
@@ -86,7 +100,8 @@ impl<T> EventQueue<T> {
             if s.closed {
                 return;
             }
-            s.items.push_back(item);
+            s.entries.push_back(Entry::Item(item));
+            s.items += 1;
             s.closed = true;
             s.waker.take()
         };
@@ -107,17 +122,14 @@ impl<T> EventQueue<T> {
     }
 
     fn take(s: &mut State<T>) -> Option<Received<T>> {
-        if s.missed > 0 {
-            let missed = std::mem::take(&mut s.missed);
-            return Some(Received::Missed(missed));
+        match s.entries.pop_front() {
+            Some(Entry::Item(item)) => {
+                s.items -= 1;
+                Some(Received::Item(item))
+            }
+            Some(Entry::Gap(n)) => Some(Received::Missed(n)),
+            None => s.closed.then_some(Received::Closed),
         }
-        if let Some(item) = s.items.pop_front() {
-            return Some(Received::Item(item));
-        }
-        if s.closed {
-            return Some(Received::Closed);
-        }
-        None
     }
 
     /// Takes the next item if there is one.
@@ -173,15 +185,34 @@ mod tests {
         for i in 0..5 {
             q.push(i);
         }
-        assert_eq!(q.try_recv(), Some(Received::Missed(3)));
         assert_eq!(q.try_recv(), Some(Received::Item(0)));
         assert_eq!(q.try_recv(), Some(Received::Item(1)));
+        assert_eq!(q.try_recv(), Some(Received::Missed(3)));
         assert_eq!(q.try_recv(), None);
         q.push_last(9);
         assert_eq!(q.try_recv(), Some(Received::Item(9)));
         assert_eq!(q.try_recv(), Some(Received::Closed));
         q.push(10);
         assert_eq!(q.try_recv(), Some(Received::Closed));
+    }
+
+    #[test]
+    fn missed_items_are_reported_where_they_were_dropped() {
+        let q = EventQueue::new(2);
+        q.push(0);
+        q.push(1);
+        q.push(2); // dropped
+        assert_eq!(q.try_recv(), Some(Received::Item(0)));
+        q.push(3); // room for one: it comes after the gap
+        q.push(4); // dropped: a new gap after 3
+        q.push(5); // dropped: the same gap
+        assert_eq!(q.try_recv(), Some(Received::Item(1)));
+        assert_eq!(q.try_recv(), Some(Received::Missed(1)));
+        assert_eq!(q.try_recv(), Some(Received::Item(3)));
+        assert_eq!(q.try_recv(), Some(Received::Missed(2)));
+        assert_eq!(q.try_recv(), None);
+        q.push(6);
+        assert_eq!(q.try_recv(), Some(Received::Item(6)));
     }
 
     #[test]

@@ -12,9 +12,10 @@ use crate::watch::Timeout;
 
 /// The session's state: its current value and every change, in order.
 ///
-/// Each observer buffers changes independently; one that falls far behind loses the oldest
-/// changes it did not read (never the current value, always available from
-/// [`StateWatcher::current`]). After a terminal state the changes end.
+/// Each observer buffers changes independently. One that falls far behind loses the changes
+/// made while its buffer was full: in their place it receives the state current when it reads
+/// there ([`StateWatcher::current`]), so the last state it sees is always the current one.
+/// After a terminal state the changes end.
 #[derive(Debug)]
 pub struct StateWatcher {
     shared: Arc<Shared>,
@@ -79,5 +80,66 @@ impl StateWatcher {
         }
         let last = self.current();
         pred(last).then_some(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use zk_session::bench_support::ConnectedSession;
+    use zk_session::proto::{write_frame, ConnectResponse, SessionId};
+    use zk_session::Action;
+
+    use super::*;
+
+    #[test]
+    fn a_watcher_that_fell_behind_ends_on_the_current_state() {
+        let connected = ConnectedSession::new(0);
+        let (conn, mut now) = (connected.conn, connected.now);
+        // Room for one change: the reconnection's later changes are dropped.
+        let shared = Shared::new(connected.session, Arc::new(Instant::now), 1);
+        let mut watcher = StateWatcher::new(shared.clone());
+
+        shared.with_session(|s| s.handle_closed(conn, now));
+        let conn = loop {
+            let action = shared.with_session(|s| s.poll_action());
+            match action {
+                Some(Action::Connect { conn, .. }) => break conn,
+                Some(_) => {}
+                None => {
+                    now += Duration::from_secs(3);
+                    shared.with_session(|s| s.handle_timeout(now));
+                }
+            }
+        };
+        let mut handshake = Vec::new();
+        write_frame(
+            &mut handshake,
+            &ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 30_000,
+                session_id: SessionId(1),
+                password: Bytes::from_static(&[0; 16]),
+                read_only: false,
+            },
+        );
+        shared.with_session(|s| {
+            s.handle_connected(conn, now);
+            s.poll_transmit(now, &mut Vec::new());
+            s.handle_data(conn, &handshake, now);
+        });
+        assert_eq!(watcher.current(), SessionState::Connected);
+
+        let mut seen = Vec::new();
+        while let Ok(Some(state)) = watcher.recv_timeout(Some(Duration::ZERO)) {
+            seen.push(state);
+        }
+        assert_eq!(
+            seen,
+            [SessionState::Disconnected, SessionState::Connected],
+            "the buffered change, then the current state in place of the dropped ones"
+        );
     }
 }

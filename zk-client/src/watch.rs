@@ -157,7 +157,9 @@ impl Future for Watch {
 ///
 /// A consumer that falls behind never slows the session: past
 /// [`crate::DEFAULT_EVENT_CAPACITY`] buffered events (configurable), new events are dropped
-/// and the consumer receives [`WatchEvent::Lagged`] with their number before the next one.
+/// and the consumer receives [`WatchEvent::Lagged`] with their number in their place: after
+/// the events buffered before them, before any that came after them. State re-read on
+/// `Lagged` is thus never older than the events that follow.
 /// Dropping the stream removes the server watch when no other registration needs it.
 #[derive(Debug)]
 pub struct WatchStream {

@@ -666,14 +666,20 @@ pub async fn calls_while_disconnected_wait_or_fail_fast<A: Adapter>(env: Env) {
         .wait_serving(SLOW_WAIT)
         .unwrap_or_else(|e| panic!("waiting for the restarted server: {e}"));
     let serving_after = restarted.elapsed();
-    let created = A::timeout(SLOW_WAIT, queued)
-        .await
-        .expect("the queued call completes after the reconnection")
-        .want(&format!(
-            "the queued create (the server served again {serving_after:?} after its restart; \
+    let Some(outcome) = A::timeout(SLOW_WAIT, queued).await else {
+        panic!(
+            "the queued call did not complete within {SLOW_WAIT:?} of the server serving again \
+             ({serving_after:?} after its restart); the waiting client is {:?}, the fail-fast \
+             one {:?}",
+            waiting.state(),
+            failing.state()
+        );
+    };
+    let created = outcome.want(&format!(
+        "the queued create (the server served again {serving_after:?} after its restart; \
              {:?} since)",
-            restarted.elapsed() - serving_after
-        ));
+        restarted.elapsed() - serving_after
+    ));
     assert_eq!(created.path, "/queued");
     let is_connected = |s| s == SessionState::Connected;
     if waiting.state() != SessionState::Connected {
