@@ -30,7 +30,7 @@ pub enum ConnectError {
     /// TLS could not be set up.
     #[error("TLS: {0}")]
     Tls(String),
-    /// The client could not start (no thread for its I/O).
+    /// The client could not start: no thread for its I/O, or (zk-tokio) no runtime to run it on.
     #[error("the client could not start: {0}")]
     Start(String),
     /// The session ended before it was established (expired resume, refused credential).
@@ -315,7 +315,9 @@ impl<R: Runtime> Launch for R {
             })?;
             shared.set_assist(assist);
         } else {
-            runtime.spawn(driver);
+            runtime.spawn(driver).map_err(|e| {
+                ConnectError::Start(format!("cannot start the session's driver: {e}"))
+            })?;
         }
         Ok(Client::from_shared(shared))
     }

@@ -44,12 +44,13 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Runs `task` in the background (the driver, unless [`Runtime::DRIVE_INLINE`]). By default
     /// on a thread of its own, parked between wake-ups: right for a runtime whose reactor runs
     /// without help (async-io's), wrong for one that needs its own tasks (tokio's overrides it).
-    fn spawn(&self, task: BoxFuture<()>) {
-        let spawned = std::thread::Builder::new()
+    ///
+    /// Fails when the task cannot be started (no thread, or no runtime to run it on).
+    fn spawn(&self, task: BoxFuture<()>) -> io::Result<()> {
+        std::thread::Builder::new()
             .name("zk-session".into())
-            .spawn(move || crate::block_on(task, None));
-        // Without a thread the task is dropped: a dropped driver fails every call at once.
-        drop(spawned);
+            .spawn(move || crate::block_on(task, None))
+            .map(drop)
     }
     /// Every address of `host`, resolved now (so DNS changes are seen on each attempt).
     fn resolve(&self, host: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>>;

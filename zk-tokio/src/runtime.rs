@@ -86,8 +86,10 @@ impl Runtime for Tokio {
         tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
     }
 
-    fn spawn(&self, task: BoxFuture<()>) {
-        tokio::spawn(task);
+    fn spawn(&self, task: BoxFuture<()>) -> io::Result<()> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+        runtime.spawn(task);
+        Ok(())
     }
 
     fn resolve(&self, host: &zk_client::HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>> {
@@ -130,5 +132,19 @@ impl Tls {
         _host: &str,
     ) -> io::Result<TokioTransport> {
         Ok(TokioTransport::Plain(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Client, ConnectError};
+
+    #[test]
+    fn starting_outside_a_tokio_runtime_fails_instead_of_panicking() {
+        let started = Client::builder("127.0.0.1:2181").start();
+        assert!(
+            matches!(started, Err(ConnectError::Start(_))),
+            "{started:?}"
+        );
     }
 }
