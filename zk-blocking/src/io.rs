@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use zk_client::session::{Action, ConnectionId, Session};
-use zk_client::{CommonError, HostAddr, Shared};
+use zk_client::{CommonError, HostAddr, Shared, PROBE_STEP_TIMEOUT};
 
 /// Longest single wait of the I/O thread, so it notices work even without a deadline.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -600,13 +600,14 @@ impl Connector {
         Ok((ReadHalf::Plain(stream), WriteHalf::Plain(write_half)))
     }
 
-    /// Asks `host` whether it serves reads and writes (`isro`), within a couple of seconds.
+    /// Asks `host` whether it serves reads and writes (`isro`), within
+    /// [`PROBE_STEP_TIMEOUT`] per step (connecting, then the exchange), as the async adapters do.
     fn probe_read_write(&self, host: &HostAddr) -> bool {
-        let bound = Duration::from_secs(2);
-        let deadline = Instant::now() + bound;
+        let bound = PROBE_STEP_TIMEOUT;
         let Ok(mut stream) = connect(host, bound) else {
             return false;
         };
+        let deadline = Instant::now() + bound;
         let _ = stream.set_read_timeout(Some(bound));
         let _ = stream.set_write_timeout(Some(bound));
         #[cfg(feature = "tls")]

@@ -33,7 +33,7 @@ pub use block_on::{block_on, block_on_with};
 pub use call::Pending;
 pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
 pub use driver::Driver;
-pub use runtime::{BoxFuture, Runtime, Transport};
+pub use runtime::{BoxFuture, Runtime, Transport, PROBE_STEP_TIMEOUT};
 pub use shared::{Clock, DriverSignal, Shared, DEFAULT_EVENT_CAPACITY};
 pub use state::StateWatcher;
 pub use watch::{Timeout, Watch, WatchEvent, WatchStream};

@@ -7,9 +7,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use zk_session::HostAddr;
+
+use crate::timeout::with_timeout;
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -89,31 +91,135 @@ pub(crate) async fn open<R: Runtime>(runtime: R, host: HostAddr) -> io::Result<R
     Err(last)
 }
 
-/// Asks `host` whether it serves reads and writes (the four-letter word `isro`).
+/// How long each step of a read-only probe may take: opening the connection, then the
+/// `isro` exchange. A host that accepts and never answers is given up after twice this.
+pub const PROBE_STEP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Asks `host` whether it serves reads and writes (the four-letter word `isro`), within
+/// [`PROBE_STEP_TIMEOUT`] per step; anything but `rw` in time is a no.
 pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> bool {
-    let Ok(mut transport) = open(runtime, host).await else {
+    let opened = with_timeout(&runtime, PROBE_STEP_TIMEOUT, open(runtime.clone(), host)).await;
+    let Some(Ok(mut transport)) = opened else {
         return false;
     };
-    let mut sent = 0;
-    while sent < 4 {
-        match std::future::poll_fn(|cx| transport.poll_write(cx, &b"isro"[sent..])).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => sent += n,
+    let exchange = async move {
+        let mut sent = 0;
+        while sent < 4 {
+            match std::future::poll_fn(|cx| transport.poll_write(cx, &b"isro"[sent..])).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => sent += n,
+            }
         }
-    }
-    if std::future::poll_fn(|cx| transport.poll_flush(cx))
+        if std::future::poll_fn(|cx| transport.poll_flush(cx))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        let mut answer = [0u8; 2];
+        let mut got = 0;
+        while got < answer.len() {
+            match std::future::poll_fn(|cx| transport.poll_read(cx, &mut answer[got..])).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        &answer[..got] == b"rw"
+    };
+    with_timeout(&runtime, PROBE_STEP_TIMEOUT, exchange)
         .await
-        .is_err()
-    {
-        return false;
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A runtime whose clock moves 100 ms each time it is read, and whose hosts accept a
+    /// connection that never answers (or that never opens, with `silent_connect`).
+    #[derive(Clone)]
+    struct Mute {
+        clock: Arc<Mutex<Instant>>,
+        silent_connect: bool,
     }
-    let mut answer = [0u8; 2];
-    let mut got = 0;
-    while got < answer.len() {
-        match std::future::poll_fn(|cx| transport.poll_read(cx, &mut answer[got..])).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
+
+    impl Mute {
+        fn new(silent_connect: bool) -> Mute {
+            Mute {
+                clock: Arc::new(Mutex::new(Instant::now())),
+                silent_connect,
+            }
         }
     }
-    &answer[..got] == b"rw"
+
+    /// A transport that accepts every write and never has anything to read.
+    struct Silent;
+
+    impl Transport for Silent {
+        fn poll_read(&mut self, _: &mut Context<'_>, _: &mut [u8]) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl Runtime for Mute {
+        type Transport = Silent;
+        type Sleep = BoxFuture<()>;
+
+        fn now(&self) -> Instant {
+            let mut clock = self.clock.lock().unwrap();
+            *clock += Duration::from_millis(100);
+            *clock
+        }
+
+        fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+            let runtime = self.clone();
+            Box::pin(std::future::poll_fn(move |cx| {
+                if runtime.now() >= deadline {
+                    return Poll::Ready(());
+                }
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }))
+        }
+
+        fn resolve(&self, _: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>> {
+            Box::pin(async { Ok(vec![SocketAddr::from(([127, 0, 0, 1], 2181))]) })
+        }
+
+        fn connect(&self, _: SocketAddr, _: &str) -> BoxFuture<io::Result<Silent>> {
+            if self.silent_connect {
+                Box::pin(std::future::pending())
+            } else {
+                Box::pin(async { Ok(Silent) })
+            }
+        }
+    }
+
+    #[test]
+    fn a_probe_of_a_host_that_never_answers_gives_up() {
+        let host = HostAddr {
+            host: "127.0.0.1".into(),
+            port: 2181,
+        };
+        for silent_connect in [true, false] {
+            let runtime = Mute::new(silent_connect);
+            let started = *runtime.clock.lock().unwrap();
+            let probe = probe_read_write(runtime.clone(), host.clone());
+            let answer = crate::block_on(probe, Some(Duration::from_secs(10)));
+            assert_eq!(answer, Some(false), "silent connect: {silent_connect}");
+            let took = *runtime.clock.lock().unwrap() - started;
+            assert!(
+                took <= PROBE_STEP_TIMEOUT * 2 + Duration::from_secs(1),
+                "the probe took {took:?} of the runtime's time"
+            );
+        }
+    }
 }
