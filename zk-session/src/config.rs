@@ -150,8 +150,18 @@ pub struct Config {
     /// First and largest delay between read-write server probes while connected read-only
     /// (Java: 100 ms doubling to 60 s).
     pub read_only_probe: (Duration, Duration),
-    /// Seed for host shuffling and jitter: a session run is reproducible from its inputs.
+    /// Seed for host shuffling and jitter. Fresh for every [`Config::new`], so that clients
+    /// sharing a connect string spread over its servers rather than all trying the same one
+    /// first; set it to make a session run reproducible from its inputs.
     pub seed: u64,
+}
+
+/// A seed that differs between configurations and between processes.
+fn fresh_seed() -> u64 {
+    use std::hash::BuildHasher;
+    // Hashers are keyed from the operating system's randomness once per thread, and the keys
+    // change with every `RandomState`.
+    std::collections::hash_map::RandomState::new().hash_one(std::process::id())
 }
 
 impl Config {
@@ -179,7 +189,7 @@ impl Config {
             backoff: Backoff::default(),
             close_timeout: Duration::from_secs(2),
             read_only_probe: (Duration::from_millis(100), Duration::from_secs(60)),
-            seed: 0x5eed,
+            seed: fresh_seed(),
         }
     }
 
@@ -236,6 +246,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_config_gets_its_own_seed_so_clients_spread_over_the_hosts() {
+        let seeds: std::collections::HashSet<u64> = (0..8)
+            .map(|_| Config::new("a:1,b:2,c:3").unwrap().seed)
+            .collect();
+        assert_eq!(seeds.len(), 8, "{seeds:?}");
+    }
 
     #[test]
     fn connect_strings_parse_hosts_ports_ipv6_and_chroot() {
