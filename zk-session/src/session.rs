@@ -1019,7 +1019,12 @@ impl Session {
             Response::Create(r) => strip(&mut r.path),
             Response::Create2(r) => strip(&mut r.path),
             Response::Sync(r) => strip(&mut r.path),
-            Response::GetEphemerals(r) => r.ephemerals.iter_mut().for_each(strip),
+            Response::GetEphemerals(r) => {
+                // The server matches the prefix as a string: under chroot `/app`, the prefix
+                // `/` also finds `/apple/x`, which is outside the client's namespace.
+                r.ephemerals.retain(|p| chroot.to_client(p).is_some());
+                r.ephemerals.iter_mut().for_each(strip);
+            }
             Response::Multi(r) => {
                 for result in &mut r.results {
                     if let zk_proto::MultiResult::Create { path, .. } = result {

@@ -154,7 +154,9 @@ fn create_sync_multi_and_ephemerals_results_come_back_without_the_chroot() {
         &ops::GetEphemerals::new("/"),
         &["/app"],
         Response::GetEphemerals(GetEphemeralsResponse {
-            ephemerals: vec!["/app/e1".into(), "/app/x/e2".into()],
+            // The server matches the prefix `/app` as a string: `/apple/e3` is outside the
+            // chroot and must not come back as if it were `/e3`.
+            ephemerals: vec!["/app/e1".into(), "/apple/e3".into(), "/app/x/e2".into()],
         }),
     )
     .expect("ephemerals");
