@@ -451,6 +451,10 @@ impl Session {
         self.set_state(SessionState::Closing);
         self.timers
             .set(Timer::Close, now + self.config.close_timeout);
+        self.enqueue_close(now);
+    }
+
+    fn enqueue_close(&mut self, now: Instant) {
         self.enqueue(
             Prepared {
                 request: Request::CloseSession,
@@ -1133,6 +1137,10 @@ impl Session {
             return;
         }
         while let Some(front) = self.queued.front() {
+            if front.request.op == OpCode::CloseSession {
+                // The close is bounded by the close timer alone.
+                return;
+            }
             if front.deadline > now {
                 self.timers.set(Timer::QueueDeadline, front.deadline);
                 return;
@@ -1248,6 +1256,12 @@ impl Session {
                 if let Some(id) = q.request.id {
                     self.complete(id, Err(CommonError::ConnectionLoss));
                 }
+            }
+            if self.closing {
+                // The close was not sent yet: it goes out on the next connection (bounded by
+                // the close timer), or the server keeps the session and its ephemeral nodes
+                // until it expires.
+                self.enqueue_close(now);
             }
         } else {
             self.expire_queued(now);

@@ -148,6 +148,52 @@ fn close_while_disconnected_waits_for_a_connection_then_sends_close_session() {
     assert_closed_for_good(&mut sim);
 }
 
+/// Accepts the next connection and resumes session 1 on it; returns the opcodes sent after the
+/// handshake.
+fn resume_and_take_opcodes(sim: &mut Sim) -> Vec<OpCode> {
+    sim.wait_for_connect();
+    sim.accept_transport();
+    sim.client_frames();
+    sim.answer_connect(1, 30_000, false);
+    sim.client_frames().iter().map(|f| f.opcode()).collect()
+}
+
+#[test]
+fn a_fail_fast_session_still_sends_a_close_it_had_not_sent_when_the_connection_dropped() {
+    let mut c = config("h1:1,h2:2");
+    c.queue_while_disconnected = false;
+    c.close_timeout = secs(10);
+    let mut sim = connected(c);
+    // close() queues closeSession; the connection drops before the driver writes it.
+    sim.session.close(sim.now);
+    sim.drop_transport();
+    sim.drain();
+    assert_eq!(sim.session.state(), SessionState::Closing);
+    assert_eq!(resume_and_take_opcodes(&mut sim), [OpCode::CloseSession]);
+}
+
+#[test]
+fn a_close_queued_while_disconnected_outlives_the_queue_timeout() {
+    let mut c = config("h1:1,h2:2");
+    c.queue_timeout = Some(ms(100));
+    c.close_timeout = secs(10);
+    let mut sim = connected(c);
+    sim.drop_transport();
+    let queued = sim.submit(&ops::GetData::new("/q"));
+    sim.session.close(sim.now);
+    sim.drain();
+    // Refuse connections for a second: the queued call fails, the close stays.
+    let until = sim.now + secs(1);
+    while sim.now < until {
+        assert!(sim.run_until(secs(5), |s| s.pending_connect.is_some()));
+        sim.refuse_transport();
+    }
+    let failed = sim.completion(queued).expect("the queued call expired");
+    assert_eq!(failed.result, Err(CommonError::ConnectionLoss));
+    assert_eq!(sim.session.state(), SessionState::Closing);
+    assert_eq!(resume_and_take_opcodes(&mut sim), [OpCode::CloseSession]);
+}
+
 #[test]
 fn close_while_disconnected_gives_up_after_the_close_timeout() {
     let mut sim = connected(config("h1:1,h2:2"));
