@@ -80,7 +80,10 @@ impl<R> Clone for Client<R> {
 
 impl<R> std::fmt::Debug for Client<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (id, state) = self.shared.read_session(|s| (s.session_id(), s.state()));
+        let (id, state) = (
+            self.shared.read_session(|s| s.session_id()),
+            self.shared.state(),
+        );
         f.debug_struct("Client")
             .field("session_id", &id)
             .field("state", &state)
@@ -610,7 +613,7 @@ impl<R> Client<R> {
 
     /// The session's state now.
     pub fn state(&self) -> SessionState {
-        self.shared.read_session(|s| s.state())
+        self.shared.state()
     }
 
     /// An observer of the session's state and its changes.

@@ -190,6 +190,11 @@ impl Shared {
         f(&self.lock().session)
     }
 
+    /// The session's state; `Closed` once the driver is gone, whatever the session last knew.
+    pub fn state(&self) -> SessionState {
+        self.lock().state()
+    }
+
     /// Submits `op`; its raw result arrives through the returned reply.
     pub(crate) fn submit<O: Operation>(&self, op: &O) -> Result<Reply, CommonError> {
         let now = self.now();
@@ -250,14 +255,16 @@ impl Shared {
         let queue = Arc::new(EventQueue::new(self.event_capacity));
         inner.state_subscribers.retain(|w| w.strong_count() > 0);
         inner.state_subscribers.push(Arc::downgrade(&queue));
-        if inner.session.state().is_terminal() || inner.gone {
+        let state = inner.state();
+        if state.is_terminal() {
             queue.close();
         }
-        (inner.session.state(), queue)
+        (state, queue)
     }
 
     /// The driver is gone (its runtime dropped it): nothing will ever complete, so every waiting
-    /// call fails with `Closed` and every watch and state stream ends.
+    /// call fails with `Closed`, the state becomes `Closed`, and every watch and state stream
+    /// ends with that.
     pub fn driver_gone(&self) {
         let mut inner = self.lock();
         if inner.session.state().is_terminal() {
@@ -265,15 +272,16 @@ impl Shared {
         }
         inner.gone = true;
         inner.replies.clear();
+        let ended = WatchEvent::SessionEnded(SessionState::Closed);
         for (_, (queue, _)) in inner.watches.drain() {
-            queue.close();
+            queue.push_last(ended.clone());
         }
         for queue in inner
             .state_subscribers
             .drain(..)
             .filter_map(|w| w.upgrade())
         {
-            queue.close();
+            queue.push_last(SessionState::Closed);
         }
     }
 
@@ -286,6 +294,13 @@ impl Shared {
 }
 
 impl Inner {
+    fn state(&self) -> SessionState {
+        match self.session.state() {
+            s if self.gone && !s.is_terminal() => SessionState::Closed,
+            s => s,
+        }
+    }
+
     fn check_driver(&self) -> Result<(), CommonError> {
         if self.gone && !self.session.state().is_terminal() {
             return Err(CommonError::Closed);
@@ -426,6 +441,36 @@ mod tests {
                 path: "/a".into(),
             }))
         );
+    }
+
+    #[test]
+    fn when_the_driver_is_gone_the_state_is_closed_and_every_stream_ends_with_it() {
+        let (shared, _conn) = connected();
+        let (state, states) = shared.subscribe_state();
+        assert_eq!(state, SessionState::Connected);
+        let (reply, watch) = shared
+            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false)
+            .unwrap();
+
+        shared.driver_gone();
+        assert_eq!(shared.state(), SessionState::Closed);
+        assert_eq!(
+            states.try_recv(),
+            Some(Received::Item(SessionState::Closed))
+        );
+        assert_eq!(states.try_recv(), Some(Received::Closed));
+        assert_eq!(
+            watch.queue().try_recv(),
+            Some(Received::Item(WatchEvent::SessionEnded(
+                SessionState::Closed
+            )))
+        );
+        assert_eq!(watch.queue().try_recv(), Some(Received::Closed));
+        assert!(reply.is_ready(), "the call fails at once");
+        // A later observer starts closed.
+        let (state, later) = shared.subscribe_state();
+        assert_eq!(state, SessionState::Closed);
+        assert_eq!(later.try_recv(), Some(Received::Closed));
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl StateWatcher {
 
     /// The state now.
     pub fn current(&self) -> SessionState {
-        self.shared.read_session(|s| s.state())
+        self.shared.state()
     }
 
     fn convert(&self, r: Received<SessionState>) -> Option<SessionState> {

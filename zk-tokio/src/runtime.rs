@@ -137,7 +137,37 @@ impl Tls {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Client, ConnectError};
+    use crate::ops::GetDataError;
+    use crate::{Client, CommonError, ConnectError, SessionState};
+
+    #[test]
+    fn a_client_whose_runtime_is_gone_is_closed() {
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Nothing listens on port 1: the session keeps trying until its runtime goes.
+        let client = first
+            .block_on(async { Client::builder("127.0.0.1:1").start() })
+            .unwrap();
+        let mut states = client.state_watcher();
+        drop(first);
+
+        assert_eq!(client.state(), SessionState::Closed);
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        second.block_on(async {
+            let last = states.wait_for(|s| s.is_terminal()).await;
+            assert_eq!(last, Some(SessionState::Closed));
+            assert_eq!(
+                client.get_data("/").await,
+                Err(GetDataError::Common(CommonError::Closed))
+            );
+            assert_eq!(client.close().await, SessionState::Closed);
+        });
+    }
 
     #[test]
     fn starting_outside_a_tokio_runtime_fails_instead_of_panicking() {
