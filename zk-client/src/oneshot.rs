@@ -64,11 +64,26 @@ pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
-    /// Fills the slot and wakes the receiver. The receiver's code does not run here: waking only
-    /// schedules it.
-    pub(crate) fn send(mut self, value: T) {
+    /// Fills the slot and wakes the receiver.
+    #[cfg(test)]
+    pub(crate) fn send(self, value: T) {
+        let mut wakers = Vec::new();
+        self.send_deferred(value, &mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Fills the slot, wakes a thread blocked on it, and leaves the receiving task's waker in
+    /// `wakers` for the caller to wake once it holds no lock (waking may run executor code).
+    pub(crate) fn send_deferred(mut self, value: T, wakers: &mut Vec<Waker>) {
         if let Some(slot) = self.slot.take() {
-            slot.fill(|state| state.value = Some(value));
+            wakers.extend(slot.fill(|state| state.value = Some(value)));
+        }
+    }
+
+    /// Drops the sender without sending, like `drop`, but leaves the waker in `wakers`.
+    pub(crate) fn abandon_deferred(mut self, wakers: &mut Vec<Waker>) {
+        if let Some(slot) = self.slot.take() {
+            wakers.extend(slot.fill(|state| state.sender_gone = true));
         }
     }
 }
@@ -76,14 +91,16 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.fill(|state| state.sender_gone = true);
+            if let Some(waker) = slot.fill(|state| state.sender_gone = true) {
+                waker.wake();
+            }
         }
     }
 }
 
 impl<T> Slot<T> {
-    /// Updates the state, then wakes the receiver: its task, or its thread when one blocks.
-    fn fill(&self, update: impl FnOnce(&mut State<T>)) {
+    /// Updates the state and wakes a thread blocked on it; returns the receiving task's waker.
+    fn fill(&self, update: impl FnOnce(&mut State<T>)) -> Option<Waker> {
         let (waker, blocked) = {
             let mut state = self.lock();
             update(&mut state);
@@ -92,9 +109,7 @@ impl<T> Slot<T> {
         if blocked {
             self.ready.notify_all();
         }
-        if let Some(w) = waker {
-            w.wake();
-        }
+        waker
     }
 }
 

@@ -65,15 +65,16 @@ impl<T> EventQueue<T> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn wake(&self, waker: Option<Waker>) {
+    /// Wakes a blocked consumer thread; returns the consuming task's waker, for the caller to
+    /// wake once it holds no lock (waking may run executor code).
+    fn wake(&self, waker: Option<Waker>) -> Option<Waker> {
         self.ready.notify_all();
-        if let Some(w) = waker {
-            w.wake();
-        }
+        waker
     }
 
-    /// Adds an item without ever waiting; drops it (counting it) when the queue is full.
-    pub(crate) fn push(&self, item: T) {
+    /// Adds an item without ever waiting; drops it (counting it) when the queue is full. The
+    /// consumer's waker is left in `wakers`.
+    pub(crate) fn push(&self, item: T, wakers: &mut Vec<Waker>) {
         let waker = {
             let mut s = self.lock();
             if s.closed {
@@ -90,11 +91,12 @@ impl<T> EventQueue<T> {
             }
             s.waker.take()
         };
-        self.wake(waker);
+        wakers.extend(self.wake(waker));
     }
 
-    /// Adds a last item that is never dropped, then closes the queue.
-    pub(crate) fn push_last(&self, item: T) {
+    /// Adds a last item that is never dropped, then closes the queue. The consumer's waker is
+    /// left in `wakers`.
+    pub(crate) fn push_last(&self, item: T, wakers: &mut Vec<Waker>) {
         let waker = {
             let mut s = self.lock();
             if s.closed {
@@ -105,16 +107,19 @@ impl<T> EventQueue<T> {
             s.closed = true;
             s.waker.take()
         };
-        self.wake(waker);
+        wakers.extend(self.wake(waker));
     }
 
+    /// Closes the queue and wakes its consumer.
     pub(crate) fn close(&self) {
         let waker = {
             let mut s = self.lock();
             s.closed = true;
             s.waker.take()
         };
-        self.wake(waker);
+        if let Some(waker) = self.wake(waker) {
+            waker.wake();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -183,35 +188,35 @@ mod tests {
     fn a_full_queue_drops_and_counts_instead_of_waiting() {
         let q = EventQueue::new(2);
         for i in 0..5 {
-            q.push(i);
+            q.push(i, &mut Vec::new());
         }
         assert_eq!(q.try_recv(), Some(Received::Item(0)));
         assert_eq!(q.try_recv(), Some(Received::Item(1)));
         assert_eq!(q.try_recv(), Some(Received::Missed(3)));
         assert_eq!(q.try_recv(), None);
-        q.push_last(9);
+        q.push_last(9, &mut Vec::new());
         assert_eq!(q.try_recv(), Some(Received::Item(9)));
         assert_eq!(q.try_recv(), Some(Received::Closed));
-        q.push(10);
+        q.push(10, &mut Vec::new());
         assert_eq!(q.try_recv(), Some(Received::Closed));
     }
 
     #[test]
     fn missed_items_are_reported_where_they_were_dropped() {
         let q = EventQueue::new(2);
-        q.push(0);
-        q.push(1);
-        q.push(2); // dropped
+        q.push(0, &mut Vec::new());
+        q.push(1, &mut Vec::new());
+        q.push(2, &mut Vec::new()); // dropped
         assert_eq!(q.try_recv(), Some(Received::Item(0)));
-        q.push(3); // room for one: it comes after the gap
-        q.push(4); // dropped: a new gap after 3
-        q.push(5); // dropped: the same gap
+        q.push(3, &mut Vec::new()); // room for one: it comes after the gap
+        q.push(4, &mut Vec::new()); // dropped: a new gap after 3
+        q.push(5, &mut Vec::new()); // dropped: the same gap
         assert_eq!(q.try_recv(), Some(Received::Item(1)));
         assert_eq!(q.try_recv(), Some(Received::Missed(1)));
         assert_eq!(q.try_recv(), Some(Received::Item(3)));
         assert_eq!(q.try_recv(), Some(Received::Missed(2)));
         assert_eq!(q.try_recv(), None);
-        q.push(6);
+        q.push(6, &mut Vec::new());
         assert_eq!(q.try_recv(), Some(Received::Item(6)));
     }
 
@@ -219,7 +224,7 @@ mod tests {
     fn a_blocking_consumer_wakes_for_an_item_from_another_thread() {
         let q = std::sync::Arc::new(EventQueue::new(4));
         let q2 = q.clone();
-        let t = std::thread::spawn(move || q2.push(1));
+        let t = std::thread::spawn(move || q2.push(1, &mut Vec::new()));
         assert_eq!(q.recv_blocking(None), Some(Received::Item(1)));
         assert_eq!(q.recv_blocking(Some(Duration::from_millis(5))), None);
         t.join().unwrap();

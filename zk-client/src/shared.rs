@@ -175,10 +175,12 @@ impl Shared {
     /// Runs `f` with the session, then routes whatever it produced to the waiting handles.
     /// Drivers feed every input through here.
     pub fn with_session<T>(&self, f: impl FnOnce(&mut Session) -> T) -> T {
+        let mut wakers = Vec::new();
         let mut inner = self.lock();
         let out = f(&mut inner.session);
-        let more_work = inner.route_events(&*self.clock);
+        let more_work = inner.route_events(&*self.clock, &mut wakers);
         drop(inner);
+        wakers.into_iter().for_each(Waker::wake);
         if more_work {
             self.signal.notify();
         }
@@ -240,12 +242,16 @@ impl Shared {
     /// registration needs it).
     pub(crate) fn forget_watch(&self, watch: WatchId) {
         let now = self.now();
-        {
+        let mut wakers = Vec::new();
+        let removed = {
             let mut inner = self.lock();
-            inner.watches.remove(&watch);
+            let removed = inner.watches.remove(&watch);
             inner.session.forget_watch(watch, now);
-            inner.route_events(&*self.clock);
-        }
+            inner.route_events(&*self.clock, &mut wakers);
+            removed
+        };
+        drop(removed);
+        wakers.into_iter().for_each(Waker::wake);
         self.kick();
     }
 
@@ -266,23 +272,28 @@ impl Shared {
     /// call fails with `Closed`, the state becomes `Closed`, and every watch and state stream
     /// ends with that.
     pub fn driver_gone(&self) {
+        let mut wakers = Vec::new();
         let mut inner = self.lock();
         if inner.session.state().is_terminal() {
             return;
         }
         inner.gone = true;
-        inner.replies.clear();
+        for (_, tx) in inner.replies.drain() {
+            tx.abandon_deferred(&mut wakers);
+        }
         let ended = WatchEvent::SessionEnded(SessionState::Closed);
         for (_, (queue, _)) in inner.watches.drain() {
-            queue.push_last(ended.clone());
+            queue.push_last(ended.clone(), &mut wakers);
         }
         for queue in inner
             .state_subscribers
             .drain(..)
             .filter_map(|w| w.upgrade())
         {
-            queue.push_last(SessionState::Closed);
+            queue.push_last(SessionState::Closed, &mut wakers);
         }
+        drop(inner);
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Starts closing the session without waiting.
@@ -308,15 +319,20 @@ impl Inner {
         Ok(())
     }
 
-    /// Routes every event of the session to its handle. Returns whether the session was given
-    /// more work (a watch removal) that the driver must send.
-    pub(crate) fn route_events(&mut self, clock: &dyn Fn() -> Instant) -> bool {
+    /// Routes every event of the session to its handle, leaving in `wakers` the tasks to wake
+    /// once the lock is released. Returns whether the session was given more work (a watch
+    /// removal) that the driver must send.
+    pub(crate) fn route_events(
+        &mut self,
+        clock: &dyn Fn() -> Instant,
+        wakers: &mut Vec<Waker>,
+    ) -> bool {
         let mut more_work = false;
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Completed(c) => {
                     if let Some(tx) = self.replies.remove(&c.id) {
-                        tx.send(c.result);
+                        tx.send_deferred(c.result, wakers);
                     }
                     let watch = c.id.watch_id();
                     if self.session.has_watch(watch) && !self.watches.contains_key(&watch) {
@@ -347,19 +363,19 @@ impl Inner {
                         };
                     let event = WatchEvent::from(notice);
                     if ends {
-                        queue.push_last(event);
+                        queue.push_last(event, wakers);
                         self.watches.remove(&watch);
                     } else {
-                        queue.push(event);
+                        queue.push(event, wakers);
                     }
                 }
                 Event::State(state) => {
                     self.state_subscribers.retain(|w| match w.upgrade() {
                         Some(q) => {
                             if state.is_terminal() {
-                                q.push_last(state);
+                                q.push_last(state, wakers);
                             } else {
-                                q.push(state);
+                                q.push(state, wakers);
                             }
                             true
                         }
@@ -393,7 +409,7 @@ mod tests {
         (shared, connected.conn)
     }
 
-    fn reply(xid: i32, response: &Response) -> Vec<u8> {
+    fn reply_bytes(xid: i32, response: &Response) -> Vec<u8> {
         let mut out = Vec::new();
         let header = ReplyHeader {
             xid: Xid(xid),
@@ -421,7 +437,7 @@ mod tests {
         let (_reply, parts) = shared
             .submit_watching(&ops::GetData::new("/a").watch(), true)
             .unwrap();
-        let mut bytes = reply(
+        let mut bytes = reply_bytes(
             1,
             &Response::GetData(GetDataResponse {
                 data: Bytes::new(),
@@ -440,6 +456,44 @@ mod tests {
                 event_type: EventType::NodeDataChanged,
                 path: "/a".into(),
             }))
+        );
+    }
+
+    #[test]
+    fn a_waker_that_calls_into_the_client_when_woken_does_not_deadlock() {
+        struct Reentrant(Arc<Shared>, std::sync::mpsc::Sender<SessionState>);
+        impl std::task::Wake for Reentrant {
+            fn wake(self: Arc<Self>) {
+                // Some executors poll right here; this needs the lock of the session.
+                let _ = self.1.send(self.0.state());
+            }
+        }
+        let (shared, conn) = connected();
+        let mut reply = shared.submit(&ops::GetData::new("/a")).unwrap();
+        let (woke, woken) = std::sync::mpsc::channel();
+        let waker = Waker::from(Arc::new(Reentrant(shared.clone(), woke)));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(std::future::Future::poll(std::pin::Pin::new(&mut reply), &mut cx).is_pending());
+
+        let bytes = reply_bytes(
+            1,
+            &Response::GetData(GetDataResponse {
+                data: Bytes::new(),
+                stat: Stat::default(),
+            }),
+        );
+        let feeder = shared.clone();
+        std::thread::spawn(move || {
+            let now = Instant::now();
+            feeder.with_session(|s| {
+                s.poll_transmit(now, &mut Vec::new());
+                s.handle_data(conn, &bytes, now);
+            });
+        });
+        assert_eq!(
+            woken.recv_timeout(Duration::from_secs(10)),
+            Ok(SessionState::Connected),
+            "the waker ran under the session's lock"
         );
     }
 
@@ -480,7 +534,7 @@ mod tests {
             .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false)
             .unwrap();
         let now = Instant::now();
-        let added = reply(1, &Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }));
+        let added = reply_bytes(1, &Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }));
         shared.with_session(|s| {
             s.poll_transmit(now, &mut Vec::new());
             s.handle_data(conn, &added, now);
@@ -490,7 +544,7 @@ mod tests {
             .unwrap();
         let mut bytes = notification(EventType::NodeDataChanged, "/p");
         bytes.extend(notification(EventType::NodeDeleted, "/p"));
-        bytes.extend(reply(2, &Response::Empty));
+        bytes.extend(reply_bytes(2, &Response::Empty));
         shared.with_session(|s| {
             s.poll_transmit(now, &mut Vec::new());
             s.handle_data(conn, &bytes, now);
