@@ -282,7 +282,6 @@ impl Io {
     /// One read by a waiting caller, when it is the only one waiting and the socket is free.
     /// Returns whether it read (the caller then checks its reply again at once).
     fn read_for_caller(&self, left: Option<Duration>) -> bool {
-        self.caller_activity.fetch_add(1, SeqCst);
         if self.waiting.load(SeqCst) != 1 {
             return false;
         }
@@ -296,6 +295,9 @@ impl Io {
         if wait.is_zero() {
             return false;
         }
+        // Only a caller that reads keeps the I/O thread off the socket: one that could not
+        // parks, and the I/O thread's next wait reads for it.
+        self.caller_activity.fetch_add(1, SeqCst);
         self.read_once(&mut reader, wait);
         true
     }
