@@ -548,3 +548,38 @@ fn secure_port_refuses_plain_clients_while_the_plain_port_serves_them() {
     assert_eq!(&client.get_data(&path).expect("get_data").0[..], b"plain");
     client.close();
 }
+
+/// A TLS server that accepts connections and never answers: a handshake with it lasts the
+/// whole connect timeout. The session's timers keep firing meanwhile: a call queued for a
+/// connection fails at its queue timeout, not when the attempt gives up.
+#[test]
+fn blocking_timers_fire_during_a_stalled_tls_handshake() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a silent server");
+    let addr = listener.local_addr().expect("its address");
+    // Accepted connections are kept open, unanswered, until the test ends.
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let client = zk_blocking::Client::builder(&addr.to_string())
+        .tls(Credentials::Good.options())
+        .connect_timeout(Duration::from_secs(60))
+        .queue_timeout(Duration::from_secs(1))
+        .start()
+        .expect("start");
+    let started = Instant::now();
+    let outcome = client.get_data("/");
+    let took = started.elapsed();
+    assert_eq!(
+        outcome,
+        Err(zk_blocking::ops::GetDataError::Common(
+            zk_blocking::CommonError::ConnectionLoss
+        ))
+    );
+    assert!(
+        took < Duration::from_secs(1) + SLACK,
+        "the queued call failed after {took:?}: the I/O thread was stuck in the attempt"
+    );
+}

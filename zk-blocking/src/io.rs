@@ -1,8 +1,8 @@
 //! The background I/O thread and the write path.
 //!
-//! One thread per session opens connections, answers the session's actions, fires its timers
-//! and reads the socket (with read timeouts taken from the session's next deadline, at most a
-//! second), except while callers read it themselves: a caller waiting alone for its reply reads
+//! One thread per session answers the session's actions, fires its timers and reads the socket
+//! (with read timeouts taken from the session's next deadline, at most a second), except while
+//! callers read it themselves: a caller waiting alone for its reply reads
 //! the socket on its own thread, so the reply needs no hand-over between threads, and the I/O
 //! thread then only wakes every [`GRACE`] for the timers until callers have been quiet that
 //! long. With several callers waiting, the I/O thread reads for all of them. Writes happen on
@@ -10,11 +10,14 @@
 //! or dropping a submitted call), or the I/O thread when a turn left the session with frames;
 //! each write takes every frame ready, so requests submitted together share one. A mutex keeps
 //! frames whole and in order, with a bounded wait per write. Neither side knows anything of the
-//! protocol: that is the session's.
+//! protocol: that is the session's. Connection attempts and read-only probes run on
+//! short-lived threads of their own, so that a host that does not answer never holds the
+//! timers up.
 //!
 //! A connection is plain TCP or, with the `tls` feature and TLS options, TLS over TCP (see
-//! [`crate::tls`]): the handshake runs here, right after the TCP connect and before the session
-//! learns that the connection is open, so nothing of the session goes out unencrypted.
+//! [`crate::tls`]): the handshake runs on the attempt's thread, right after the TCP connect and
+//! before the session learns that the connection is open, so nothing of the session goes out
+//! unencrypted.
 
 use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
@@ -38,6 +41,10 @@ const CALLER_READ_MAX: Duration = Duration::from_millis(100);
 /// Bound on one write: a server that stops reading for this long is treated as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 64 * 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How connections are opened: plain TCP, or TLS with these settings.
 #[derive(Clone, Default)]
@@ -96,6 +103,9 @@ impl WriteHalf {
     }
 }
 
+/// Both sides of a new connection.
+type Halves = (ReadHalf, WriteHalf);
+
 /// The write side of the current connection.
 struct Writer {
     conn: ConnectionId,
@@ -129,6 +139,9 @@ pub(crate) struct Io {
     flush_wanted: AtomicBool,
     /// A thread is flushing.
     flushing: AtomicBool,
+    /// Connection attempts that ended (on threads of their own), for the I/O thread to install
+    /// or discard.
+    opened: Mutex<Vec<(ConnectionId, io::Result<Halves>)>>,
 }
 
 impl Io {
@@ -146,6 +159,7 @@ impl Io {
             io_thread: OnceLock::new(),
             flush_wanted: AtomicBool::new(false),
             flushing: AtomicBool::new(false),
+            opened: Mutex::new(Vec::new()),
         })
     }
 
@@ -443,6 +457,7 @@ impl IoThread {
         let _gone = Gone(self.io.shared.clone());
         let _ = self.io.io_thread.set(std::thread::current());
         loop {
+            self.install_opened();
             // One visit to the session per turn: the timers due, then its outputs.
             let now = self.shared().now();
             let turn = self.shared().with_session(|s| {
@@ -493,21 +508,21 @@ impl IoThread {
                     .map(|d| d.saturating_duration_since(Instant::now()))
                     .unwrap_or(MAX_WAIT)
                     .max(Duration::from_millis(1));
-                let opened = self.connector.open(&host, bound);
-                let now = self.shared().now();
-                match opened {
-                    Ok((read_half, write_half)) => {
-                        self.io.set_writer(Some(Writer {
-                            conn,
-                            half: write_half,
-                            out: Vec::new(),
-                        }));
-                        self.shared()
-                            .with_session(|s| s.handle_connected(conn, now));
-                        // Readable only once the session knows the connection.
-                        self.io.reader().half = Some((conn, read_half));
-                    }
-                    Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
+                // On a thread of its own: an attempt on an unresponsive host lasts up to the
+                // connect timeout, and this thread must keep firing timers meanwhile (a close,
+                // queued calls' deadlines, client-side expiry).
+                let connector = self.connector.clone();
+                let io = self.io.clone();
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("zk-connect".into())
+                        .spawn(move || {
+                            let opened = connector.open(&host, bound);
+                            lock(&io.opened).push((conn, opened));
+                            io.shared.signal.notify();
+                        });
+                if let Err(e) = spawned {
+                    lock(&self.io.opened).push((conn, Err(e)));
                 }
             }
             Action::Disconnect { conn } => self.io.disconnect(Some(conn)),
@@ -538,6 +553,34 @@ impl IoThread {
 
     fn disconnect_all(&mut self) {
         self.io.disconnect(None);
+    }
+
+    /// Hands the connections opened since the last turn to the session; one it no longer waits
+    /// for (it timed out, or the session moved on) is closed.
+    fn install_opened(&mut self) {
+        let opened = std::mem::take(&mut *lock(&self.io.opened));
+        for (conn, result) in opened {
+            let now = self.shared().now();
+            let wanted = |s: &Session| s.connection() == Some(conn);
+            match result {
+                Ok((read_half, write_half)) if self.shared().read_session(wanted) => {
+                    self.io.set_writer(Some(Writer {
+                        conn,
+                        half: write_half,
+                        out: Vec::new(),
+                    }));
+                    self.shared()
+                        .with_session(|s| s.handle_connected(conn, now));
+                    // Readable only once the session knows the connection.
+                    self.io.reader().half = Some((conn, read_half));
+                }
+                Ok((read_half, write_half)) => {
+                    let _ = write_half.stream().shutdown(Shutdown::Both);
+                    drop(read_half);
+                }
+                Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
+            }
+        }
     }
 
     /// Waits for input or the next deadline and feeds the input to the session (the next turn
@@ -581,7 +624,7 @@ impl IoThread {
 
 impl Connector {
     /// Opens a connection to `host` within `bound`: TCP, then the TLS handshake if configured.
-    fn open(&self, host: &HostAddr, bound: Duration) -> io::Result<(ReadHalf, WriteHalf)> {
+    fn open(&self, host: &HostAddr, bound: Duration) -> io::Result<Halves> {
         let deadline = Instant::now() + bound;
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut stream = connect(host, bound)?;
