@@ -7,7 +7,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use zk_proto::{
     write_connect_request, write_request, AuthPacket, ConnectRequest, ConnectResponse, Decode,
     ErrorCode, EventType, FrameDecoder, FrameError, OpCode, RawReply, Reader, ReplyHeader, Request,
-    Response, SessionId, WatcherEvent, WatchesRequest, Xid, Zxid, EMPTY_PASSWORD,
+    Response, SessionId, WatcherEvent, WatcherType, WatchesRequest, Xid, Zxid, EMPTY_PASSWORD,
 };
 
 use crate::config::{Config, ConfigError};
@@ -473,9 +473,14 @@ impl Session {
             return;
         };
         if let Some(watcher_type) = server_type {
-            if self.state.is_terminal() || self.closing || self.watch_pending_on(&path) {
+            if self.state.is_terminal() || self.closing {
+                return;
+            }
+            if self.watch_pending_on(&path) {
                 // A request not answered yet sets a watch on the same path: removing the
-                // server's watch now would silently disarm the one it sets.
+                // server's watch now would silently disarm the one it sets. Removed once that
+                // registration is gone too.
+                self.watches.mark_lingering(path);
                 return;
             }
             self.enqueue(
@@ -600,12 +605,73 @@ impl Session {
         let id = RequestId(self.next_request_id);
         self.next_request_id += 1;
         self.outstanding += 1;
+        let mut prepared = prepared;
+        self.share_persistent_watch(&mut prepared);
         if let Request::Auth(packet) = prepared.request {
             self.add_credential(packet, id);
         } else {
             self.enqueue(prepared, Some(id), now);
         }
         Ok(id)
+    }
+
+    /// A one-shot watch on a path that holds (or is about to hold) a persistent watch sets no
+    /// server watch: servers before 3.9 keep one watch mode per path and session
+    /// (ZOOKEEPER-4466), so it would turn the persistent watch into a one-shot one. The
+    /// persistent watch's events serve the one-shot registration instead.
+    fn share_persistent_watch(&self, prepared: &mut Prepared) {
+        let AfterReply::Watch { path, on_ok, .. } = &prepared.after else {
+            return;
+        };
+        if !on_ok.is_one_shot() {
+            return;
+        }
+        let persistent_pending = self
+            .in_flight
+            .iter()
+            .chain(self.queued.iter().map(|q| &q.request))
+            .any(|r| {
+                matches!(&r.after, AfterReply::Watch { path: p, on_ok, .. }
+                    if p == path && !on_ok.is_one_shot())
+            });
+        if !persistent_pending && !self.watches.has_persistent_on(path) {
+            return;
+        }
+        match &mut prepared.request {
+            Request::GetData(r)
+            | Request::Exists(r)
+            | Request::GetChildren(r)
+            | Request::GetChildren2(r) => r.watch = false,
+            _ => {}
+        }
+    }
+
+    /// Removes the server watches kept for one-shot registrations that are gone, unless a
+    /// request not answered yet sets a watch on the same path.
+    fn remove_unneeded_watches(&mut self, now: Instant) {
+        if self.state.is_terminal() || self.closing {
+            return;
+        }
+        let unneeded: Vec<String> = self
+            .watches
+            .unneeded_lingering()
+            .filter(|p| !self.watch_pending_on(p))
+            .cloned()
+            .collect();
+        for path in unneeded {
+            self.watches.forget_lingering(&path);
+            self.enqueue(
+                Prepared {
+                    request: Request::RemoveWatches(WatchesRequest {
+                        path,
+                        watcher_type: WatcherType::Any,
+                    }),
+                    after: AfterReply::Nothing,
+                },
+                None,
+                now,
+            );
+        }
     }
 
     fn add_credential(&mut self, packet: AuthPacket, id: RequestId) {
@@ -809,6 +875,8 @@ impl Session {
             self.auth_in_flight
                 .push_back(std::mem::take(&mut credential.waiting));
         }
+        // A new connection holds no watch but those re-registered here.
+        self.watches.reregistered();
         if !self.watches.is_empty() {
             // Batches also stay within the configured frame limit, which bounds every request
             // the client sends.
@@ -879,7 +947,12 @@ impl Session {
                     Ok(Err(code)) => Err(CommonError::Server(code)),
                     Err(e) => Err(CommonError::MalformedReply(e)),
                 };
+                let watching = matches!(entry.after, AfterReply::Watch { .. });
                 self.finish(entry, result);
+                if watching {
+                    // A watch it was to set may have been the last need of a kept one.
+                    self.remove_unneeded_watches(now);
+                }
             }
         }
     }
@@ -972,18 +1045,19 @@ impl Session {
         if event.event_type == EventType::None {
             return;
         }
-        let client_path = self.client_path(&event.path);
+        let chroot = &self.config.chroot;
         let events = &mut self.events;
         self.watches
-            .dispatch(event.event_type, &event.path, |watch| {
+            .dispatch(event.event_type, &event.path, |watch, event_type, path| {
                 events.push_back(Event::Watch {
                     watch,
                     notice: WatchNotice::Node {
-                        event_type: event.event_type,
-                        path: client_path.clone(),
+                        event_type,
+                        path: chroot.to_client(path).unwrap_or(path).to_owned(),
                     },
                 });
             });
+        self.remove_unneeded_watches(now);
     }
 
     fn handle_auth_reply(&mut self, err: ErrorCode) {

@@ -6,7 +6,7 @@
 //! `/zookeeper/config`) work too. Registrations are identified by the [`WatchId`] of the request
 //! that set them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use zk_proto::{EventType, Request, SetWatches, SetWatches2, WatcherType, Zxid};
 
@@ -80,6 +80,10 @@ pub(crate) struct WatchRegistry {
     by_path: HashMap<String, Vec<Registration>>,
     paths_by_id: HashMap<WatchId, String>,
     persistent: usize,
+    /// Paths on which the server may still hold a persistent watch that no registration asked
+    /// for any more: it was kept for one-shot registrations it serves (see
+    /// [`WatchRegistry::has_persistent_on`]), and goes when they do.
+    lingering: HashSet<String>,
 }
 
 impl WatchRegistry {
@@ -99,6 +103,41 @@ impl WatchRegistry {
         self.persistent > 0
     }
 
+    /// Whether a persistent or persistent-recursive registration is held on exactly `path`.
+    ///
+    /// ZooKeeper servers before 3.9 keep one watch mode per path and session
+    /// (ZOOKEEPER-4466): a one-shot watch set on such a path would turn the server's persistent
+    /// watch into a one-shot one. So a one-shot registration on it sets no server watch of its
+    /// own; the persistent watch's events serve it (see [`WatchRegistry::dispatch`]).
+    pub(crate) fn has_persistent_on(&self, path: &str) -> bool {
+        self.by_path
+            .get(path)
+            .is_some_and(|regs| regs.iter().any(|r| !r.kind.is_one_shot()))
+    }
+
+    /// Paths where the server keeps a persistent watch that no registration needs any more,
+    /// for the session to remove (it checks that no request in flight sets one there).
+    pub(crate) fn unneeded_lingering(&self) -> impl Iterator<Item = &String> + '_ {
+        self.lingering
+            .iter()
+            .filter(|p| !self.by_path.contains_key(p.as_str()))
+    }
+
+    /// The server watch on `path` was removed (or re-registration replaced them all).
+    pub(crate) fn forget_lingering(&mut self, path: &str) {
+        self.lingering.remove(path);
+    }
+
+    /// The server may hold a watch on `path` that no registration accounts for.
+    pub(crate) fn mark_lingering(&mut self, path: String) {
+        self.lingering.insert(path);
+    }
+
+    /// A new connection re-registered exactly the registrations: nothing lingers.
+    pub(crate) fn reregistered(&mut self) {
+        self.lingering.clear();
+    }
+
     pub(crate) fn add(&mut self, path: String, kind: WatchKind, id: WatchId) {
         if !kind.is_one_shot() {
             self.persistent += 1;
@@ -111,12 +150,42 @@ impl WatchRegistry {
     }
 
     /// Delivers a node event to every matching registration, in registration order, via
-    /// `deliver(id, one_shot_done)`. One-shot registrations are removed as they fire.
+    /// `deliver(id, event_type, path)`. One-shot registrations are removed as they fire.
+    ///
+    /// A node created or deleted under a path that holds both a child registration and a
+    /// persistent-recursive one (or a lingering persistent watch) also fires the child
+    /// registration with NodeChildrenChanged on the parent: the server sends no such event
+    /// under a recursive watch, which on servers before 3.9 replaces the child watch.
     pub(crate) fn dispatch(
         &mut self,
         event_type: EventType,
         path: &str,
-        mut deliver: impl FnMut(WatchId),
+        mut deliver: impl FnMut(WatchId, EventType, &str),
+    ) {
+        if matches!(event_type, EventType::NodeCreated | EventType::NodeDeleted) {
+            if let Some(parent) = ancestors(path).nth(1) {
+                let covered_by_recursive = self.lingering.contains(parent)
+                    || self.by_path.get(parent).is_some_and(|regs| {
+                        regs.iter()
+                            .any(|r| r.kind == WatchKind::PersistentRecursive)
+                    });
+                if covered_by_recursive {
+                    let parent = parent.to_owned();
+                    self.dispatch_one(EventType::NodeChildrenChanged, &parent, &mut deliver, true);
+                }
+            }
+        }
+        self.dispatch_one(event_type, path, &mut deliver, false);
+    }
+
+    /// [`WatchRegistry::dispatch`] of one event; `one_shots_only` for a derived event, which
+    /// persistent registrations do not receive.
+    fn dispatch_one(
+        &mut self,
+        event_type: EventType,
+        path: &str,
+        deliver: &mut impl FnMut(WatchId, EventType, &str),
+        one_shots_only: bool,
     ) {
         let fires_one_shot = |kind: WatchKind| match event_type {
             EventType::NodeCreated | EventType::NodeDataChanged => {
@@ -138,10 +207,11 @@ impl WatchRegistry {
             let mut removed = Vec::new();
             regs.retain(|r| {
                 let one_shot = fires_one_shot(r.kind);
-                let persistent = r.kind == WatchKind::Persistent
-                    || (r.kind == WatchKind::PersistentRecursive && recursive_applies);
+                let persistent = !one_shots_only
+                    && (r.kind == WatchKind::Persistent
+                        || (r.kind == WatchKind::PersistentRecursive && recursive_applies));
                 if one_shot || persistent {
-                    deliver(r.id);
+                    deliver(r.id, event_type, path);
                 }
                 if one_shot {
                     removed.push(r.id);
@@ -155,13 +225,13 @@ impl WatchRegistry {
                 self.paths_by_id.remove(&id);
             }
         }
-        if recursive_applies && self.persistent > 0 {
+        if recursive_applies && !one_shots_only && self.persistent > 0 {
             // The path itself was served above: only its proper ancestors remain.
             for ancestor in ancestors(path).skip(1) {
                 if let Some(regs) = self.by_path.get(ancestor) {
                     for r in regs {
                         if r.kind == WatchKind::PersistentRecursive {
-                            deliver(r.id);
+                            deliver(r.id, event_type, path);
                         }
                     }
                 }
@@ -184,8 +254,18 @@ impl WatchRegistry {
         }
         let need_data = regs.iter().any(|r| r.kind.uses_server_data_table());
         let need_child = regs.iter().any(|r| r.kind.uses_server_child_table());
-        if regs.is_empty() {
+        let emptied = regs.is_empty();
+        if emptied {
             self.by_path.remove(&path);
+        }
+        if emptied && self.lingering.remove(&path) {
+            return Some((path, kind, Some(WatcherType::Any)));
+        }
+        if !kind.is_one_shot() && !emptied && !self.has_persistent_on(&path) {
+            // One-shot registrations remain, served by this persistent watch (they set none of
+            // their own, or theirs was replaced): keep it until they go.
+            self.lingering.insert(path.clone());
+            return Some((path, kind, None));
         }
         let drop_data = kind.uses_server_data_table() && !need_data;
         let drop_child = kind.uses_server_child_table() && !need_child;
@@ -206,6 +286,10 @@ impl WatchRegistry {
         watcher_type: WatcherType,
         mut removed: impl FnMut(WatchId, EventType),
     ) {
+        if watcher_type == WatcherType::Any {
+            // The server holds no watch on the path any more.
+            self.lingering.remove(path);
+        }
         let Some(regs) = self.by_path.get_mut(path) else {
             return;
         };
@@ -248,6 +332,7 @@ impl WatchRegistry {
         ids.sort_unstable();
         self.by_path.clear();
         self.persistent = 0;
+        self.lingering.clear();
         ids
     }
 
@@ -345,7 +430,7 @@ mod tests {
 
     fn fired(reg: &mut WatchRegistry, t: EventType, path: &str) -> Vec<u64> {
         let mut out = Vec::new();
-        reg.dispatch(t, path, |id| out.push(id.0));
+        reg.dispatch(t, path, |id, _, _| out.push(id.0));
         out
     }
 

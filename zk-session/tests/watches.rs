@@ -451,3 +451,77 @@ fn forgetting_a_watch_keeps_the_server_watch_another_pending_request_sets() {
     let sent: Vec<OpCode> = sim.client_frames().iter().map(|f| f.opcode()).collect();
     assert_eq!(sent, [OpCode::RemoveWatches]);
 }
+
+/// Servers before 3.9 keep one watch mode per path and session (ZOOKEEPER-4466): a one-shot
+/// watch on a path with a persistent watch sets no server watch, the persistent watch's events
+/// serve it, and the persistent watch is kept, once its own registration is gone, until the
+/// one-shot registrations it serves are gone too.
+#[test]
+fn one_shot_watches_share_a_persistent_watch_on_their_path_and_keep_it_while_they_need_it() {
+    let mut sim = connected(config("h1:1"));
+    let persistent = add_watch(&mut sim, "/p", AddWatchMode::Persistent);
+
+    let id = sim.submit(&ops::GetData::new("/p").watch());
+    let frames = sim.client_frames();
+    let Request::GetData(request) = frames[0].request() else {
+        panic!("expected getData, got {frames:?}");
+    };
+    assert!(
+        !request.watch,
+        "the one-shot must not replace the persistent watch"
+    );
+    sim.reply_ok(frames[0].xid(), get_data_reply());
+    assert_eq!(sim.completions().len(), 1);
+    let one_shot = id.watch_id();
+
+    // The persistent registration goes: its server watch stays for the one-shot.
+    sim.session.forget_watch(persistent, sim.now);
+    assert!(sim.client_frames().is_empty(), "nothing removed yet");
+
+    sim.notify(EventType::NodeDataChanged, "/p");
+    assert_eq!(
+        sim.watch_notices(),
+        [(one_shot, node(EventType::NodeDataChanged, "/p"))]
+    );
+    // The last registration it served fired: now the server watch goes.
+    let frames = sim.client_frames();
+    let [frame] = frames.as_slice() else {
+        panic!("expected one removeWatches, got {frames:?}");
+    };
+    let Request::RemoveWatches(removal) = frame.request() else {
+        panic!("expected removeWatches, got {frame:?}");
+    };
+    assert_eq!(
+        (removal.path.as_str(), removal.watcher_type),
+        ("/p", zk_session::proto::WatcherType::Any)
+    );
+}
+
+#[test]
+fn a_children_watch_beside_a_recursive_one_fires_on_a_child_created_or_deleted() {
+    let mut sim = connected(config("h1:1"));
+    let recursive = add_watch(&mut sim, "/p", AddWatchMode::PersistentRecursive);
+    let children = watch_with(
+        &mut sim,
+        &ops::GetChildren::new("/p").watch(),
+        ErrorCode::Ok,
+        Response::GetChildren2(GetChildren2Response {
+            children: Vec::new(),
+            stat: Stat::default(),
+        }),
+    );
+    sim.notify(EventType::NodeCreated, "/p/c");
+    assert_eq!(
+        sim.watch_notices(),
+        [
+            (children, node(EventType::NodeChildrenChanged, "/p")),
+            (recursive, node(EventType::NodeCreated, "/p/c")),
+        ]
+    );
+    sim.notify(EventType::NodeDeleted, "/p/c");
+    assert_eq!(
+        sim.watch_notices(),
+        [(recursive, node(EventType::NodeDeleted, "/p/c"))],
+        "the children watch fired once"
+    );
+}

@@ -155,6 +155,113 @@ pub async fn persistent_watch_keeps_firing_for_data_and_children<A: Adapter>(env
         .want("the persistent watch is still held");
 }
 
+/// A one-shot watch set on a path that holds a persistent watch fires once, and the persistent
+/// watch keeps firing after it: ZooKeeper 3.8 keeps one watch mode per path and session
+/// (ZOOKEEPER-4466), so the client must not let the one-shot replace the persistent one.
+pub async fn one_shot_watch_beside_a_persistent_one_leaves_it_firing<A: Adapter>(env: Env) {
+    let zk = env.client::<A>().await;
+    let path = env.path("node");
+    create_node(&zk, &path, b"").await;
+    let mut stream = zk
+        .add_watch(&path, AddWatchMode::Persistent)
+        .await
+        .want("add_watch");
+    let (_, mut data_watch) = zk
+        .get_data_and_watch(&path)
+        .await
+        .want("get_data_and_watch");
+    let (_, mut exists_watch) = zk.exists_and_watch(&path).await.want("exists_and_watch");
+    let (_, mut children_watch) = zk
+        .get_children_and_watch(&path)
+        .await
+        .want("get_children_and_watch");
+
+    zk.set_data(&path, &b"1"[..], None).await.want("set_data");
+    zk.set_data(&path, &b"2"[..], None).await.want("set_data");
+    create_node(&zk, &format!("{path}/child"), b"").await;
+    zk.set_data(&path, &b"3"[..], None).await.want("set_data");
+
+    let changed = node_event(EventType::NodeDataChanged, &path);
+    assert_eq!(
+        A::wait_watch(&mut data_watch, EVENT_WAIT).await,
+        Some(changed.clone())
+    );
+    assert_eq!(
+        A::wait_watch(&mut exists_watch, EVENT_WAIT).await,
+        Some(changed.clone())
+    );
+    assert_eq!(
+        A::wait_watch(&mut children_watch, EVENT_WAIT).await,
+        Some(node_event(EventType::NodeChildrenChanged, &path))
+    );
+    let expected = [
+        changed.clone(),
+        changed.clone(),
+        node_event(EventType::NodeChildrenChanged, &path),
+        changed,
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        let got = expect_next::<A>(&mut stream, EVENT_WAIT, "persistent watch").await;
+        assert_eq!(&got, want, "persistent event {i}");
+    }
+    zk.check_watches(&path, WatcherType::Any)
+        .await
+        .want("the persistent watch is still held");
+}
+
+/// A children watch beside a recursive watch on the same path still fires NodeChildrenChanged
+/// (the server sends none under a recursive watch); a one-shot watch outlives the persistent
+/// watch that serves it, and the server watch goes with the last of them.
+pub async fn one_shot_watches_beside_a_recursive_one_and_after_it<A: Adapter>(env: Env) {
+    let zk = env.client::<A>().await;
+    let path = env.path("node");
+    create_node(&zk, &path, b"").await;
+    let mut stream = zk
+        .add_watch(&path, AddWatchMode::PersistentRecursive)
+        .await
+        .want("add_watch");
+    let (_, mut children_watch) = zk
+        .get_children_and_watch(&path)
+        .await
+        .want("get_children_and_watch");
+    let (_, mut data_watch) = zk
+        .get_data_and_watch(&path)
+        .await
+        .want("get_data_and_watch");
+
+    let child = format!("{path}/child");
+    create_node(&zk, &child, b"").await;
+    assert_eq!(
+        A::wait_watch(&mut children_watch, EVENT_WAIT).await,
+        Some(node_event(EventType::NodeChildrenChanged, &path))
+    );
+    assert_eq!(
+        expect_next::<A>(&mut stream, EVENT_WAIT, "recursive watch").await,
+        node_event(EventType::NodeCreated, &child)
+    );
+    zk.set_data(&child, &b"1"[..], None).await.want("set_data");
+    assert_eq!(
+        expect_next::<A>(&mut stream, EVENT_WAIT, "recursive watch").await,
+        node_event(EventType::NodeDataChanged, &child)
+    );
+
+    // The stream goes; the data watch it served still fires, then nothing is left.
+    drop(stream);
+    round_trip(&zk, &path).await;
+    zk.set_data(&path, &b"2"[..], None).await.want("set_data");
+    assert_eq!(
+        A::wait_watch(&mut data_watch, EVENT_WAIT).await,
+        Some(node_event(EventType::NodeDataChanged, &path))
+    );
+    round_trip(&zk, &path).await;
+    let err = zk
+        .check_watches(&path, WatcherType::Any)
+        .await
+        .want_err("no watch left on the server");
+    assert_eq!(err, WatchesError::NoWatcher);
+    assert!(zk.state().is_connected());
+}
+
 /// A recursive watch reports created, changed and deleted nodes anywhere below it (and
 /// itself), never NodeChildrenChanged, and nothing about a sibling whose name merely starts
 /// with the same characters.
