@@ -992,6 +992,8 @@ impl Session {
                 on_no_node,
             } => {
                 let kind = match &result {
+                    // An addWatch whose reply body carries an error set nothing.
+                    Ok(Response::AddWatch(r)) if !r.err.is_ok() => None,
                     Ok(_) => Some(*on_ok),
                     Err(CommonError::Server(ErrorCode::NoNode)) => *on_no_node,
                     Err(_) => None,

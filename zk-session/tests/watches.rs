@@ -525,3 +525,20 @@ fn a_children_watch_beside_a_recursive_one_fires_on_a_child_created_or_deleted()
         "the children watch fired once"
     );
 }
+
+#[test]
+fn an_add_watch_whose_reply_body_carries_an_error_registers_nothing() {
+    let mut sim = connected(config("h1:1"));
+    let id = sim.submit(&ops::AddWatch::new("/p", AddWatchMode::Persistent));
+    let frames = sim.client_frames();
+    sim.reply_ok(
+        frames[0].xid(),
+        Response::AddWatch(ErrorResponse {
+            err: ErrorCode::NoAuth,
+        }),
+    );
+    let done = sim.completion(id).expect("completed");
+    assert!(done.result.is_ok(), "the raw reply is the operation's to judge");
+    assert_eq!(sim.session.watch_count(), 0);
+    assert!(!sim.session.has_watch(id.watch_id()));
+}

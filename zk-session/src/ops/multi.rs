@@ -170,6 +170,9 @@ impl Operation for Multi {
             Ok(_) => return Err(unexpected().into()),
             Err(e) => return Err(MultiError::from_failure(e)),
         };
+        if results.len() != self.ops.len() {
+            return Err(MultiError::Common(result_count_mismatch(results.len())));
+        }
         if let Some((index, code)) = failing_op(&results) {
             return Err(MultiError::OpFailed { index, code });
         }
@@ -269,6 +272,9 @@ impl Operation for MultiRead {
         result: Result<Response, CommonError>,
     ) -> Result<Self::Output, MultiReadError> {
         match result {
+            Ok(Response::Multi(r)) if r.results.len() != self.ops.len() => Err(
+                MultiReadError::Common(result_count_mismatch(r.results.len())),
+            ),
             Ok(Response::Multi(r)) => Ok(r
                 .results
                 .into_iter()
@@ -285,10 +291,38 @@ impl Operation for MultiRead {
     }
 }
 
+/// A reply with another number of results than the transaction had ops: one result per op
+/// is what the protocol promises, and results cannot be matched to ops otherwise.
+fn result_count_mismatch(got: usize) -> CommonError {
+    CommonError::MalformedReply(zk_proto::DecodeError::UnknownValue {
+        what: "number of multi results",
+        value: i32::try_from(got).unwrap_or(i32::MAX),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::path::Chroot;
+
+    #[test]
+    fn a_reply_with_another_number_of_results_than_ops_is_malformed() {
+        let multi = Multi::new().check("/a", 1).check("/b", 1);
+        let one = || {
+            Ok(Response::Multi(zk_proto::MultiResponse {
+                results: vec![MultiResult::Delete],
+            }))
+        };
+        assert!(matches!(
+            multi.complete(one()),
+            Err(MultiError::Common(CommonError::MalformedReply(_)))
+        ));
+        let read = MultiRead::new().get_data("/a").get_children("/b");
+        assert!(matches!(
+            read.complete(one()),
+            Err(MultiReadError::Common(CommonError::MalformedReply(_)))
+        ));
+    }
 
     #[test]
     fn the_failing_op_is_the_one_with_a_real_code() {
