@@ -538,7 +538,10 @@ fn an_add_watch_whose_reply_body_carries_an_error_registers_nothing() {
         }),
     );
     let done = sim.completion(id).expect("completed");
-    assert!(done.result.is_ok(), "the raw reply is the operation's to judge");
+    assert!(
+        done.result.is_ok(),
+        "the raw reply is the operation's to judge"
+    );
     assert_eq!(sim.session.watch_count(), 0);
     assert!(!sim.session.has_watch(id.watch_id()));
 }

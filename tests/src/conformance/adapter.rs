@@ -44,6 +44,8 @@ pub struct Connect {
     pub connect_wait: Option<Duration>,
     /// Seed for host shuffling and back-off jitter.
     pub seed: Option<u64>,
+    /// Bound on one connection attempt, handshake included (default: the client's).
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Connect {
@@ -103,6 +105,12 @@ impl Connect {
         self
     }
 
+    /// Sets the bound on one connection attempt.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Connect {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
     /// A builder on `runtime` with these options.
     pub fn builder<R: Launch>(&self, runtime: R) -> ClientBuilder<R> {
         let mut builder = ClientBuilder::new(&self.connect_string, runtime)
@@ -125,6 +133,9 @@ impl Connect {
         }
         if let Some(seed) = self.seed {
             builder = builder.seed(seed);
+        }
+        if let Some(timeout) = self.connect_timeout {
+            builder = builder.connect_timeout(timeout);
         }
         builder
     }

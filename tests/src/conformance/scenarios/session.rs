@@ -613,7 +613,11 @@ pub async fn calls_while_disconnected_wait_or_fail_fast<A: Adapter>(env: Env) {
     let mut server = Server::standalone(&ServerOptions::fast_expiry())
         .unwrap_or_else(|e| panic!("starting a dedicated standalone server: {e}"));
     // The longest timeout the server grants: calls made while disconnected wait for as long.
-    let options = Connect::new(server.connect_string()).session_timeout(Duration::from_secs(60));
+    // An attempt that reaches the restarting server before it serves may go unanswered: it is
+    // retried after 5 s rather than the default attempt bound of the whole 60 s.
+    let options = Connect::new(server.connect_string())
+        .session_timeout(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(5));
     let waiting = env.client_with::<A>(options.clone()).await;
     let failing = env.client_with::<A>(options.fail_fast(true)).await;
     let ids = (waiting.session_id(), failing.session_id());
