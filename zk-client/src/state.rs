@@ -87,9 +87,7 @@ impl StateWatcher {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use bytes::Bytes;
     use zk_session::bench_support::ConnectedSession;
-    use zk_session::proto::{write_frame, ConnectResponse, SessionId};
     use zk_session::Action;
 
     use super::*;
@@ -114,17 +112,7 @@ mod tests {
                 }
             }
         };
-        let mut handshake = Vec::new();
-        write_frame(
-            &mut handshake,
-            &ConnectResponse {
-                protocol_version: 0,
-                timeout_ms: 30_000,
-                session_id: SessionId(1),
-                password: Bytes::from_static(&[0; 16]),
-                read_only: false,
-            },
-        );
+        let handshake = ConnectedSession::handshake();
         shared.with_session(|s| {
             s.handle_connected(conn, now);
             s.poll_transmit(now, &mut Vec::new());

@@ -41,18 +41,7 @@ impl ConnectedSession {
         session.handle_connected(conn, now);
         let mut sink = Vec::new();
         session.poll_transmit(now, &mut sink);
-        let mut handshake = Vec::new();
-        write_frame(
-            &mut handshake,
-            &ConnectResponse {
-                protocol_version: 0,
-                timeout_ms: 30_000,
-                session_id: SessionId(1),
-                password: Bytes::from_static(&[0; 16]),
-                read_only: false,
-            },
-        );
-        session.handle_data(conn, &handshake, now);
+        session.handle_data(conn, &ConnectedSession::handshake(), now);
         while session.poll_event().is_some() {}
         let mut reply = Vec::new();
         write_reply(
@@ -74,6 +63,23 @@ impl ConnectedSession {
             reply,
             next_xid: 1,
         }
+    }
+
+    /// The server's handshake frame that accepts session 1 with a 30 s timeout (also right for
+    /// resuming it on a new connection).
+    pub fn handshake() -> Vec<u8> {
+        let mut frame = Vec::new();
+        write_frame(
+            &mut frame,
+            &ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 30_000,
+                session_id: SessionId(1),
+                password: Bytes::from_static(&[0; 16]),
+                read_only: false,
+            },
+        );
+        frame
     }
 
     /// Feeds the reply to the next request in flight (xids are issued in order from 1).

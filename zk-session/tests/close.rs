@@ -115,16 +115,23 @@ fn losing_the_connection_after_close_session_was_sent_closes_the_session() {
     assert_closed_for_good(&mut sim);
 }
 
-#[test]
-fn close_while_disconnected_waits_for_a_connection_then_sends_close_session() {
-    let mut c = config("h1:1,h2:2");
-    c.close_timeout = secs(10);
-    let mut sim = connected(c);
+/// A session with `config`, connected, then disconnected, with a getData queued and then
+/// closed meanwhile.
+fn closed_while_disconnected(config: zk_session::Config) -> (Sim, zk_session::RequestId) {
+    let mut sim = connected(config);
     sim.drop_transport();
     let queued = sim.submit(&ops::GetData::new("/q"));
     sim.session.close(sim.now);
     sim.drain();
     assert_eq!(sim.session.state(), SessionState::Closing);
+    (sim, queued)
+}
+
+#[test]
+fn close_while_disconnected_waits_for_a_connection_then_sends_close_session() {
+    let mut c = config("h1:1,h2:2");
+    c.close_timeout = secs(10);
+    let (mut sim, queued) = closed_while_disconnected(c);
 
     sim.wait_for_connect();
     sim.accept_transport();
@@ -177,11 +184,7 @@ fn a_close_queued_while_disconnected_outlives_the_queue_timeout() {
     let mut c = config("h1:1,h2:2");
     c.queue_timeout = Some(ms(100));
     c.close_timeout = secs(10);
-    let mut sim = connected(c);
-    sim.drop_transport();
-    let queued = sim.submit(&ops::GetData::new("/q"));
-    sim.session.close(sim.now);
-    sim.drain();
+    let (mut sim, queued) = closed_while_disconnected(c);
     // Refuse connections for a second: the queued call fails, the close stays.
     let until = sim.now + secs(1);
     while sim.now < until {
