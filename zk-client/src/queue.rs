@@ -137,6 +137,11 @@ impl<T> EventQueue<T> {
         }
     }
 
+    /// Whether an item is buffered (a gap does not count).
+    pub(crate) fn has_items(&self) -> bool {
+        self.lock().items > 0
+    }
+
     /// Takes the next item if there is one.
     pub(crate) fn try_recv(&self) -> Option<Received<T>> {
         Self::take(&mut self.lock())

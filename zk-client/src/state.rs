@@ -13,9 +13,10 @@ use crate::watch::Timeout;
 /// The session's state: its current value and every change, in order.
 ///
 /// Each observer buffers changes independently. One that falls far behind loses the changes
-/// made while its buffer was full: in their place it receives the state current when it reads
-/// there ([`StateWatcher::current`]), so the last state it sees is always the current one.
-/// After a terminal state the changes end.
+/// made while its buffer was full: in their place it receives the changes buffered after them,
+/// or, when there are none, the state current when it reads there ([`StateWatcher::current`]).
+/// So the states it sees never go back, and the last one is the current one. After a terminal
+/// state the changes end.
 #[derive(Debug)]
 pub struct StateWatcher {
     shared: Arc<Shared>,
@@ -33,11 +34,15 @@ impl StateWatcher {
         self.shared.state()
     }
 
-    fn convert(&self, r: Received<SessionState>) -> Option<SessionState> {
+    /// What a received entry reports, or `Err(())` for a gap to skip: changes buffered after
+    /// it are newer than those dropped there and lead to the current state themselves, while
+    /// reporting the current state before them would show the state going back.
+    fn convert(&self, r: Received<SessionState>) -> Result<Option<SessionState>, ()> {
         match r {
-            Received::Item(s) => Some(s),
-            Received::Missed(_) => Some(self.current()),
-            Received::Closed => None,
+            Received::Item(s) => Ok(Some(s)),
+            Received::Missed(_) if self.queue.has_items() => Err(()),
+            Received::Missed(_) => Ok(Some(self.current())),
+            Received::Closed => Ok(None),
         }
     }
 
@@ -48,7 +53,12 @@ impl StateWatcher {
 
     /// Polls for the next change.
     pub fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<Option<SessionState>> {
-        self.queue.poll_recv(cx).map(|r| self.convert(r))
+        loop {
+            let received = std::task::ready!(self.queue.poll_recv(cx));
+            if let Ok(change) = self.convert(received) {
+                return Poll::Ready(change);
+            }
+        }
     }
 
     /// Blocks for the next change: `Ok(None)` after the terminal state was reported,
@@ -57,9 +67,15 @@ impl StateWatcher {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<SessionState>, Timeout> {
-        match self.queue.recv_blocking(timeout) {
-            Some(r) => Ok(self.convert(r)),
-            None => Err(Timeout),
+        loop {
+            match self.queue.recv_blocking(timeout) {
+                Some(r) => match self.convert(r) {
+                    Ok(change) => return Ok(change),
+                    // The items after the gap are buffered: no wait.
+                    Err(()) => continue,
+                },
+                None => return Err(Timeout),
+            }
         }
     }
 
@@ -91,6 +107,39 @@ mod tests {
     use zk_session::Action;
 
     use super::*;
+    use crate::queue::EventQueue;
+
+    #[test]
+    fn a_watcher_that_fell_behind_never_sees_the_state_go_back() {
+        let connected = ConnectedSession::new(0);
+        let shared = Shared::new(connected.session, Arc::new(Instant::now), 16);
+        let queue = Arc::new(EventQueue::new(2));
+        let mut watcher = StateWatcher {
+            shared: shared.clone(),
+            queue: queue.clone(),
+        };
+        let mut wakers = Vec::new();
+        queue.push(SessionState::Disconnected, &mut wakers);
+        queue.push(SessionState::Connecting, &mut wakers);
+        queue.push(SessionState::Connected, &mut wakers); // dropped: a gap
+        let first = watcher.recv_timeout(Some(Duration::ZERO));
+        queue.push(SessionState::Connected, &mut wakers); // after the gap
+        queue.push_last(SessionState::Closed, &mut wakers);
+        shared.driver_gone(); // the current state is now Closed
+        let mut seen = vec![first.unwrap().unwrap()];
+        while let Ok(Some(state)) = watcher.recv_timeout(Some(Duration::ZERO)) {
+            seen.push(state);
+        }
+        assert_eq!(
+            seen,
+            [
+                SessionState::Disconnected,
+                SessionState::Connecting,
+                SessionState::Connected,
+                SessionState::Closed
+            ]
+        );
+    }
 
     #[test]
     fn a_watcher_that_fell_behind_ends_on_the_current_state() {

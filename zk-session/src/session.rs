@@ -21,7 +21,7 @@ use crate::ops::{AfterReply, Operation, Paths, Prepared};
 use crate::path::Chroot;
 use crate::rng::Rng;
 use crate::timer::{Timer, TimerTable};
-use crate::watches::{WatchId, WatchRegistry};
+use crate::watches::{WatchId, WatchKind, WatchRegistry};
 
 /// What the driver must do for the session, polled with [`Session::poll_action`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -619,31 +619,73 @@ impl Session {
     /// server watch: servers before 3.9 keep one watch mode per path and session
     /// (ZOOKEEPER-4466), so it would turn the persistent watch into a one-shot one. The
     /// persistent watch's events serve the one-shot registration instead.
+    ///
+    /// Decided at submission; should the persistent watch be gone by the time the reply comes
+    /// (it failed, expired while queued, or was removed meanwhile), [`Session::finish`] re-arms
+    /// the one-shot with SetWatches from the reply's zxid, so no change is missed.
     fn share_persistent_watch(&self, prepared: &mut Prepared) {
-        let AfterReply::Watch { path, on_ok, .. } = &prepared.after else {
+        let AfterReply::Watch {
+            path,
+            on_ok,
+            shared,
+            ..
+        } = &mut prepared.after
+        else {
             return;
         };
         if !on_ok.is_one_shot() {
             return;
         }
+        let kind = *on_ok;
         let persistent_pending = self
             .in_flight
             .iter()
             .chain(self.queued.iter().map(|q| &q.request))
             .any(|r| {
                 matches!(&r.after, AfterReply::Watch { path: p, on_ok, .. }
-                    if p == path && !on_ok.is_one_shot())
+                    if p == path && !on_ok.is_one_shot()
+                        && (kind != WatchKind::Child || *on_ok == WatchKind::Persistent))
             });
-        if !persistent_pending && !self.watches.has_persistent_on(path) {
+        if !persistent_pending && !self.watches.one_shot_would_replace_persistent(path, kind) {
             return;
         }
         match &mut prepared.request {
             Request::GetData(r)
             | Request::Exists(r)
             | Request::GetChildren(r)
-            | Request::GetChildren2(r) => r.watch = false,
+            | Request::GetChildren2(r) => {
+                r.watch = false;
+                *shared = true;
+            }
             _ => {}
         }
+    }
+
+    /// A one-shot registered without a server watch of its own whose persistent watch is gone:
+    /// sets its server watch with SetWatches, relative to the zxid of the reply just read, so
+    /// a change since then fires it at once.
+    fn rearm_shared_watch(&mut self, path: &str, kind: WatchKind, now: Instant) {
+        if self.watches.has_persistent_on(path) {
+            return;
+        }
+        let mut request = zk_proto::SetWatches {
+            relative_zxid: self.last_zxid_seen,
+            ..Default::default()
+        };
+        match kind {
+            WatchKind::Data => request.data_watches.push(path.to_owned()),
+            WatchKind::Exist => request.exist_watches.push(path.to_owned()),
+            WatchKind::Child => request.child_watches.push(path.to_owned()),
+            _ => return,
+        }
+        self.enqueue(
+            Prepared {
+                request: Request::SetWatches(request),
+                after: AfterReply::Nothing,
+            },
+            None,
+            now,
+        );
     }
 
     /// Removes the server watches kept for one-shot registrations that are gone, unless a
@@ -811,7 +853,7 @@ impl Session {
         self.recv.advance(PREFIX + HEADER);
         self.skipping = len - HEADER;
         self.note_zxid(header.zxid);
-        self.finish(entry, Err(CommonError::ReplyTooLarge { len, max }));
+        self.finish(entry, Err(CommonError::ReplyTooLarge { len, max }), now);
         true
     }
 
@@ -948,7 +990,7 @@ impl Session {
                     Err(e) => Err(CommonError::MalformedReply(e)),
                 };
                 let watching = matches!(entry.after, AfterReply::Watch { .. });
-                self.finish(entry, result);
+                self.finish(entry, result, now);
                 if watching {
                     // A watch it was to set may have been the last need of a kept one.
                     self.remove_unneeded_watches(now);
@@ -983,13 +1025,14 @@ impl Session {
         }
     }
 
-    fn finish(&mut self, entry: InFlight, result: Result<Response, CommonError>) {
+    fn finish(&mut self, entry: InFlight, result: Result<Response, CommonError>, now: Instant) {
         match &entry.after {
             AfterReply::Nothing => {}
             AfterReply::Watch {
                 path,
                 on_ok,
                 on_no_node,
+                shared,
             } => {
                 let kind = match &result {
                     // An addWatch whose reply body carries an error set nothing.
@@ -1000,6 +1043,9 @@ impl Session {
                 };
                 if let (Some(kind), Some(id)) = (kind, entry.id) {
                     self.watches.add(path.clone(), kind, id.watch_id());
+                    if *shared {
+                        self.rearm_shared_watch(path, kind, now);
+                    }
                 }
             }
             AfterReply::RemoveWatches { path, watcher_type } => {
@@ -1319,7 +1365,9 @@ impl Session {
                 self.complete(id, Err(CommonError::ConnectionLoss));
             }
         }
-        if close_was_sent {
+        if close_was_sent || (self.closing && self.session_id == SessionId::NONE) {
+            // Closed, or closing a session the server never granted: a new connection would
+            // only create one to close it.
             self.terminate(SessionState::Closed);
             return;
         }

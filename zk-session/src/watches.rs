@@ -110,9 +110,30 @@ impl WatchRegistry {
     /// watch into a one-shot one. So a one-shot registration on it sets no server watch of its
     /// own; the persistent watch's events serve it (see [`WatchRegistry::dispatch`]).
     pub(crate) fn has_persistent_on(&self, path: &str) -> bool {
-        self.by_path
-            .get(path)
-            .is_some_and(|regs| regs.iter().any(|r| !r.kind.is_one_shot()))
+        self.lingering.contains(path)
+            || self
+                .by_path
+                .get(path)
+                .is_some_and(|regs| regs.iter().any(|r| !r.kind.is_one_shot()))
+    }
+
+    /// Whether a one-shot watch of `kind` on `path` would replace the server's persistent
+    /// watch there. A 3.8 server keeps a mode per path in each of its two watch tables; an
+    /// addWatch enters both. A data or exist watch shares the data table with every persistent
+    /// kind; a child watch conflicts only with a plain persistent watch, which delivers
+    /// NodeChildrenChanged itself (a recursive one never does: beside it, the child watch is
+    /// set normally).
+    pub(crate) fn one_shot_would_replace_persistent(&self, path: &str, kind: WatchKind) -> bool {
+        if self.lingering.contains(path) {
+            return true;
+        }
+        let Some(regs) = self.by_path.get(path) else {
+            return false;
+        };
+        regs.iter().any(|r| match kind {
+            WatchKind::Child => r.kind == WatchKind::Persistent,
+            _ => !r.kind.is_one_shot(),
+        })
     }
 
     /// Paths where the server keeps a persistent watch that no registration needs any more,
@@ -258,8 +279,14 @@ impl WatchRegistry {
         if emptied {
             self.by_path.remove(&path);
         }
-        if emptied && self.lingering.remove(&path) {
-            return Some((path, kind, Some(WatcherType::Any)));
+        if self.lingering.contains(&path) {
+            // The server's persistent watch serves what remains: no partial removal (on 3.8 it
+            // would strip the persistent watch from one of its tables); all of it with the last.
+            if emptied {
+                self.lingering.remove(&path);
+                return Some((path, kind, Some(WatcherType::Any)));
+            }
+            return Some((path, kind, None));
         }
         if !kind.is_one_shot() && !emptied && !self.has_persistent_on(&path) {
             // One-shot registrations remain, served by this persistent watch (they set none of

@@ -243,3 +243,25 @@ fn close_before_any_session_closes_at_once() {
     sim.drain();
     assert!(sim.events.is_empty());
 }
+
+#[test]
+fn losing_the_first_connection_while_closing_it_closes_without_a_new_session() {
+    let mut sim = Sim::new(config("h1:1,h2:2"));
+    sim.wait_for_connect();
+    sim.accept_transport();
+    sim.client_frames();
+    // The handshake is under way: close() queues closeSession behind it.
+    sim.session.close(sim.now);
+    sim.drain();
+    assert_eq!(sim.session.state(), SessionState::Closing);
+    let attempts = sim.connect_actions().len();
+    sim.drop_transport();
+    sim.drain();
+    assert_eq!(sim.session.state(), SessionState::Closed);
+    sim.advance(secs(10));
+    assert_eq!(
+        sim.connect_actions().len(),
+        attempts,
+        "no connection to create a session only to close it"
+    );
+}

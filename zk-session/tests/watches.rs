@@ -501,15 +501,23 @@ fn one_shot_watches_share_a_persistent_watch_on_their_path_and_keep_it_while_the
 fn a_children_watch_beside_a_recursive_one_fires_on_a_child_created_or_deleted() {
     let mut sim = connected(config("h1:1"));
     let recursive = add_watch(&mut sim, "/p", AddWatchMode::PersistentRecursive);
-    let children = watch_with(
-        &mut sim,
-        &ops::GetChildren::new("/p").watch(),
-        ErrorCode::Ok,
+    let id = sim.submit(&ops::GetChildren::new("/p").watch());
+    let frames = sim.client_frames();
+    match frames[0].request() {
+        Request::GetChildren(r) | Request::GetChildren2(r) => assert!(r.watch),
+        other => panic!("expected getChildren, got {other:?}"),
+    }
+    sim.reply_ok(
+        frames[0].xid(),
         Response::GetChildren2(GetChildren2Response {
             children: Vec::new(),
             stat: Stat::default(),
         }),
     );
+    sim.completions();
+    let children = id.watch_id();
+    // Beside a recursive watch a children watch is set normally: the recursive one never
+    // delivers NodeChildrenChanged, and on 3.8 it lives in the server's other watch table.
     sim.notify(EventType::NodeCreated, "/p/c");
     assert_eq!(
         sim.watch_notices(),
@@ -544,4 +552,36 @@ fn an_add_watch_whose_reply_body_carries_an_error_registers_nothing() {
     );
     assert_eq!(sim.session.watch_count(), 0);
     assert!(!sim.session.has_watch(id.watch_id()));
+}
+
+/// A one-shot sent without a server watch, to share a persistent watch that is gone by the time
+/// its reply comes (here: dropped while the call waited for a connection), is armed with
+/// SetWatches from the reply's zxid.
+#[test]
+fn a_shared_one_shot_whose_persistent_watch_went_meanwhile_is_armed_with_set_watches() {
+    let mut sim = connected(config("h1:1"));
+    let persistent = add_watch(&mut sim, "/p", AddWatchMode::Persistent);
+    sim.drop_transport();
+    let id = sim.submit(&ops::GetData::new("/p").watch());
+    sim.session.forget_watch(persistent, sim.now);
+    sim.wait_for_connect();
+    sim.establish(1, 30_000);
+    let frames = sim.client_frames();
+    let get = frames
+        .iter()
+        .find(|f| f.opcode() == OpCode::GetData)
+        .expect("the queued getData");
+    let Request::GetData(request) = get.request() else {
+        unreachable!()
+    };
+    assert!(!request.watch, "sent to share the persistent watch");
+    sim.reply_ok(get.xid(), get_data_reply());
+    assert!(sim.completion(id).expect("completed").result.is_ok());
+    let frames = sim.client_frames();
+    let rearm: Vec<_> = set_watches(&frames);
+    assert_eq!(rearm.len(), 1, "{frames:?}");
+    let (op, request) = &rearm[0];
+    assert_eq!(*op, OpCode::SetWatches);
+    assert_eq!(request.data_watches, ["/p"]);
+    assert_eq!(request.relative_zxid, sim.session.last_zxid_seen());
 }

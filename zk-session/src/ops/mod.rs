@@ -112,6 +112,9 @@ pub(crate) enum AfterReply {
         path: String,
         on_ok: WatchKind,
         on_no_node: Option<WatchKind>,
+        /// The request was sent without its watch flag, to share a persistent watch on the
+        /// path (see `Session::share_persistent_watch`).
+        shared: bool,
     },
     /// Remove local registrations on the server path after a successful removeWatches.
     RemoveWatches {

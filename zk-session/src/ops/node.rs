@@ -229,6 +229,7 @@ macro_rules! path_watch_op {
                         path: path.clone(),
                         on_ok: $on_ok,
                         on_no_node: $on_no_node,
+                        shared: false,
                     }
                 } else {
                     AfterReply::Nothing

@@ -153,6 +153,7 @@ impl Operation for GetConfig {
                     path: CONFIG_NODE.to_owned(),
                     on_ok: WatchKind::Data,
                     on_no_node: None,
+                    shared: false,
                 }
             } else {
                 AfterReply::Nothing

@@ -47,6 +47,7 @@ impl Operation for AddWatch {
                 path,
                 on_ok: kind,
                 on_no_node: None,
+                shared: false,
             },
         })
     }
