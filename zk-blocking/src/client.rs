@@ -18,8 +18,8 @@ use zk_client::{
 
 use crate::io::{Connector, Io, IoThread};
 
-/// The "runtime" of a client built for plain threads (see [`Client`]): how its background I/O
-/// thread opens connections. The value [`Blocking`](const@Blocking) (or `Blocking::default()`)
+/// The "runtime" of a client built for plain threads (see [`Client`]): how its connections are
+/// opened. The value [`Blocking`](const@Blocking) (or `Blocking::default()`)
 /// opens plain TCP connections; `ClientBuilder::tls` (feature `tls`) makes them TLS.
 #[derive(Clone, Default)]
 pub struct Blocking {
