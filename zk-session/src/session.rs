@@ -661,6 +661,35 @@ impl Session {
         }
     }
 
+    /// A removal of a path's data or child watches strips a persistent watch there from one of
+    /// the server's two watch tables on 3.8 (ZOOKEEPER-4471): it would then miss those events
+    /// for good. Sets every persistent watch of the path again, and tells each one that events
+    /// may have been missed in between (on later servers the removal did not touch them, and
+    /// setting them again changes nothing).
+    fn restore_persistent_watches(&mut self, path: &str, now: Instant) {
+        for (watch, kind) in self.watches.persistent_on(path) {
+            let mode = match kind {
+                WatchKind::PersistentRecursive => zk_proto::AddWatchMode::PersistentRecursive,
+                _ => zk_proto::AddWatchMode::Persistent,
+            };
+            self.enqueue(
+                Prepared {
+                    request: Request::AddWatch(zk_proto::AddWatchRequest {
+                        path: path.to_owned(),
+                        mode,
+                    }),
+                    after: AfterReply::Nothing,
+                },
+                None,
+                now,
+            );
+            self.events.push_back(Event::Watch {
+                watch,
+                notice: WatchNotice::PossiblyMissedEvents,
+            });
+        }
+    }
+
     /// A one-shot registered without a server watch of its own whose persistent watch is gone:
     /// sets its server watch with SetWatches, relative to the zxid of the reply just read, so
     /// a change since then fires it at once.
@@ -1065,6 +1094,9 @@ impl Session {
                                 },
                             });
                         });
+                    if matches!(watcher_type, WatcherType::Data | WatcherType::Children) {
+                        self.restore_persistent_watches(path, now);
+                    }
                 }
             }
         }

@@ -340,6 +340,19 @@ impl WatchRegistry {
         }
     }
 
+    /// The persistent and persistent-recursive registrations on exactly `path`.
+    pub(crate) fn persistent_on(&self, path: &str) -> Vec<(WatchId, WatchKind)> {
+        self.by_path
+            .get(path)
+            .map(|regs| {
+                regs.iter()
+                    .filter(|r| !r.kind.is_one_shot())
+                    .map(|r| (r.id, r.kind))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Ids of the persistent and persistent-recursive registrations.
     pub(crate) fn persistent_ids(&self) -> Vec<WatchId> {
         let mut ids: Vec<WatchId> = self

@@ -585,3 +585,33 @@ fn a_shared_one_shot_whose_persistent_watch_went_meanwhile_is_armed_with_set_wat
     assert_eq!(request.data_watches, ["/p"]);
     assert_eq!(request.relative_zxid, sim.session.last_zxid_seen());
 }
+
+/// A 3.8 server strips a persistent watch from its data table when the path's data watches are
+/// removed (ZOOKEEPER-4471): the session sets it again and says events may have been missed.
+#[test]
+fn removing_a_paths_data_watches_sets_its_persistent_watch_again() {
+    let mut sim = connected(config("h1:1"));
+    let persistent = add_watch(&mut sim, "/p", AddWatchMode::Persistent);
+    let id = sim.submit(&ops::RemoveWatches::new(
+        "/p",
+        zk_session::proto::WatcherType::Data,
+    ));
+    let frames = sim.client_frames();
+    sim.reply_ok(frames[0].xid(), Response::Empty);
+    assert!(sim.completion(id).expect("completed").result.is_ok());
+    let frames = sim.client_frames();
+    let [frame] = frames.as_slice() else {
+        panic!("expected one addWatch, got {frames:?}");
+    };
+    let Request::AddWatch(request) = frame.request() else {
+        panic!("expected addWatch, got {frame:?}");
+    };
+    assert_eq!(
+        (request.path.as_str(), request.mode),
+        ("/p", AddWatchMode::Persistent)
+    );
+    assert_eq!(
+        sim.watch_notices(),
+        [(persistent, WatchNotice::PossiblyMissedEvents)]
+    );
+}

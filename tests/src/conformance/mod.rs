@@ -399,6 +399,7 @@ macro_rules! conformance_tests {
                 recursive_watch_sees_descendants_never_children_changed,
                 one_shot_watch_beside_a_persistent_one_leaves_it_firing,
                 one_shot_watches_beside_a_recursive_one_and_after_it,
+                removing_data_watches_leaves_a_persistent_watch_firing,
                 remove_watches_delivers_watch_removed_events,
                 check_watches_reports_no_watcher_when_none_is_set,
                 dropping_the_last_watch_handle_removes_the_server_watch,

@@ -262,6 +262,42 @@ pub async fn one_shot_watches_beside_a_recursive_one_and_after_it<A: Adapter>(en
     assert!(zk.state().is_connected());
 }
 
+/// Removing the data watches of a path leaves its persistent watch firing for every event:
+/// a 3.8 server strips the persistent watch from its data table on such a removal
+/// (ZOOKEEPER-4471), so the client sets it again and tells its stream events may be missed.
+pub async fn removing_data_watches_leaves_a_persistent_watch_firing<A: Adapter>(env: Env) {
+    let zk = env.client::<A>().await;
+    let path = env.path("node");
+    create_node(&zk, &path, b"").await;
+    let mut stream = zk
+        .add_watch(&path, AddWatchMode::Persistent)
+        .await
+        .want("add_watch");
+    let (_, mut data_watch) = zk
+        .get_data_and_watch(&path)
+        .await
+        .want("get_data_and_watch");
+    zk.remove_watches(&path, WatcherType::Data)
+        .await
+        .want("remove the data watches");
+    assert_eq!(
+        A::wait_watch(&mut data_watch, EVENT_WAIT).await,
+        Some(node_event(EventType::DataWatchRemoved, &path))
+    );
+    zk.set_data(&path, &b"1"[..], None).await.want("set_data");
+    zk.set_data(&path, &b"2"[..], None).await.want("set_data");
+    let mut changes = 0;
+    while changes < 2 {
+        match expect_next::<A>(&mut stream, EVENT_WAIT, "persistent watch").await {
+            WatchEvent::PossiblyMissedEvents => {}
+            event => {
+                assert_eq!(event, node_event(EventType::NodeDataChanged, &path));
+                changes += 1;
+            }
+        }
+    }
+}
+
 /// A recursive watch reports created, changed and deleted nodes anywhere below it (and
 /// itself), never NodeChildrenChanged, and nothing about a sibling whose name merely starts
 /// with the same characters.
