@@ -73,6 +73,15 @@ fn set_watches(frames: &[support::ClientFrame]) -> Vec<(OpCode, SetWatches2)> {
         .collect()
 }
 
+/// The one request the client wrote since the last look.
+fn the_only_request(sim: &mut Sim) -> Request {
+    let frames = sim.client_frames();
+    let [frame] = frames.as_slice() else {
+        panic!("expected one request, got {frames:?}");
+    };
+    frame.request().clone()
+}
+
 fn node(event_type: EventType, path: &str) -> WatchNotice {
     WatchNotice::Node {
         event_type,
@@ -484,12 +493,8 @@ fn one_shot_watches_share_a_persistent_watch_on_their_path_and_keep_it_while_the
         [(one_shot, node(EventType::NodeDataChanged, "/p"))]
     );
     // The last registration it served fired: now the server watch goes.
-    let frames = sim.client_frames();
-    let [frame] = frames.as_slice() else {
-        panic!("expected one removeWatches, got {frames:?}");
-    };
-    let Request::RemoveWatches(removal) = frame.request() else {
-        panic!("expected removeWatches, got {frame:?}");
+    let Request::RemoveWatches(removal) = the_only_request(&mut sim) else {
+        panic!("expected removeWatches");
     };
     assert_eq!(
         (removal.path.as_str(), removal.watcher_type),
@@ -599,12 +604,8 @@ fn removing_a_paths_data_watches_sets_its_persistent_watch_again() {
     let frames = sim.client_frames();
     sim.reply_ok(frames[0].xid(), Response::Empty);
     assert!(sim.completion(id).expect("completed").result.is_ok());
-    let frames = sim.client_frames();
-    let [frame] = frames.as_slice() else {
-        panic!("expected one addWatch, got {frames:?}");
-    };
-    let Request::AddWatch(request) = frame.request() else {
-        panic!("expected addWatch, got {frame:?}");
+    let Request::AddWatch(request) = the_only_request(&mut sim) else {
+        panic!("expected addWatch");
     };
     assert_eq!(
         (request.path.as_str(), request.mode),

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use zk_client::ops::WatchesError;
 use zk_client::proto::{AddWatchMode, CreateMode, EventType, WatcherType};
-use zk_client::WatchEvent;
+use zk_client::{WatchEvent, WatchStream};
 
 use super::{create_node, Want};
 use crate::conformance::{expect_fired, expect_next, node_event, Adapter, Api, Env, EVENT_WAIT};
@@ -155,17 +155,23 @@ pub async fn persistent_watch_keeps_firing_for_data_and_children<A: Adapter>(env
         .want("the persistent watch is still held");
 }
 
+/// A client, a new node `node`, and a watch stream of `mode` on the node.
+async fn node_with_stream<A: Adapter>(
+    env: &Env,
+    mode: AddWatchMode,
+) -> (A::Client, String, WatchStream) {
+    let zk = env.client::<A>().await;
+    let path = env.path("node");
+    create_node(&zk, &path, b"").await;
+    let stream = zk.add_watch(&path, mode).await.want("add_watch");
+    (zk, path, stream)
+}
+
 /// A one-shot watch set on a path that holds a persistent watch fires once, and the persistent
 /// watch keeps firing after it: ZooKeeper 3.8 keeps one watch mode per path and session
 /// (ZOOKEEPER-4466), so the client must not let the one-shot replace the persistent one.
 pub async fn one_shot_watch_beside_a_persistent_one_leaves_it_firing<A: Adapter>(env: Env) {
-    let zk = env.client::<A>().await;
-    let path = env.path("node");
-    create_node(&zk, &path, b"").await;
-    let mut stream = zk
-        .add_watch(&path, AddWatchMode::Persistent)
-        .await
-        .want("add_watch");
+    let (zk, path, mut stream) = node_with_stream::<A>(&env, AddWatchMode::Persistent).await;
     let (_, mut data_watch) = zk
         .get_data_and_watch(&path)
         .await
@@ -213,13 +219,8 @@ pub async fn one_shot_watch_beside_a_persistent_one_leaves_it_firing<A: Adapter>
 /// (the server sends none under a recursive watch); a one-shot watch outlives the persistent
 /// watch that serves it, and the server watch goes with the last of them.
 pub async fn one_shot_watches_beside_a_recursive_one_and_after_it<A: Adapter>(env: Env) {
-    let zk = env.client::<A>().await;
-    let path = env.path("node");
-    create_node(&zk, &path, b"").await;
-    let mut stream = zk
-        .add_watch(&path, AddWatchMode::PersistentRecursive)
-        .await
-        .want("add_watch");
+    let (zk, path, mut stream) =
+        node_with_stream::<A>(&env, AddWatchMode::PersistentRecursive).await;
     let (_, mut children_watch) = zk
         .get_children_and_watch(&path)
         .await
@@ -266,13 +267,7 @@ pub async fn one_shot_watches_beside_a_recursive_one_and_after_it<A: Adapter>(en
 /// a 3.8 server strips the persistent watch from its data table on such a removal
 /// (ZOOKEEPER-4471), so the client sets it again and tells its stream events may be missed.
 pub async fn removing_data_watches_leaves_a_persistent_watch_firing<A: Adapter>(env: Env) {
-    let zk = env.client::<A>().await;
-    let path = env.path("node");
-    create_node(&zk, &path, b"").await;
-    let mut stream = zk
-        .add_watch(&path, AddWatchMode::Persistent)
-        .await
-        .want("add_watch");
+    let (zk, path, mut stream) = node_with_stream::<A>(&env, AddWatchMode::Persistent).await;
     let (_, mut data_watch) = zk
         .get_data_and_watch(&path)
         .await
