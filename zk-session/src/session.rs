@@ -451,13 +451,15 @@ impl Session {
         self.set_state(SessionState::Closing);
         self.timers
             .set(Timer::Close, now + self.config.close_timeout);
-        self.enqueue_close(now);
+        self.enqueue_own(Request::CloseSession, now);
     }
 
-    fn enqueue_close(&mut self, now: Instant) {
+    /// Queues a request of the session's own (no caller waits for it, nothing follows its
+    /// reply).
+    fn enqueue_own(&mut self, request: Request, now: Instant) {
         self.enqueue(
             Prepared {
-                request: Request::CloseSession,
+                request,
                 after: AfterReply::Nothing,
             },
             None,
@@ -483,12 +485,8 @@ impl Session {
                 self.watches.mark_lingering(path);
                 return;
             }
-            self.enqueue(
-                Prepared {
-                    request: Request::RemoveWatches(WatchesRequest { path, watcher_type }),
-                    after: AfterReply::Nothing,
-                },
-                None,
+            self.enqueue_own(
+                Request::RemoveWatches(WatchesRequest { path, watcher_type }),
                 now,
             );
         }
@@ -643,8 +641,7 @@ impl Session {
             .chain(self.queued.iter().map(|q| &q.request))
             .any(|r| {
                 matches!(&r.after, AfterReply::Watch { path: p, on_ok, .. }
-                    if p == path && !on_ok.is_one_shot()
-                        && (kind != WatchKind::Child || *on_ok == WatchKind::Persistent))
+                    if p == path && kind.displaces(*on_ok))
             });
         if !persistent_pending && !self.watches.one_shot_would_replace_persistent(path, kind) {
             return;
@@ -672,15 +669,11 @@ impl Session {
                 WatchKind::PersistentRecursive => zk_proto::AddWatchMode::PersistentRecursive,
                 _ => zk_proto::AddWatchMode::Persistent,
             };
-            self.enqueue(
-                Prepared {
-                    request: Request::AddWatch(zk_proto::AddWatchRequest {
-                        path: path.to_owned(),
-                        mode,
-                    }),
-                    after: AfterReply::Nothing,
-                },
-                None,
+            self.enqueue_own(
+                Request::AddWatch(zk_proto::AddWatchRequest {
+                    path: path.to_owned(),
+                    mode,
+                }),
                 now,
             );
             self.events.push_back(Event::Watch {
@@ -707,14 +700,7 @@ impl Session {
             WatchKind::Child => request.child_watches.push(path.to_owned()),
             _ => return,
         }
-        self.enqueue(
-            Prepared {
-                request: Request::SetWatches(request),
-                after: AfterReply::Nothing,
-            },
-            None,
-            now,
-        );
+        self.enqueue_own(Request::SetWatches(request), now);
     }
 
     /// Removes the server watches kept for one-shot registrations that are gone, unless a
@@ -731,15 +717,11 @@ impl Session {
             .collect();
         for path in unneeded {
             self.watches.forget_lingering(&path);
-            self.enqueue(
-                Prepared {
-                    request: Request::RemoveWatches(WatchesRequest {
-                        path,
-                        watcher_type: WatcherType::Any,
-                    }),
-                    after: AfterReply::Nothing,
-                },
-                None,
+            self.enqueue_own(
+                Request::RemoveWatches(WatchesRequest {
+                    path,
+                    watcher_type: WatcherType::Any,
+                }),
                 now,
             );
         }
@@ -1417,7 +1399,7 @@ impl Session {
                 // The close was not sent yet: it goes out on the next connection (bounded by
                 // the close timer), or the server keeps the session and its ephemeral nodes
                 // until it expires.
-                self.enqueue_close(now);
+                self.enqueue_own(Request::CloseSession, now);
             }
         } else {
             self.expire_queued(now);

@@ -56,6 +56,18 @@ impl WatchKind {
         }
     }
 
+    /// Whether a one-shot watch of this kind set on a path replaces, on a 3.8 server, a
+    /// persistent watch of kind `persistent` there. Such a server keeps one mode per path in
+    /// each of its two watch tables (ZOOKEEPER-4466), and an addWatch enters both. A data or
+    /// exist watch shares the data table with every persistent kind; a child watch conflicts
+    /// only with a plain persistent watch, which delivers NodeChildrenChanged itself (a
+    /// recursive one never does, so beside it the child watch is set normally).
+    pub(crate) fn displaces(self, persistent: WatchKind) -> bool {
+        self.is_one_shot()
+            && !persistent.is_one_shot()
+            && (self != WatchKind::Child || persistent == WatchKind::Persistent)
+    }
+
     /// The event a registration of this kind receives when it is removed.
     fn removed_event(self) -> EventType {
         match self {
@@ -103,12 +115,8 @@ impl WatchRegistry {
         self.persistent > 0
     }
 
-    /// Whether a persistent or persistent-recursive registration is held on exactly `path`.
-    ///
-    /// ZooKeeper servers before 3.9 keep one watch mode per path and session
-    /// (ZOOKEEPER-4466): a one-shot watch set on such a path would turn the server's persistent
-    /// watch into a one-shot one. So a one-shot registration on it sets no server watch of its
-    /// own; the persistent watch's events serve it (see [`WatchRegistry::dispatch`]).
+    /// Whether the server holds a persistent or persistent-recursive watch on exactly `path`:
+    /// for a registration, or kept for the one-shot registrations it serves.
     pub(crate) fn has_persistent_on(&self, path: &str) -> bool {
         self.lingering.contains(path)
             || self
@@ -118,22 +126,14 @@ impl WatchRegistry {
     }
 
     /// Whether a one-shot watch of `kind` on `path` would replace the server's persistent
-    /// watch there. A 3.8 server keeps a mode per path in each of its two watch tables; an
-    /// addWatch enters both. A data or exist watch shares the data table with every persistent
-    /// kind; a child watch conflicts only with a plain persistent watch, which delivers
-    /// NodeChildrenChanged itself (a recursive one never does: beside it, the child watch is
-    /// set normally).
+    /// watch there (see [`WatchKind::displaces`]); a kept persistent watch counts whatever its
+    /// kind.
     pub(crate) fn one_shot_would_replace_persistent(&self, path: &str, kind: WatchKind) -> bool {
-        if self.lingering.contains(path) {
-            return true;
-        }
-        let Some(regs) = self.by_path.get(path) else {
-            return false;
-        };
-        regs.iter().any(|r| match kind {
-            WatchKind::Child => r.kind == WatchKind::Persistent,
-            _ => !r.kind.is_one_shot(),
-        })
+        self.lingering.contains(path)
+            || self
+                .by_path
+                .get(path)
+                .is_some_and(|regs| regs.iter().any(|r| kind.displaces(r.kind)))
     }
 
     /// Paths where the server keeps a persistent watch that no registration needs any more,
@@ -183,7 +183,8 @@ impl WatchRegistry {
         path: &str,
         mut deliver: impl FnMut(WatchId, EventType, &str),
     ) {
-        if matches!(event_type, EventType::NodeCreated | EventType::NodeDeleted) {
+        let may_derive = self.persistent > 0 || !self.lingering.is_empty();
+        if may_derive && matches!(event_type, EventType::NodeCreated | EventType::NodeDeleted) {
             if let Some(parent) = ancestors(path).nth(1) {
                 let covered_by_recursive = self.lingering.contains(parent)
                     || self.by_path.get(parent).is_some_and(|regs| {
