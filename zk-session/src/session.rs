@@ -471,7 +471,7 @@ impl Session {
     /// other registration needs the server-side watch any more, it is removed from the server
     /// too. No notice is sent to the forgotten registration.
     pub fn forget_watch(&mut self, watch: WatchId, now: Instant) {
-        let Some((path, _kind, server_type)) = self.watches.remove(watch) else {
+        let Some((path, kind, server_type)) = self.watches.remove(watch) else {
             return;
         };
         if let Some(watcher_type) = server_type {
@@ -480,9 +480,12 @@ impl Session {
             }
             if self.watch_pending_on(&path) {
                 // A request not answered yet sets a watch on the same path: removing the
-                // server's watch now would silently disarm the one it sets. Removed once that
-                // registration is gone too.
-                self.watches.mark_lingering(path);
+                // server's watch now would silently disarm the one it sets. A one-shot server
+                // watch goes by itself when it fires; a persistent one is removed once the
+                // registration that request makes is gone too.
+                if !kind.is_one_shot() {
+                    self.watches.mark_lingering(path);
+                }
                 return;
             }
             self.enqueue_own(

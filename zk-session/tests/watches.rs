@@ -616,3 +616,28 @@ fn removing_a_paths_data_watches_sets_its_persistent_watch_again() {
         [(persistent, WatchNotice::PossiblyMissedEvents)]
     );
 }
+
+/// Only a persistent watch is kept for the one-shot registrations it serves: dropping a one-shot
+/// while another request sets a watch on its path keeps no "persistent" watch there, so later
+/// one-shot watches on the path still set their own.
+#[test]
+fn dropping_a_one_shot_beside_a_pending_watch_does_not_pass_for_a_persistent_watch() {
+    let mut sim = connected(config("h1:1"));
+    let first = data_watch(&mut sim, "/p");
+    let pending = sim.submit(&ops::GetData::new("/p").watch());
+    let frames = sim.client_frames();
+    sim.session.forget_watch(first, sim.now);
+    sim.reply_ok(frames[0].xid(), get_data_reply());
+    assert!(sim.completion(pending).is_some());
+
+    sim.submit(&ops::GetChildren::new("/p").watch());
+    match the_only_request(&mut sim) {
+        Request::GetChildren(r) | Request::GetChildren2(r) => {
+            assert!(
+                r.watch,
+                "no persistent watch to share: the child watch sets its own"
+            )
+        }
+        other => panic!("expected getChildren, got {other:?}"),
+    }
+}
