@@ -42,7 +42,9 @@ const CALLER_READ_MAX: Duration = Duration::from_millis(100);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 64 * 1024;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, whether or not a thread panicked while holding it (every holder leaves the data
+/// consistent between statements).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -164,7 +166,7 @@ impl Io {
     }
 
     fn writer(&self) -> MutexGuard<'_, Option<Writer>> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.writer)
     }
 
     /// Sees that every frame the session has ready for the current connection is written:
@@ -254,7 +256,7 @@ impl Io {
     }
 
     fn reader(&self) -> MutexGuard<'_, Reader> {
-        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.reader)
     }
 
     /// Writes what was submitted, then blocks on `call` (see [`Io::wait_for`]); a call that

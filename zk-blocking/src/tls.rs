@@ -17,11 +17,13 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::ClientConnection;
 use zk_client::tls::TlsSetup;
+
+use crate::io::lock;
 
 /// Most ciphertext sealed per hold of the lock before it is sent.
 const SEAL_CHUNK: usize = 64 * 1024;
@@ -85,10 +87,6 @@ pub(crate) fn split(conn: ClientConnection) -> (TlsReader, TlsWriter) {
             records: Vec::new(),
         },
     )
-}
-
-fn lock(conn: &Mutex<ClientConnection>) -> MutexGuard<'_, ClientConnection> {
-    conn.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn invalid_data(e: rustls::Error) -> io::Error {

@@ -65,61 +65,53 @@ impl<T> EventQueue<T> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wakes a blocked consumer thread; returns the consuming task's waker, for the caller to
-    /// wake once it holds no lock (waking may run executor code).
-    fn wake(&self, waker: Option<Waker>) -> Option<Waker> {
+    /// Changes the state under the lock, then wakes a blocked consumer thread; the consuming
+    /// task's waker goes to `wakers`, for the caller to wake once it holds no lock (waking may
+    /// run executor code). Nothing changes once the queue is closed.
+    fn update(&self, wakers: &mut Vec<Waker>, change: impl FnOnce(&mut State<T>)) {
+        let waker = {
+            let mut s = self.lock();
+            if s.closed {
+                return;
+            }
+            change(&mut s);
+            s.waker.take()
+        };
         self.ready.notify_all();
-        waker
+        wakers.extend(waker);
     }
 
     /// Adds an item without ever waiting; drops it (counting it) when the queue is full. The
     /// consumer's waker is left in `wakers`.
     pub(crate) fn push(&self, item: T, wakers: &mut Vec<Waker>) {
-        let waker = {
-            let mut s = self.lock();
-            if s.closed {
-                return;
-            }
-            if s.items >= self.capacity {
-                match s.entries.back_mut() {
-                    Some(Entry::Gap(n)) => *n += 1,
-                    _ => s.entries.push_back(Entry::Gap(1)),
-                }
-            } else {
+        let capacity = self.capacity;
+        self.update(wakers, |s| {
+            if s.items < capacity {
                 s.entries.push_back(Entry::Item(item));
                 s.items += 1;
+            } else if let Some(Entry::Gap(n)) = s.entries.back_mut() {
+                *n += 1;
+            } else {
+                s.entries.push_back(Entry::Gap(1));
             }
-            s.waker.take()
-        };
-        wakers.extend(self.wake(waker));
+        });
     }
 
     /// Adds a last item that is never dropped, then closes the queue. The consumer's waker is
     /// left in `wakers`.
     pub(crate) fn push_last(&self, item: T, wakers: &mut Vec<Waker>) {
-        let waker = {
-            let mut s = self.lock();
-            if s.closed {
-                return;
-            }
+        self.update(wakers, |s| {
             s.entries.push_back(Entry::Item(item));
             s.items += 1;
             s.closed = true;
-            s.waker.take()
-        };
-        wakers.extend(self.wake(waker));
+        });
     }
 
     /// Closes the queue and wakes its consumer.
     pub(crate) fn close(&self) {
-        let waker = {
-            let mut s = self.lock();
-            s.closed = true;
-            s.waker.take()
-        };
-        if let Some(waker) = self.wake(waker) {
-            waker.wake();
-        }
+        let mut wakers = Vec::new();
+        self.update(&mut wakers, |s| s.closed = true);
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
