@@ -90,6 +90,12 @@ fn parse_host(entry: &str) -> Result<HostAddr, ConfigError> {
 }
 
 /// The delays between connection attempts.
+///
+/// Before every attempt but the very first the session waits a random delay below
+/// `max_jitter`; after each full pass over the host list without a lasting connection it waits
+/// `pass_delay` more. A connection counts as lasting once it has stayed up for a read timeout
+/// (2/3 of the negotiated session timeout): a server that accepts the session and drops it at
+/// once, every time, is retried at most once per `pass_delay` per host, never in a tight loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// A random delay in `0..max_jitter` before every attempt but the very first (Java: 0-999 ms).
@@ -142,6 +148,11 @@ pub struct Config {
     /// How long a request may wait in the queue for a connection before it fails with
     /// connection loss. `None` (default) means the session timeout.
     pub queue_timeout: Option<Duration>,
+    /// A deadline for every call, counted from its submission: a call not completed by then
+    /// fails with [`crate::CommonError::RequestTimeout`] (it may still be applied). `None`
+    /// (default, as in Java) means none; [`crate::Session::submit_with_deadline`] sets one per
+    /// call.
+    pub call_timeout: Option<Duration>,
     /// Delays between connection attempts.
     pub backoff: Backoff,
     /// How long `close` waits for the server's reply before declaring the session closed.
@@ -186,6 +197,7 @@ impl Config {
             client_side_expiry: true,
             queue_while_disconnected: true,
             queue_timeout: None,
+            call_timeout: None,
             backoff: Backoff::default(),
             close_timeout: Duration::from_secs(2),
             read_only_probe: (Duration::from_millis(100), Duration::from_secs(60)),
@@ -217,6 +229,7 @@ impl Config {
         let durations = [
             self.connect_timeout.unwrap_or(Duration::ZERO),
             self.queue_timeout.unwrap_or(Duration::ZERO),
+            self.call_timeout.unwrap_or(Duration::ZERO),
             self.backoff.max_jitter,
             self.backoff.pass_delay,
             self.close_timeout,

@@ -1,6 +1,7 @@
 //! The session state machine. See the crate documentation for the contract.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -81,6 +82,9 @@ struct InFlight {
     /// `None` for the session's own requests (SetWatches, closeSession, watch removal).
     id: Option<RequestId>,
     after: AfterReply,
+    /// The call already completed with [`CommonError::RequestTimeout`]: its reply is read and
+    /// discarded.
+    timed_out: bool,
 }
 
 /// A request encoded in the outbox, waiting for a ready connection.
@@ -135,7 +139,6 @@ pub struct Session {
     next_request_id: u64,
     next_connection_id: u64,
     next_probe_id: u64,
-    attempts: u64,
 
     // Outputs.
     timers: TimerTable,
@@ -165,7 +168,18 @@ pub struct Session {
     watches: WatchRegistry,
 
     // Liveness.
-    last_recv: Instant,
+    /// When the last complete frame arrived (the read timeout counts from it: bytes that never
+    /// make a frame prove nothing).
+    last_frame: Instant,
+    /// When a server last confirmed the session: a handshake completed or a request (ping
+    /// included) was answered. Client-side expiry counts from it.
+    last_confirmed: Instant,
+    /// When the current connection became ready; a connection lost sooner than a read timeout
+    /// after it does not reset the reconnect back-off.
+    ready_since: Option<Instant>,
+    /// Deadlines of calls submitted with one, earliest first (entries of calls that completed
+    /// meanwhile are skipped when they come up).
+    call_deadlines: BinaryHeap<Reverse<(Instant, RequestId)>>,
     read_only_probe_delay: Duration,
     /// The probe under way and the index of the host it asks.
     probe: Option<(ProbeId, usize)>,
@@ -209,7 +223,6 @@ impl Session {
             next_request_id: 1,
             next_connection_id: 1,
             next_probe_id: 1,
-            attempts: 0,
             timers: TimerTable::default(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -224,7 +237,10 @@ impl Session {
             outstanding: 0,
             spare_paths: Vec::new(),
             watches: WatchRegistry::default(),
-            last_recv: now,
+            last_frame: now,
+            last_confirmed: now,
+            ready_since: None,
+            call_deadlines: BinaryHeap::new(),
             probe: None,
             probe_cursor: 0,
             config,
@@ -371,7 +387,6 @@ impl Session {
             Phase::Handshaking(c) | Phase::Ready(c) if c == conn => {}
             _ => return,
         }
-        self.last_recv = now;
         if self.recv.capacity() - self.recv.len() < data.len() {
             // Grow in large steps: replies are sliced out of this buffer without copying, so
             // while the application holds them the old buffer cannot be reused.
@@ -383,12 +398,13 @@ impl Session {
 
     /// Time passed: fire every timer due at `now`. Calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<Timer> = self.timers.take_expired(now).collect();
-        for timer in expired {
+        for timer in Timer::ALL {
             if self.state.is_terminal() {
                 return;
             }
-            self.on_timer(timer, now);
+            if self.timers.take_if_due(timer, now) {
+                self.on_timer(timer, now);
+            }
         }
     }
 
@@ -417,7 +433,8 @@ impl Session {
     // ----------------------------------------------------------------------------------------
 
     /// Submits an operation. Its request goes on the wire in submission order; its completion
-    /// arrives as an [`Event::Completed`] with the returned id, exactly once.
+    /// arrives as an [`Event::Completed`] with the returned id, exactly once. The call's
+    /// deadline is [`Config::call_timeout`] from `now`, if one is set.
     ///
     /// Fails at once (nothing is sent, no completion follows) when the arguments are invalid,
     /// the session is terminal or closing, too many requests are outstanding, or the session is
@@ -427,12 +444,39 @@ impl Session {
         op: &O,
         now: Instant,
     ) -> Result<RequestId, CommonError> {
+        let deadline = self.config.call_timeout.map(|t| now + t);
+        self.submit_with_deadline(op, deadline, now)
+    }
+
+    /// [`Session::submit`] with a deadline of its own (`None`: no deadline, whatever the
+    /// configuration says). A call not completed by `deadline` completes then with
+    /// [`CommonError::RequestTimeout`]: one already sent may still be applied (its reply, when
+    /// it comes, is read and discarded, and the request counts against
+    /// [`Config::max_in_flight`] until then); one still waiting for a connection is dropped and
+    /// never sent.
+    pub fn submit_with_deadline<O: Operation + ?Sized>(
+        &mut self,
+        op: &O,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> Result<RequestId, CommonError> {
         self.check_accepting()?;
         let mut paths =
             Paths::with_spare(&self.config.chroot, std::mem::take(&mut self.spare_paths));
         let prepared = op.prepare(&mut paths);
         self.spare_paths = paths.into_spare();
-        self.submit_prepared(prepared?, now)
+        let id = self.submit_prepared(prepared?, now)?;
+        if let Some(deadline) = deadline {
+            self.call_deadlines.push(Reverse((deadline, id)));
+            if self
+                .timers
+                .get(Timer::CallDeadline)
+                .is_none_or(|armed| deadline < armed)
+            {
+                self.timers.set(Timer::CallDeadline, deadline);
+            }
+        }
+        Ok(id)
     }
 
     /// Closes the session: queued requests are sent, then closeSession; the state becomes
@@ -780,6 +824,7 @@ impl Session {
                 op: prepared.request.opcode(),
                 id,
                 after: prepared.after,
+                timed_out: false,
             },
             frame_len: self.outbox.len() - before,
             deadline,
@@ -822,9 +867,14 @@ impl Session {
                 if self.skipping > 0 {
                     return;
                 }
+                // The oversized reply is complete.
+                self.last_frame = now;
             }
             match self.frames.decode(&mut self.recv) {
-                Ok(Some(frame)) => self.handle_frame(frame, now),
+                Ok(Some(frame)) => {
+                    self.last_frame = now;
+                    self.handle_frame(frame, now);
+                }
                 Ok(None) => return,
                 Err(FrameError::TooLarge { len, max }) => {
                     if !self.skip_oversized_reply(len, max, now) {
@@ -864,6 +914,7 @@ impl Session {
         let Some(entry) = self.pop_reply_entry(header.xid, now) else {
             return false;
         };
+        self.last_confirmed = now;
         self.recv.advance(PREFIX + HEADER);
         self.skipping = len - HEADER;
         self.note_zxid(header.zxid);
@@ -887,8 +938,33 @@ impl Session {
                 return;
             }
         };
+        if response.protocol_version != 0 {
+            // Every server since 3.0 answers version 0; anything else is not a ConnectResponse
+            // (a notification or a reply sent before the handshake would otherwise be read as
+            // one, its negative fields as an expiry).
+            self.protocol_violation(
+                format!(
+                    "ConnectResponse with protocol version {}",
+                    response.protocol_version
+                ),
+                now,
+            );
+            return;
+        }
         if response.is_expired() {
             self.terminate(SessionState::Expired);
+            return;
+        }
+        if response.session_id == SessionId::NONE {
+            // Id 0 asks for a new session: taking it would make the next reconnect do so.
+            self.protocol_violation("ConnectResponse granting session id 0".into(), now);
+            return;
+        }
+        if response.read_only && !self.config.read_only_allowed {
+            self.protocol_violation(
+                "read-only session granted to a client that does not allow one".into(),
+                now,
+            );
             return;
         }
         if self.handshake_session_id != SessionId::NONE
@@ -908,16 +984,17 @@ impl Session {
         if !response.read_only {
             self.seen_read_write_server = true;
         }
-        self.hosts.connected();
+        self.ready_since = Some(now);
+        self.last_confirmed = now;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Backoff);
         self.timers.stop(Timer::QueueDeadline);
         self.timers
-            .set(Timer::Read, self.last_recv + self.read_timeout());
+            .set(Timer::Read, self.last_frame + self.read_timeout());
         self.timers.set(Timer::Ping, now + self.ping_interval());
         if self.config.client_side_expiry {
             self.timers
-                .set(Timer::ClientExpiry, self.last_recv + self.expiry_timeout());
+                .set(Timer::ClientExpiry, self.last_confirmed + self.expiry_timeout());
         }
 
         // Auth first, then watches, then the queued requests (in poll_transmit).
@@ -952,6 +1029,7 @@ impl Session {
                     op: request.opcode(),
                     id: None,
                     after: AfterReply::Nothing,
+                    timed_out: false,
                 });
             }
             for watch in self.watches.persistent_ids() {
@@ -988,12 +1066,16 @@ impl Session {
         };
         match reply.header.xid {
             Xid::NOTIFICATION => self.handle_notification(reply.body, now),
-            Xid::PING => {}
-            Xid::AUTH => self.handle_auth_reply(reply.header.err),
+            Xid::PING => self.last_confirmed = now,
+            Xid::AUTH => {
+                self.last_confirmed = now;
+                self.handle_auth_reply(reply.header.err);
+            }
             xid => {
                 let Some(entry) = self.pop_reply_entry(xid, now) else {
                     return;
                 };
+                self.last_confirmed = now;
                 self.note_zxid(reply.header.zxid);
                 let result = match reply.response(entry.op) {
                     Ok(Ok(mut response)) => {
@@ -1085,11 +1167,80 @@ impl Session {
                 }
             }
         }
-        if let Some(id) = entry.id {
-            self.complete(id, result);
+        match entry.id {
+            Some(id) if entry.timed_out => {
+                // Its caller already has RequestTimeout: nobody receives what the reply set.
+                self.outstanding = self.outstanding.saturating_sub(1);
+                self.forget_watch(id.watch_id(), now);
+            }
+            Some(id) => self.complete(id, result),
+            None => {}
         }
         if entry.op == OpCode::CloseSession {
             self.terminate(SessionState::Closed);
+        }
+    }
+
+    /// A request in flight that will get no reply: its call fails with `error`, unless it
+    /// already completed with RequestTimeout.
+    fn abandon(&mut self, entry: InFlight, error: CommonError) {
+        match entry.id {
+            Some(_) if entry.timed_out => {
+                self.outstanding = self.outstanding.saturating_sub(1);
+            }
+            Some(id) => self.complete(id, Err(error)),
+            None => {}
+        }
+    }
+
+    /// Completes with [`CommonError::RequestTimeout`] every call whose deadline passed.
+    fn expire_calls(&mut self, now: Instant) {
+        while let Some(&Reverse((deadline, id))) = self.call_deadlines.peek() {
+            if deadline > now {
+                self.timers.set(Timer::CallDeadline, deadline);
+                return;
+            }
+            self.call_deadlines.pop();
+            self.time_out_call(id);
+        }
+    }
+
+    /// Completes call `id` with RequestTimeout wherever it is; nothing if it completed already.
+    fn time_out_call(&mut self, id: RequestId) {
+        if let Some(entry) = self
+            .in_flight
+            .iter_mut()
+            .find(|e| e.id == Some(id) && !e.timed_out)
+        {
+            // Sent: the reply will come and must still be matched; it is discarded then.
+            entry.timed_out = true;
+            self.events.push_back(Event::Completed(Completion {
+                id,
+                result: Err(CommonError::RequestTimeout),
+            }));
+            return;
+        }
+        if let Some(index) = self.queued.iter().position(|q| q.request.id == Some(id)) {
+            // Not sent yet: it never will be.
+            let offset: usize = self.queued.iter().take(index).map(|q| q.frame_len).sum();
+            if let Some(q) = self.queued.remove(index) {
+                let tail = self.outbox.split_off(offset);
+                self.outbox.extend_from_slice(&tail[q.frame_len..]);
+            }
+            self.complete(id, Err(CommonError::RequestTimeout));
+            return;
+        }
+        let waiting = self
+            .credentials
+            .iter_mut()
+            .map(|c| &mut c.waiting)
+            .chain(self.auth_in_flight.iter_mut());
+        for list in waiting {
+            if let Some(index) = list.iter().position(|w| *w == id) {
+                list.remove(index);
+                self.complete(id, Err(CommonError::RequestTimeout));
+                return;
+            }
         }
     }
 
@@ -1107,6 +1258,8 @@ impl Session {
                 return;
             }
         };
+        // Only a server that holds the session sends its watch events.
+        self.last_confirmed = now;
         if event.event_type == EventType::None {
             return;
         }
@@ -1231,7 +1384,7 @@ impl Session {
             }
             Timer::Read => {
                 if let Phase::Ready(_) = self.phase {
-                    let deadline = self.last_recv + self.read_timeout();
+                    let deadline = self.last_frame + self.read_timeout();
                     if now >= deadline {
                         self.connection_lost(DisconnectReason::ReadTimeout, now);
                     } else {
@@ -1251,7 +1404,7 @@ impl Session {
                 }
             }
             Timer::ClientExpiry => {
-                let deadline = self.last_recv + self.expiry_timeout();
+                let deadline = self.last_confirmed + self.expiry_timeout();
                 if now >= deadline {
                     self.terminate(SessionState::Expired);
                 } else {
@@ -1268,6 +1421,7 @@ impl Session {
                 }
             }
             Timer::QueueDeadline => self.expire_queued(now),
+            Timer::CallDeadline => self.expire_calls(now),
         }
     }
 
@@ -1331,7 +1485,6 @@ impl Session {
     fn start_attempt(&mut self, now: Instant) {
         let conn = ConnectionId(self.next_connection_id);
         self.next_connection_id += 1;
-        self.attempts += 1;
         let (_, host) = self.hosts.next();
         self.actions.push_back(Action::Connect {
             conn,
@@ -1355,6 +1508,13 @@ impl Session {
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
         }
+        if let Some(since) = self.ready_since.take() {
+            // Only a connection that lasted resets the back-off: one that a server drops right
+            // after every handshake must not be retried at full speed.
+            if now.saturating_duration_since(since) >= self.read_timeout() {
+                self.hosts.connected();
+            }
+        }
         self.phase = Phase::Idle;
         self.events.push_back(Event::ConnectionLost(reason));
         self.recv.clear();
@@ -1373,9 +1533,7 @@ impl Session {
         let mut close_was_sent = false;
         for entry in std::mem::take(&mut self.in_flight) {
             close_was_sent |= entry.op == OpCode::CloseSession;
-            if let Some(id) = entry.id {
-                self.complete(id, Err(CommonError::ConnectionLoss));
-            }
+            self.abandon(entry, CommonError::ConnectionLoss);
         }
         for waiting in std::mem::take(&mut self.auth_in_flight) {
             for id in waiting {
@@ -1433,10 +1591,10 @@ impl Session {
         self.closing = false;
         let error = state.terminal_error();
         for entry in std::mem::take(&mut self.in_flight) {
-            if let Some(id) = entry.id {
-                self.complete(id, Err(error.clone()));
-            }
+            self.abandon(entry, error.clone());
         }
+        self.call_deadlines.clear();
+        self.ready_since = None;
         for q in std::mem::take(&mut self.queued) {
             if let Some(id) = q.request.id {
                 self.complete(id, Err(error.clone()));

@@ -22,12 +22,15 @@ pub(crate) enum Timer {
     ReadOnlyProbe,
     /// Fail the oldest request still waiting for a connection.
     QueueDeadline,
+    /// Fail the calls whose own deadline passed with RequestTimeout.
+    CallDeadline,
 }
 
-const TIMER_COUNT: usize = 8;
+const TIMER_COUNT: usize = 9;
 
 impl Timer {
-    const ALL: [Timer; TIMER_COUNT] = [
+    /// Every timer, in the order [`crate::Session::handle_timeout`] fires them.
+    pub(crate) const ALL: [Timer; TIMER_COUNT] = [
         Timer::Connect,
         Timer::Read,
         Timer::Ping,
@@ -36,6 +39,7 @@ impl Timer {
         Timer::Close,
         Timer::ReadOnlyProbe,
         Timer::QueueDeadline,
+        Timer::CallDeadline,
     ];
 
     fn index(self) -> usize {
@@ -71,17 +75,15 @@ impl TimerTable {
         self.deadlines.iter().flatten().min().copied()
     }
 
-    /// The timers due at `now`, stopped as they are returned.
-    pub(crate) fn take_expired(&mut self, now: Instant) -> impl Iterator<Item = Timer> + '_ {
-        Timer::ALL.into_iter().filter(move |t| {
-            let slot = &mut self.deadlines[t.index()];
-            match *slot {
-                Some(at) if at <= now => {
-                    *slot = None;
-                    true
-                }
-                _ => false,
+    /// Whether `timer` is due at `now`; a due timer is stopped.
+    pub(crate) fn take_if_due(&mut self, timer: Timer, now: Instant) -> bool {
+        let slot = &mut self.deadlines[timer.index()];
+        match *slot {
+            Some(at) if at <= now => {
+                *slot = None;
+                true
             }
-        })
+            _ => false,
+        }
     }
 }
