@@ -83,8 +83,9 @@ impl Launch for Blocking {
 
     fn start(parts: BuilderParts<Blocking>) -> Result<Client, ConnectError> {
         let clock = Arc::new(std::time::Instant::now);
+        let call_timeout = parts.config.call_timeout;
         let session = Session::new(parts.config, clock())?;
-        let shared = Shared::new(session, clock, parts.event_capacity);
+        let shared = Shared::new(session, clock, parts.events);
         let io = Io::new(shared.clone());
         let thread = IoThread::new(io.clone(), parts.runtime.connector);
         std::thread::Builder::new()
@@ -95,7 +96,7 @@ impl Launch for Blocking {
             inner: zk_client::Client::from_shared(shared),
             flusher: Arc::new(FlushOnDrop { io: io.clone() }),
             io,
-            call_timeout: None,
+            call_timeout,
         })
     }
 
@@ -196,11 +197,13 @@ impl Client {
         ClientBuilder::new(connect_string, Blocking)
     }
 
-    /// A handle on the same session whose calls wait at most `timeout` for their reply
-    /// (`None`: no limit, the default). A call that times out fails with
-    /// [`CommonError::RequestTimeout`]; its request stays in flight and may still be applied.
+    /// A handle on the same session whose calls have `timeout` as their deadline (`None`: no
+    /// deadline), whatever the builder said (its default: none). A call past it fails with
+    /// [`CommonError::RequestTimeout`]: a request already sent may still be applied; one still
+    /// waiting for a connection is never sent. The connection is kept either way.
     pub fn with_call_timeout(&self, timeout: Option<Duration>) -> Client {
         Client {
+            inner: self.inner.with_call_timeout(timeout),
             call_timeout: timeout,
             ..self.clone()
         }

@@ -13,7 +13,7 @@ use zk_session::{CommonError, Config, ConfigError, HostAddr, Session, SessionSta
 use crate::call::Pending;
 use crate::driver::Driver;
 use crate::runtime::Runtime;
-use crate::shared::{Shared, DEFAULT_EVENT_CAPACITY};
+use crate::shared::{EventLimits, Shared};
 use crate::state::StateWatcher;
 use crate::watch::{Watch, WatchParts, WatchStream};
 
@@ -65,6 +65,8 @@ impl Drop for CloseOnDrop {
 pub struct Client<R> {
     shared: Arc<Shared>,
     closer: Arc<CloseOnDrop>,
+    /// The deadline of each call made through this handle, counted from the call.
+    call_timeout: Option<Duration>,
     runtime: PhantomData<fn() -> R>,
 }
 
@@ -73,6 +75,7 @@ impl<R> Clone for Client<R> {
         Client {
             shared: self.shared.clone(),
             closer: self.closer.clone(),
+            call_timeout: self.call_timeout,
             runtime: PhantomData,
         }
     }
@@ -97,7 +100,7 @@ impl<R> std::fmt::Debug for Client<R> {
 pub struct ClientBuilder<R> {
     config: Result<Config, ConfigError>,
     runtime: R,
-    event_capacity: usize,
+    events: EventLimits,
     connect_wait: Option<Duration>,
     #[cfg(feature = "tls")]
     tls_error: Option<crate::tls::TlsError>,
@@ -109,7 +112,7 @@ impl<R: Launch> ClientBuilder<R> {
         ClientBuilder {
             config: Config::new(connect_string),
             runtime,
-            event_capacity: DEFAULT_EVENT_CAPACITY,
+            events: EventLimits::default(),
             connect_wait: None,
             #[cfg(feature = "tls")]
             tls_error: None,
@@ -189,8 +192,16 @@ impl<R: Launch> ClientBuilder<R> {
         self.config(|c| c.queue_timeout = Some(timeout))
     }
 
+    /// A deadline for every call, counted from the call (default: none, as in Java). A call
+    /// not completed by then fails with [`CommonError::RequestTimeout`]: a request already sent
+    /// may still be applied; one still waiting for a connection is never sent. The connection
+    /// is kept either way. [`Client::with_call_timeout`] changes it for one handle.
+    pub fn call_timeout(self, timeout: Duration) -> Self {
+        self.config(|c| c.call_timeout = Some(timeout))
+    }
+
     /// Delays between connection attempts (default: up to 1 s of jitter, plus 1 s after each
-    /// pass over the hosts).
+    /// pass over the hosts without a connection that lasted; see [`zk_session::Backoff`]).
     pub fn backoff(self, backoff: zk_session::Backoff) -> Self {
         self.config(|c| c.backoff = backoff)
     }
@@ -213,7 +224,18 @@ impl<R: Launch> ClientBuilder<R> {
 
     /// Events a watch stream or state observer buffers before dropping new ones (default 1024).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity;
+        self.events.capacity = capacity;
+        self
+    }
+
+    /// Bytes of events (paths included) that one watch stream, and all the session's watch
+    /// streams together, buffer for consumers that have not read them, before dropping new
+    /// ones (reported as [`crate::WatchEvent::Lagged`]). Defaults: 1 MiB per stream and 4 MiB
+    /// per session. An event larger than the limits is still delivered when nothing else is
+    /// buffered.
+    pub fn event_buffer_bytes(mut self, per_stream: usize, per_session: usize) -> Self {
+        self.events.stream_bytes = per_stream;
+        self.events.session_bytes = per_session;
         self
     }
 
@@ -249,7 +271,7 @@ impl<R: Launch> ClientBuilder<R> {
         Ok(BuilderParts {
             connect_wait: self.connect_wait.unwrap_or(config.session_timeout),
             config,
-            event_capacity: self.event_capacity,
+            events: self.events,
             runtime: self.runtime,
         })
     }
@@ -271,8 +293,8 @@ impl<R: Launch> ClientBuilder<R> {
 pub struct BuilderParts<R> {
     /// The session's configuration.
     pub config: Config,
-    /// Capacity of watch streams and state observers.
-    pub event_capacity: usize,
+    /// Bounds on the events buffered for consumers.
+    pub events: EventLimits,
     /// How long `connect` waits for the first session.
     pub connect_wait: Duration,
     /// The runtime (or marker) the client is built for.
@@ -309,7 +331,7 @@ impl<R: Runtime> Launch for R {
         let shared = Shared::new(
             session,
             Arc::new(move || clock_runtime.now()),
-            parts.event_capacity,
+            parts.events,
         );
         let driver = Box::pin(Driver::new(shared.clone(), runtime.clone()));
         if R::DRIVE_INLINE {
@@ -376,9 +398,25 @@ impl<R> Client<R> {
             closer: Arc::new(CloseOnDrop {
                 shared: shared.clone(),
             }),
+            call_timeout: shared.read_session(|s| s.config().call_timeout),
             shared,
             runtime: PhantomData,
         }
+    }
+
+    /// A handle on the same session whose calls have `timeout` as their deadline (`None`: no
+    /// deadline), whatever the builder said. A call past it fails with
+    /// [`CommonError::RequestTimeout`]; its request may still be applied.
+    pub fn with_call_timeout(&self, timeout: Option<Duration>) -> Client<R> {
+        Client {
+            call_timeout: timeout,
+            ..self.clone()
+        }
+    }
+
+    /// The deadline of the calls made through this handle.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.call_timeout
     }
 
     /// The outcome of waiting for the first session: `state` is the state reached, `None` when
@@ -404,7 +442,7 @@ impl<R> Client<R> {
     /// ...), which hand out the watch: submitted here, an operation's watch flag sets a server
     /// watch whose events nobody receives.
     pub fn call<O: Operation>(&self, op: O) -> Pending<O> {
-        let reply = self.shared.submit(&op);
+        let reply = self.shared.submit(&op, self.call_timeout);
         Pending::new(op, reply)
     }
 
@@ -418,7 +456,7 @@ impl<R> Client<R> {
         O::Output: Send,
         O::Error: Send,
     {
-        let submitted = self.shared.submit_watching(&op, one_shot);
+        let submitted = self.shared.submit_watching(&op, one_shot, self.call_timeout);
         async move {
             let (reply, parts) = submitted.map_err(O::Error::from)?;
             let raw = reply.await.unwrap_or(Err(CommonError::Closed));

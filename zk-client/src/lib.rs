@@ -34,7 +34,10 @@ pub use call::Pending;
 pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
 pub use driver::Driver;
 pub use runtime::{BoxFuture, Runtime, Transport, PROBE_STEP_TIMEOUT};
-pub use shared::{Clock, DriverSignal, Shared, DEFAULT_EVENT_CAPACITY};
+pub use shared::{
+    Clock, DriverSignal, EventLimits, Shared, DEFAULT_EVENT_CAPACITY, DEFAULT_SESSION_BUFFER_BYTES,
+    DEFAULT_STREAM_BUFFER_BYTES,
+};
 pub use state::StateWatcher;
 pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
 
@@ -54,4 +57,5 @@ pub mod api {
     pub use zk_session::proto::{
         Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,
     };
+    pub use zk_session::Backoff;
 }

@@ -5,11 +5,76 @@
 //! new items are dropped and counted, and the consumer is told how many it missed where they
 //! would have been: after the items buffered before them, before the items pushed after them.
 //! A queue is closed by its producer after the last item it will ever carry.
+//!
+//! Items are bounded by count and, for queues given a [`ByteLimit`], by the bytes they hold:
+//! per queue, and in a pool shared by every queue of a session, so that a peer sending large
+//! events to consumers that do not read cannot grow the process beyond a few frames.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+/// The memory an item holds, counted against byte limits.
+pub(crate) trait ItemSize {
+    /// Bytes held by the item: its own size and what it owns on the heap.
+    fn size(&self) -> usize;
+}
+
+/// The bytes held by every limited queue of one session, and their bound.
+#[derive(Debug)]
+pub(crate) struct SessionBytes {
+    held: AtomicUsize,
+    limit: usize,
+}
+
+impl SessionBytes {
+    pub(crate) fn new(limit: usize) -> Arc<SessionBytes> {
+        Arc::new(SessionBytes {
+            held: AtomicUsize::new(0),
+            limit,
+        })
+    }
+
+    /// Takes `bytes` from the pool if they fit, or if the pool is empty (so one item larger
+    /// than the limit can still be delivered, alone).
+    fn try_take(&self, bytes: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held == 0 || held.saturating_add(bytes) <= self.limit)
+                    .then(|| held.saturating_add(bytes))
+            })
+            .is_ok()
+    }
+
+    fn take(&self, bytes: usize) {
+        self.held.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    fn give_back(&self, bytes: usize) {
+        let _ = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Some(held.saturating_sub(bytes))
+            });
+    }
+
+    /// Bytes held now.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+}
+
+/// Byte bounds of one queue: its own, and its session's pool.
+#[derive(Debug, Clone)]
+pub(crate) struct ByteLimit {
+    /// Bytes this queue may hold (one item is always accepted into an empty queue, if the
+    /// session's pool allows it).
+    pub(crate) per_queue: usize,
+    pub(crate) session: Arc<SessionBytes>,
+}
 
 /// What a consumer receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,29 +100,76 @@ struct State<T> {
     entries: VecDeque<Entry<T>>,
     /// How many of the entries are items.
     items: usize,
+    /// Bytes the items hold (counted only for queues with a byte limit).
+    bytes: usize,
     closed: bool,
     waker: Option<Waker>,
 }
 
 /// The queue, shared by the driver and one consumer.
 #[derive(Debug)]
-pub(crate) struct EventQueue<T> {
+pub(crate) struct EventQueue<T: ItemSize> {
     state: Mutex<State<T>>,
     ready: Condvar,
     capacity: usize,
+    bytes: Option<ByteLimit>,
 }
 
-impl<T> EventQueue<T> {
+impl<T: ItemSize> EventQueue<T> {
+    /// A queue bounded by count alone.
     pub(crate) fn new(capacity: usize) -> EventQueue<T> {
+        Self::bounded(capacity, None)
+    }
+
+    /// A queue bounded by count and by bytes.
+    pub(crate) fn with_byte_limit(capacity: usize, limit: ByteLimit) -> EventQueue<T> {
+        Self::bounded(capacity, Some(limit))
+    }
+
+    fn bounded(capacity: usize, bytes: Option<ByteLimit>) -> EventQueue<T> {
         EventQueue {
             state: Mutex::new(State {
                 entries: VecDeque::new(),
                 items: 0,
+                bytes: 0,
                 closed: false,
                 waker: None,
             }),
             ready: Condvar::new(),
             capacity: capacity.max(1),
+            bytes,
+        }
+    }
+
+    /// Whether `item` may be added to `s` under the byte limits; if so its bytes are counted.
+    fn admit(&self, s: &mut State<T>, item: &T) -> bool {
+        let Some(limit) = &self.bytes else {
+            return true;
+        };
+        let size = item.size();
+        let fits_queue = s.bytes == 0 || s.bytes.saturating_add(size) <= limit.per_queue;
+        if !fits_queue || !limit.session.try_take(size) {
+            return false;
+        }
+        s.bytes += size;
+        true
+    }
+
+    /// Counts the bytes of an item that is never dropped.
+    fn count(&self, s: &mut State<T>, item: &T) {
+        if let Some(limit) = &self.bytes {
+            let size = item.size();
+            limit.session.take(size);
+            s.bytes += size;
+        }
+    }
+
+    /// Gives back the bytes of an item leaving the queue.
+    fn release(&self, s: &mut State<T>, item: &T) {
+        if let Some(limit) = &self.bytes {
+            let size = item.size().min(s.bytes);
+            limit.session.give_back(size);
+            s.bytes -= size;
         }
     }
 
@@ -81,12 +193,12 @@ impl<T> EventQueue<T> {
         wakers.extend(waker);
     }
 
-    /// Adds an item without ever waiting; drops it (counting it) when the queue is full. The
-    /// consumer's waker is left in `wakers`.
+    /// Adds an item without ever waiting; drops it (counting it) when the queue is full, by
+    /// count or by bytes. The consumer's waker is left in `wakers`.
     pub(crate) fn push(&self, item: T, wakers: &mut Vec<Waker>) {
         let capacity = self.capacity;
         self.update(wakers, |s| {
-            if s.items < capacity {
+            if s.items < capacity && self.admit(s, &item) {
                 s.entries.push_back(Entry::Item(item));
                 s.items += 1;
             } else if let Some(Entry::Gap(n)) = s.entries.back_mut() {
@@ -101,6 +213,7 @@ impl<T> EventQueue<T> {
     /// left in `wakers`.
     pub(crate) fn push_last(&self, item: T, wakers: &mut Vec<Waker>) {
         self.update(wakers, |s| {
+            self.count(s, &item);
             s.entries.push_back(Entry::Item(item));
             s.items += 1;
             s.closed = true;
@@ -118,10 +231,11 @@ impl<T> EventQueue<T> {
         self.lock().closed
     }
 
-    fn take(s: &mut State<T>) -> Option<Received<T>> {
+    fn take(&self, s: &mut State<T>) -> Option<Received<T>> {
         match s.entries.pop_front() {
             Some(Entry::Item(item)) => {
                 s.items -= 1;
+                self.release(s, &item);
                 Some(Received::Item(item))
             }
             Some(Entry::Gap(n)) => Some(Received::Missed(n)),
@@ -136,12 +250,12 @@ impl<T> EventQueue<T> {
 
     /// Takes the next item if there is one.
     pub(crate) fn try_recv(&self) -> Option<Received<T>> {
-        Self::take(&mut self.lock())
+        self.take(&mut self.lock())
     }
 
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Received<T>> {
         let mut s = self.lock();
-        if let Some(r) = Self::take(&mut s) {
+        if let Some(r) = self.take(&mut s) {
             return Poll::Ready(r);
         }
         match &s.waker {
@@ -157,7 +271,7 @@ impl<T> EventQueue<T> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.lock();
         loop {
-            if let Some(r) = Self::take(&mut s) {
+            if let Some(r) = self.take(&mut s) {
                 return Some(r);
             }
             s = match deadline {
@@ -177,9 +291,95 @@ impl<T> EventQueue<T> {
     }
 }
 
+impl<T: ItemSize> Drop for EventQueue<T> {
+    fn drop(&mut self) {
+        // Items nobody will read give their bytes back to the session's pool.
+        if let Some(limit) = &self.bytes {
+            let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+            limit.session.give_back(s.bytes);
+        }
+    }
+}
+
+impl ItemSize for zk_session::SessionState {
+    fn size(&self) -> usize {
+        std::mem::size_of::<Self>()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl ItemSize for i32 {
+        fn size(&self) -> usize {
+            std::mem::size_of::<Self>()
+        }
+    }
+
+    /// A test item of a given size.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Blob(usize);
+
+    impl ItemSize for Blob {
+        fn size(&self) -> usize {
+            self.0
+        }
+    }
+
+    fn limited(per_queue: usize, session: &Arc<SessionBytes>) -> EventQueue<Blob> {
+        EventQueue::with_byte_limit(
+            100,
+            ByteLimit {
+                per_queue,
+                session: session.clone(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_queue_drops_what_exceeds_its_own_bytes_and_reports_the_gap() {
+        let pool = SessionBytes::new(1_000);
+        let q = limited(100, &pool);
+        q.push(Blob(60), &mut Vec::new());
+        q.push(Blob(60), &mut Vec::new()); // over the queue's 100 bytes
+        q.push(Blob(40), &mut Vec::new());
+        assert_eq!(pool.held(), 100);
+        assert_eq!(q.try_recv(), Some(Received::Item(Blob(60))));
+        assert_eq!(q.try_recv(), Some(Received::Missed(1)));
+        assert_eq!(q.try_recv(), Some(Received::Item(Blob(40))));
+        assert_eq!(pool.held(), 0);
+    }
+
+    #[test]
+    fn queues_share_the_session_pool_and_give_it_back_when_read_or_dropped() {
+        let pool = SessionBytes::new(150);
+        let a = limited(100, &pool);
+        let b = limited(100, &pool);
+        a.push(Blob(100), &mut Vec::new());
+        b.push(Blob(60), &mut Vec::new()); // the pool holds 100 of 150
+        b.push(Blob(50), &mut Vec::new());
+        assert_eq!(pool.held(), 150);
+        assert_eq!(b.try_recv(), Some(Received::Missed(1)));
+        assert_eq!(b.try_recv(), Some(Received::Item(Blob(50))));
+        drop(a);
+        assert_eq!(pool.held(), 0);
+        // One item larger than every limit still passes when nothing is held.
+        b.push(Blob(500), &mut Vec::new());
+        assert_eq!(b.try_recv(), Some(Received::Item(Blob(500))));
+        assert_eq!(pool.held(), 0);
+    }
+
+    #[test]
+    fn a_last_item_is_never_dropped_and_its_bytes_are_returned() {
+        let pool = SessionBytes::new(10);
+        let q = limited(10, &pool);
+        q.push(Blob(10), &mut Vec::new());
+        q.push_last(Blob(10), &mut Vec::new());
+        assert_eq!(pool.held(), 20);
+        drop(q);
+        assert_eq!(pool.held(), 0);
+    }
 
     #[test]
     fn a_full_queue_drops_and_counts_instead_of_waiting() {

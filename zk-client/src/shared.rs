@@ -16,7 +16,7 @@ use zk_session::{
 
 use crate::assist::{Assist, Reply};
 use crate::oneshot::{self, Sender};
-use crate::queue::EventQueue;
+use crate::queue::{ByteLimit, EventQueue, SessionBytes};
 use crate::watch::{WatchEvent, WatchParts};
 
 /// Reads the clock of the runtime the client runs on.
@@ -24,6 +24,37 @@ pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// How many events a watch stream or state subscription buffers before it drops new ones.
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+
+/// How many bytes of events (paths included) a watch stream buffers before it drops new ones.
+pub const DEFAULT_STREAM_BUFFER_BYTES: usize = 1 << 20;
+
+/// How many bytes of events all the watch streams of one session buffer together before they
+/// drop new ones.
+pub const DEFAULT_SESSION_BUFFER_BYTES: usize = 4 << 20;
+
+/// Bounds on the events buffered for consumers that have not read them yet.
+///
+/// One event is always accepted by an empty stream while the session's streams hold nothing,
+/// so a session holds at most `session_bytes` plus one event of undelivered stream events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventLimits {
+    /// Events a watch stream or state observer buffers.
+    pub capacity: usize,
+    /// Bytes a watch stream buffers.
+    pub stream_bytes: usize,
+    /// Bytes the watch streams of the session buffer together.
+    pub session_bytes: usize,
+}
+
+impl Default for EventLimits {
+    fn default() -> Self {
+        EventLimits {
+            capacity: DEFAULT_EVENT_CAPACITY,
+            stream_bytes: DEFAULT_STREAM_BUFFER_BYTES,
+            session_bytes: DEFAULT_SESSION_BUFFER_BYTES,
+        }
+    }
+}
 
 /// The result of one request, before its operation types it.
 pub(crate) type RawResult = Result<Response, CommonError>;
@@ -107,7 +138,9 @@ pub struct Shared {
     clock: Clock,
     /// Wakes the driver.
     pub signal: DriverSignal,
-    event_capacity: usize,
+    events: EventLimits,
+    /// The bytes held by the session's watch streams.
+    stream_bytes: Arc<SessionBytes>,
     /// Set when the driver is polled by the callers (see [`crate::assist`]).
     assist: OnceLock<Arc<Assist>>,
 }
@@ -120,7 +153,7 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     /// A core around `session`, reading time from `clock`.
-    pub fn new(session: Session, clock: Clock, event_capacity: usize) -> Arc<Shared> {
+    pub fn new(session: Session, clock: Clock, events: EventLimits) -> Arc<Shared> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 session,
@@ -131,7 +164,8 @@ impl Shared {
             }),
             clock,
             signal: DriverSignal::default(),
-            event_capacity,
+            stream_bytes: SessionBytes::new(events.session_bytes),
+            events,
             assist: OnceLock::new(),
         })
     }
@@ -197,13 +231,20 @@ impl Shared {
         self.lock().state()
     }
 
-    /// Submits `op`; its raw result arrives through the returned reply.
-    pub(crate) fn submit<O: Operation>(&self, op: &O) -> Result<Reply, CommonError> {
+    /// Submits `op`, to complete within `timeout` if one is given; its raw result arrives
+    /// through the returned reply.
+    pub(crate) fn submit<O: Operation>(
+        &self,
+        op: &O,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, CommonError> {
         let now = self.now();
         let rx = {
             let mut inner = self.lock();
             inner.check_driver()?;
-            let id = inner.session.submit(op, now)?;
+            let id = inner
+                .session
+                .submit_with_deadline(op, deadline(now, timeout), now)?;
             let (tx, rx) = oneshot::channel();
             inner.replies.insert(id, tx);
             rx
@@ -218,16 +259,30 @@ impl Shared {
         self: &Arc<Self>,
         op: &O,
         one_shot: bool,
+        timeout: Option<Duration>,
     ) -> Result<(Reply, WatchParts), CommonError> {
         let now = self.now();
         let out = {
             let mut inner = self.lock();
             inner.check_driver()?;
-            let id = inner.session.submit(op, now)?;
+            let id = inner
+                .session
+                .submit_with_deadline(op, deadline(now, timeout), now)?;
             let (tx, rx) = oneshot::channel();
             inner.replies.insert(id, tx);
-            let capacity = if one_shot { 1 } else { self.event_capacity };
-            let queue = Arc::new(EventQueue::new(capacity));
+            // A one-shot watch holds one event on a path its caller chose; a stream's events
+            // carry any path below the watch, chosen by the server: they are bounded in bytes.
+            let queue = Arc::new(if one_shot {
+                EventQueue::new(1)
+            } else {
+                EventQueue::with_byte_limit(
+                    self.events.capacity,
+                    ByteLimit {
+                        per_queue: self.events.stream_bytes,
+                        session: self.stream_bytes.clone(),
+                    },
+                )
+            });
             inner
                 .watches
                 .insert(id.watch_id(), (queue.clone(), one_shot));
@@ -258,7 +313,7 @@ impl Shared {
     /// Subscribes to session-state changes.
     pub(crate) fn subscribe_state(&self) -> (SessionState, Arc<EventQueue<SessionState>>) {
         let mut inner = self.lock();
-        let queue = Arc::new(EventQueue::new(self.event_capacity));
+        let queue = Arc::new(EventQueue::new(self.events.capacity));
         inner.state_subscribers.retain(|w| w.strong_count() > 0);
         inner.state_subscribers.push(Arc::downgrade(&queue));
         let state = inner.state();
@@ -302,6 +357,12 @@ impl Shared {
         self.with_session(|s| s.close(now));
         self.kick();
     }
+}
+
+/// The deadline `timeout` after `now`; none when there is no timeout or it is too far away
+/// for the clock.
+fn deadline(now: Instant, timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| now.checked_add(t))
 }
 
 impl Inner {
@@ -405,7 +466,11 @@ mod tests {
     /// A core whose session is connected to an imaginary server, fed by hand.
     fn connected() -> (Arc<Shared>, ConnectionId) {
         let connected = ConnectedSession::new(0);
-        let shared = Shared::new(connected.session, Arc::new(Instant::now), 16);
+        let events = EventLimits {
+            capacity: 16,
+            ..EventLimits::default()
+        };
+        let shared = Shared::new(connected.session, Arc::new(Instant::now), events);
         (shared, connected.conn)
     }
 
@@ -435,7 +500,7 @@ mod tests {
     fn a_watch_fired_in_the_same_read_as_the_reply_that_set_it_still_delivers_its_event() {
         let (shared, conn) = connected();
         let (_reply, parts) = shared
-            .submit_watching(&ops::GetData::new("/a").watch(), true)
+            .submit_watching(&ops::GetData::new("/a").watch(), true, None)
             .unwrap();
         let mut bytes = reply_bytes(
             1,
@@ -469,7 +534,7 @@ mod tests {
             }
         }
         let (shared, conn) = connected();
-        let mut reply = shared.submit(&ops::GetData::new("/a")).unwrap();
+        let mut reply = shared.submit(&ops::GetData::new("/a"), None).unwrap();
         let (woke, woken) = std::sync::mpsc::channel();
         let waker = Waker::from(Arc::new(Reentrant(shared.clone(), woke)));
         let mut cx = std::task::Context::from_waker(&waker);
@@ -503,7 +568,7 @@ mod tests {
         let (state, states) = shared.subscribe_state();
         assert_eq!(state, SessionState::Connected);
         let (reply, watch) = shared
-            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false)
+            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false, None)
             .unwrap();
 
         shared.driver_gone();
@@ -531,7 +596,7 @@ mod tests {
     fn a_persistent_stream_keeps_the_events_that_arrive_with_its_removal() {
         let (shared, conn) = connected();
         let (_reply, parts) = shared
-            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false)
+            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false, None)
             .unwrap();
         let now = Instant::now();
         let added = reply_bytes(1, &Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }));
@@ -540,7 +605,7 @@ mod tests {
             s.handle_data(conn, &added, now);
         });
         let _removal = shared
-            .submit(&ops::RemoveWatches::new("/p", proto::WatcherType::Any))
+            .submit(&ops::RemoveWatches::new("/p", proto::WatcherType::Any), None)
             .unwrap();
         let mut bytes = notification(EventType::NodeDataChanged, "/p");
         bytes.extend(notification(EventType::NodeDeleted, "/p"));

@@ -108,11 +108,19 @@ mod tests {
 
     use super::*;
     use crate::queue::EventQueue;
+    use crate::EventLimits;
+
+    fn events(capacity: usize) -> EventLimits {
+        EventLimits {
+            capacity,
+            ..EventLimits::default()
+        }
+    }
 
     #[test]
     fn a_watcher_that_fell_behind_never_sees_the_state_go_back() {
         let connected = ConnectedSession::new(0);
-        let shared = Shared::new(connected.session, Arc::new(Instant::now), 16);
+        let shared = Shared::new(connected.session, Arc::new(Instant::now), events(16));
         let queue = Arc::new(EventQueue::new(2));
         let mut watcher = StateWatcher {
             shared: shared.clone(),
@@ -146,7 +154,7 @@ mod tests {
         let connected = ConnectedSession::new(0);
         let (conn, mut now) = (connected.conn, connected.now);
         // Room for one change: the reconnection's later changes are dropped.
-        let shared = Shared::new(connected.session, Arc::new(Instant::now), 1);
+        let shared = Shared::new(connected.session, Arc::new(Instant::now), events(1));
         let mut watcher = StateWatcher::new(shared.clone());
 
         shared.with_session(|s| s.handle_closed(conn, now));

@@ -36,6 +36,16 @@ pub enum WatchEvent {
     SessionEnded(SessionState),
 }
 
+impl crate::queue::ItemSize for WatchEvent {
+    fn size(&self) -> usize {
+        let path = match self {
+            WatchEvent::Node { path, .. } => path.capacity(),
+            _ => 0,
+        };
+        std::mem::size_of::<Self>() + path
+    }
+}
+
 impl From<WatchNotice> for WatchEvent {
     fn from(notice: WatchNotice) -> WatchEvent {
         match notice {
@@ -156,7 +166,9 @@ impl Future for Watch {
 /// removed or the session ends (then the stream ends after the final event).
 ///
 /// A consumer that falls behind never slows the session: past
-/// [`crate::DEFAULT_EVENT_CAPACITY`] buffered events (configurable), new events are dropped
+/// [`crate::DEFAULT_EVENT_CAPACITY`] buffered events, or past
+/// [`crate::DEFAULT_STREAM_BUFFER_BYTES`] of them (or when the session's streams together hold
+/// [`crate::DEFAULT_SESSION_BUFFER_BYTES`]; all three configurable), new events are dropped
 /// and the consumer receives [`WatchEvent::Lagged`] with their number in their place: after
 /// the events buffered before them, before any that came after them. State re-read on
 /// `Lagged` is thus never older than the events that follow.
