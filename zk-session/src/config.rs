@@ -139,8 +139,9 @@ pub struct Config {
     pub max_frame_len: usize,
     /// Bound on requests submitted and not yet completed (queued or in flight). Default 1024.
     pub max_in_flight: usize,
-    /// Declare the session expired locally when no server has been heard from for 4/3 of the
-    /// negotiated timeout (the server has expired it by then). Default on.
+    /// Declare the session expired locally when no server has confirmed it (completed a
+    /// handshake, answered a request or ping, sent a watch event) for 4/3 of the negotiated
+    /// timeout (the server has expired it by then). Default on.
     pub client_side_expiry: bool,
     /// Keep requests submitted while disconnected and send them after the next handshake
     /// (default), or fail them at once with connection loss.

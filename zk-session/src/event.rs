@@ -82,7 +82,7 @@ pub enum DisconnectReason {
     TransportClosed,
     /// The TCP connect or the handshake took longer than the connect timeout.
     ConnectTimeout,
-    /// Nothing was received for 2/3 of the session timeout.
+    /// No complete frame was received for 2/3 of the session timeout.
     ReadTimeout,
     /// The server broke the protocol (the text says how).
     ProtocolViolation(String),

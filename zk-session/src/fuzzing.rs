@@ -46,6 +46,11 @@ struct Driver {
     completed: HashSet<RequestId>,
     watches: Vec<WatchId>,
     terminal: Option<crate::SessionState>,
+    /// The session id once a server granted one, when read-only sessions are not allowed
+    /// (a session born read-only legitimately gets its real id later).
+    granted_id: Option<zk_proto::SessionId>,
+    /// The deadline of the next submission.
+    next_deadline: Option<Instant>,
 }
 
 impl Driver {
@@ -97,6 +102,13 @@ impl Driver {
             }
             if !progressed {
                 break;
+            }
+        }
+        let id = self.session.session_id();
+        if !self.session.config().read_only_allowed && id != zk_proto::SessionId::NONE {
+            match self.granted_id {
+                Some(granted) => assert_eq!(id, granted, "the session id changed"),
+                None => self.granted_id = Some(id),
             }
         }
         let state = self.session.state();
@@ -173,7 +185,8 @@ impl Driver {
     }
 
     fn submit<O: ops::Operation>(&mut self, op: &O) {
-        if let Ok(id) = self.session.submit(op, self.now) {
+        let deadline = self.next_deadline.take();
+        if let Ok(id) = self.session.submit_with_deadline(op, deadline, self.now) {
             assert!(self.accepted.insert(id), "a request id was reused");
         }
         self.drain();
@@ -223,6 +236,8 @@ pub fn session_inputs(data: &[u8]) {
         completed: HashSet::new(),
         watches: Vec::new(),
         terminal: None,
+        granted_id: None,
+        next_deadline: None,
     };
     d.drain();
     let mut zxid = 1i64;
@@ -314,6 +329,9 @@ pub fn session_inputs(data: &[u8]) {
             }
             7 => {
                 let path = ["/a", "/a/b", "/", "bad", "/a/"][usize::from(arg % 5)];
+                if arg % 3 == 0 {
+                    d.next_deadline = Some(d.now + Duration::from_millis(u64::from(arg) * 20));
+                }
                 match arg / 5 % 10 {
                     0 => d.submit(&ops::GetData::new(path).watch()),
                     1 => d.submit(&ops::Exists::new(path).watch()),

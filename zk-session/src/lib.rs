@@ -38,11 +38,18 @@
 //!   presents its credentials again and re-registers every watch (SetWatches, or SetWatches2
 //!   when persistent watches exist).
 //! * Expiry is never hidden: a server that declares the session expired, or that answers with
-//!   another session than the one asked for, ends the session; so does silence for 4/3 of the
-//!   timeout when [`Config::client_side_expiry`] is on.
+//!   another session than the one asked for, ends the session; so does 4/3 of the timeout
+//!   without a server confirming the session (a completed handshake, an answered request or
+//!   ping, a watch event) when [`Config::client_side_expiry`] is on. A handshake that grants
+//!   session id 0 is refused like any malformed one, never taken as a new session.
+//! * Liveness is judged by complete frames: a connection on which no whole frame arrived for
+//!   2/3 of the timeout is dropped, however many bytes trickle in.
 //! * Memory is bounded by configuration (maximum frame length, maximum requests outstanding),
 //!   not by the peer. A reply larger than the maximum fails its request with
-//!   [`CommonError::ReplyTooLarge`] and is skipped without dropping the connection.
+//!   [`CommonError::ReplyTooLarge`] and is skipped without dropping the connection, if it ends
+//!   within the read timeout.
+//! * Calls may carry a deadline ([`Config::call_timeout`], [`Session::submit_with_deadline`]):
+//!   past it they complete with [`CommonError::RequestTimeout`].
 //!
 //! # Driving a session
 //!

@@ -8,13 +8,13 @@ use std::time::Instant;
 pub(crate) enum Timer {
     /// The current connection attempt (TCP connect and handshake) must finish by then.
     Connect,
-    /// Something must be received by then, or the connection is dead (2/3 of the timeout).
+    /// A complete frame must arrive by then, or the connection is dead (2/3 of the timeout).
     Read,
     /// Send a ping if nothing was sent by then.
     Ping,
     /// Start the next connection attempt.
     Backoff,
-    /// Declare the session expired when no server has been heard from by then.
+    /// Declare the session expired when no server has confirmed it by then.
     ClientExpiry,
     /// Give up waiting for the closeSession reply.
     Close,
