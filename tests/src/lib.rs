@@ -54,6 +54,7 @@ pub mod mode;
 pub mod conformance;
 pub mod ensemble;
 pub mod error;
+pub mod hostile;
 pub mod server;
 
 pub use config::{ClientAuth, ServerOptions, ServerTls};

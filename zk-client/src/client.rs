@@ -328,11 +328,7 @@ impl<R: Runtime> Launch for R {
         let runtime = parts.runtime;
         let session = Session::new(parts.config, runtime.now())?;
         let clock_runtime = runtime.clone();
-        let shared = Shared::new(
-            session,
-            Arc::new(move || clock_runtime.now()),
-            parts.events,
-        );
+        let shared = Shared::new(session, Arc::new(move || clock_runtime.now()), parts.events);
         let driver = Box::pin(Driver::new(shared.clone(), runtime.clone()));
         if R::DRIVE_INLINE {
             let assist = crate::assist::Assist::start(driver).map_err(|e| {
@@ -456,7 +452,9 @@ impl<R> Client<R> {
         O::Output: Send,
         O::Error: Send,
     {
-        let submitted = self.shared.submit_watching(&op, one_shot, self.call_timeout);
+        let submitted = self
+            .shared
+            .submit_watching(&op, one_shot, self.call_timeout);
         async move {
             let (reply, parts) = submitted.map_err(O::Error::from)?;
             let raw = reply.await.unwrap_or(Err(CommonError::Closed));

@@ -568,7 +568,11 @@ mod tests {
         let (state, states) = shared.subscribe_state();
         assert_eq!(state, SessionState::Connected);
         let (reply, watch) = shared
-            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false, None)
+            .submit_watching(
+                &ops::AddWatch::new("/p", AddWatchMode::Persistent),
+                false,
+                None,
+            )
             .unwrap();
 
         shared.driver_gone();
@@ -596,7 +600,11 @@ mod tests {
     fn a_persistent_stream_keeps_the_events_that_arrive_with_its_removal() {
         let (shared, conn) = connected();
         let (_reply, parts) = shared
-            .submit_watching(&ops::AddWatch::new("/p", AddWatchMode::Persistent), false, None)
+            .submit_watching(
+                &ops::AddWatch::new("/p", AddWatchMode::Persistent),
+                false,
+                None,
+            )
             .unwrap();
         let now = Instant::now();
         let added = reply_bytes(1, &Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }));
@@ -605,7 +613,10 @@ mod tests {
             s.handle_data(conn, &added, now);
         });
         let _removal = shared
-            .submit(&ops::RemoveWatches::new("/p", proto::WatcherType::Any), None)
+            .submit(
+                &ops::RemoveWatches::new("/p", proto::WatcherType::Any),
+                None,
+            )
             .unwrap();
         let mut bytes = notification(EventType::NodeDataChanged, "/p");
         bytes.extend(notification(EventType::NodeDeleted, "/p"));

@@ -468,11 +468,8 @@ impl Session {
         let id = self.submit_prepared(prepared?, now)?;
         if let Some(deadline) = deadline {
             self.call_deadlines.push(Reverse((deadline, id)));
-            if self
-                .timers
-                .get(Timer::CallDeadline)
-                .is_none_or(|armed| deadline < armed)
-            {
+            let armed = self.timers.get(Timer::CallDeadline);
+            if armed.map_or(true, |armed| deadline < armed) {
                 self.timers.set(Timer::CallDeadline, deadline);
             }
         }
@@ -993,8 +990,10 @@ impl Session {
             .set(Timer::Read, self.last_frame + self.read_timeout());
         self.timers.set(Timer::Ping, now + self.ping_interval());
         if self.config.client_side_expiry {
-            self.timers
-                .set(Timer::ClientExpiry, self.last_confirmed + self.expiry_timeout());
+            self.timers.set(
+                Timer::ClientExpiry,
+                self.last_confirmed + self.expiry_timeout(),
+            );
         }
 
         // Auth first, then watches, then the queued requests (in poll_transmit).

@@ -86,7 +86,10 @@ fn a_reply_claiming_two_gigabytes_fails_its_call_and_then_the_read_timeout_drops
             stat: Default::default(),
         }),
     );
-    assert!(matches!(sim.completion(third).map(|c| c.result), Some(Ok(_))));
+    assert!(matches!(
+        sim.completion(third).map(|c| c.result),
+        Some(Ok(_))
+    ));
 }
 
 /// A session that had a good first connection, then met `handshake` on every reconnect.
@@ -255,7 +258,10 @@ fn a_call_past_its_deadline_fails_with_request_timeout_and_its_late_reply_is_dis
     assert!(sim.completions().is_empty(), "exactly one completion");
     assert!(sim.lost().is_empty(), "the connection is kept");
     assert_eq!(sim.session.state(), SessionState::Connected);
-    assert!(sim.session.submit(&ops::GetData::new("/b"), sim.now).is_ok());
+    assert!(sim
+        .session
+        .submit(&ops::GetData::new("/b"), sim.now)
+        .is_ok());
 }
 
 #[test]

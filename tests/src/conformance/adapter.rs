@@ -46,6 +46,17 @@ pub struct Connect {
     pub seed: Option<u64>,
     /// Bound on one connection attempt, handshake included (default: the client's).
     pub connect_timeout: Option<Duration>,
+    /// Default deadline of every call (default: none; the blocking adapter then uses
+    /// [`BLOCKING_CALL_TIMEOUT`]).
+    pub call_timeout: Option<Duration>,
+    /// Delays between connection attempts (default: the client's).
+    pub backoff: Option<zk_client::session::Backoff>,
+    /// Largest frame accepted from the server and largest request sent (default: the
+    /// client's).
+    pub max_frame_len: Option<usize>,
+    /// Bytes of events buffered `(per watch stream, per session)` before persistent watches
+    /// report `Lagged` (default: the client's).
+    pub event_buffer_bytes: Option<(usize, usize)>,
 }
 
 impl Connect {
@@ -111,6 +122,30 @@ impl Connect {
         self
     }
 
+    /// Sets the default deadline of every call.
+    pub fn call_timeout(mut self, timeout: Duration) -> Connect {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the delays between connection attempts.
+    pub fn backoff(mut self, backoff: zk_client::session::Backoff) -> Connect {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Sets the maximum frame length.
+    pub fn max_frame_len(mut self, len: usize) -> Connect {
+        self.max_frame_len = Some(len);
+        self
+    }
+
+    /// Sets the event buffer bounds, in bytes, per watch stream and per session.
+    pub fn event_buffer_bytes(mut self, per_stream: usize, per_session: usize) -> Connect {
+        self.event_buffer_bytes = Some((per_stream, per_session));
+        self
+    }
+
     /// A builder on `runtime` with these options.
     pub fn builder<R: Launch>(&self, runtime: R) -> ClientBuilder<R> {
         let mut builder = ClientBuilder::new(&self.connect_string, runtime)
@@ -136,6 +171,18 @@ impl Connect {
         }
         if let Some(timeout) = self.connect_timeout {
             builder = builder.connect_timeout(timeout);
+        }
+        if let Some(timeout) = self.call_timeout {
+            builder = builder.call_timeout(timeout);
+        }
+        if let Some(backoff) = self.backoff {
+            builder = builder.backoff(backoff);
+        }
+        if let Some(len) = self.max_frame_len {
+            builder = builder.max_frame_len(len);
+        }
+        if let Some((per_stream, per_session)) = self.event_buffer_bytes {
+            builder = builder.event_buffer_bytes(per_stream, per_session);
         }
         builder
     }
@@ -169,6 +216,10 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     fn timeout<F: Future>(limit: Duration, fut: F) -> impl Future<Output = Option<F::Output>> {
         race(fut, Self::sleep(limit))
     }
+
+    /// A handle on `client`'s session whose calls use `timeout` as their deadline instead of
+    /// the one the client was built with (`None`: no deadline).
+    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client;
 
     /// Runs `fut` concurrently with the caller (a task, or a thread for the blocking adapter).
     fn spawn<F>(fut: F) -> Task<F::Output>
@@ -319,6 +370,10 @@ impl Adapter for TokioAdapter {
         options.builder(zk_tokio::Tokio::default()).start()
     }
 
+    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
+        client.with_call_timeout(timeout)
+    }
+
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
         tokio::time::sleep(duration)
     }
@@ -352,6 +407,10 @@ impl Adapter for AsyncStdAdapter {
 
     fn start(options: &Connect) -> Result<Self::Client, ConnectError> {
         options.builder(zk_async_std::AsyncIo::default()).start()
+    }
+
+    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
+        client.with_call_timeout(timeout)
     }
 
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
@@ -389,6 +448,10 @@ impl Adapter for SmolAdapter {
         options.builder(zk_async_std::AsyncIo::default()).start()
     }
 
+    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
+        client.with_call_timeout(timeout)
+    }
+
     async fn sleep(duration: Duration) {
         smol::Timer::after(duration).await;
     }
@@ -423,7 +486,7 @@ impl Adapter for BlockingAdapter {
         let outcome = options
             .builder(zk_blocking::Blocking)
             .connect()
-            .map(|client| client.with_call_timeout(Some(BLOCKING_CALL_TIMEOUT)));
+            .map(|client| bounded_blocking_calls(options, client));
         std::future::ready(outcome)
     }
 
@@ -431,7 +494,11 @@ impl Adapter for BlockingAdapter {
         options
             .builder(zk_blocking::Blocking)
             .start()
-            .map(|client| client.with_call_timeout(Some(BLOCKING_CALL_TIMEOUT)))
+            .map(|client| bounded_blocking_calls(options, client))
+    }
+
+    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
+        client.with_call_timeout(timeout)
     }
 
     async fn sleep(duration: Duration) {
@@ -468,5 +535,15 @@ impl Adapter for BlockingAdapter {
         within: Duration,
     ) -> impl Future<Output = Result<Option<SessionState>, Timeout>> {
         std::future::ready(states.recv_timeout(Some(within)))
+    }
+}
+
+/// A blocking client whose calls cannot hang the suite: the call timeout the options give (set
+/// by the builder, kept as it is), or else [`BLOCKING_CALL_TIMEOUT`].
+fn bounded_blocking_calls(options: &Connect, client: zk_blocking::Client) -> zk_blocking::Client {
+    if options.call_timeout.is_some() {
+        client
+    } else {
+        client.with_call_timeout(Some(BLOCKING_CALL_TIMEOUT))
     }
 }
