@@ -57,6 +57,9 @@ impl Drop for FlushOnDrop {
     }
 }
 
+/// How much longer than its call timeout a blocking call waits before giving up on its own.
+const CALL_TIMEOUT_BACKSTOP: Duration = Duration::from_millis(100);
+
 /// A blocking ZooKeeper client: a cheap, clonable handle to one session, usable from any
 /// thread (`Clone + Send + Sync`).
 ///
@@ -214,7 +217,12 @@ impl Client {
         &self,
         call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        self.io.call(call, self.call_timeout)
+        // The session ends the call at its deadline (and drops it if unsent); waiting a little
+        // longer here only guards against an I/O thread that stopped firing timers.
+        let backstop = self
+            .call_timeout
+            .map(|t| t.saturating_add(CALL_TIMEOUT_BACKSTOP));
+        self.io.call(call, backstop)
     }
 
     /// Submits `op` without waiting, and returns the call to wait for later: the blocking

@@ -35,7 +35,9 @@ pub const DEFAULT_SESSION_BUFFER_BYTES: usize = 4 << 20;
 /// Bounds on the events buffered for consumers that have not read them yet.
 ///
 /// One event is always accepted by an empty stream while the session's streams hold nothing,
-/// so a session holds at most `session_bytes` plus one event of undelivered stream events.
+/// and the final event of a stream (its removal, or the end of the session) is never dropped,
+/// so a session holds at most `session_bytes`, plus one event, plus one final event per stream,
+/// of undelivered stream events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventLimits {
     /// Events a watch stream or state observer buffers.

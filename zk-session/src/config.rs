@@ -137,7 +137,9 @@ pub struct Config {
     pub auth: Vec<(String, Bytes)>,
     /// Largest frame accepted from the server, and largest request sent. Default 0xfffff.
     pub max_frame_len: usize,
-    /// Bound on requests submitted and not yet completed (queued or in flight). Default 1024.
+    /// Bound on requests submitted and not yet completed (queued or in flight; a request sent
+    /// whose call timed out counts until its reply arrives or its connection ends). Default
+    /// 1024.
     pub max_in_flight: usize,
     /// Declare the session expired locally when no server has confirmed it (completed a
     /// handshake, answered a request or ping, sent a watch event) for 4/3 of the negotiated

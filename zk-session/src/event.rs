@@ -84,6 +84,9 @@ pub enum DisconnectReason {
     ConnectTimeout,
     /// No complete frame was received for 2/3 of the session timeout.
     ReadTimeout,
+    /// A request past its deadline went unanswered for 2/3 of the session timeout more,
+    /// although the server kept the connection alive: it was taken for stuck.
+    UnansweredRequest,
     /// The server broke the protocol (the text says how).
     ProtocolViolation(String),
     /// A read-write server was found while connected read-only.

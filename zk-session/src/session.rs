@@ -82,9 +82,10 @@ struct InFlight {
     /// `None` for the session's own requests (SetWatches, closeSession, watch removal).
     id: Option<RequestId>,
     after: AfterReply,
-    /// The call already completed with [`CommonError::RequestTimeout`]: its reply is read and
-    /// discarded.
-    timed_out: bool,
+    /// When the call completed with [`CommonError::RequestTimeout`], if it did: its reply is
+    /// read and discarded, and a server that has not sent it a read timeout later is taken
+    /// for stuck.
+    timed_out: Option<Instant>,
 }
 
 /// A request encoded in the outbox, waiting for a ready connection.
@@ -101,6 +102,9 @@ struct Credential {
     scheme: String,
     auth: Bytes,
     waiting: Vec<RequestId>,
+    /// Whether it was ever sent to a server (an `add_auth` that timed out before that is
+    /// withdrawn, never sent).
+    presented: bool,
 }
 
 /// The most path bytes one SetWatches request carries (the Java client's limit).
@@ -203,6 +207,7 @@ impl Session {
                 scheme: scheme.clone(),
                 auth: auth.clone(),
                 waiting: Vec::new(),
+                presented: false,
             })
             .collect();
         let mut session = Session {
@@ -284,7 +289,9 @@ impl Session {
         self.last_zxid_seen
     }
 
-    /// Requests submitted and not completed yet.
+    /// Requests submitted and not completed yet, and requests sent whose calls completed with
+    /// [`CommonError::RequestTimeout`] but whose replies are still due: what
+    /// [`Config::max_in_flight`] bounds.
     pub fn in_flight(&self) -> usize {
         self.outstanding
     }
@@ -467,6 +474,7 @@ impl Session {
         self.spare_paths = paths.into_spare();
         let id = self.submit_prepared(prepared?, now)?;
         if let Some(deadline) = deadline {
+            self.compact_call_deadlines();
             self.call_deadlines.push(Reverse((deadline, id)));
             let armed = self.timers.get(Timer::CallDeadline);
             if armed.map_or(true, |armed| deadline < armed) {
@@ -783,11 +791,13 @@ impl Session {
                     scheme: packet.scheme.clone(),
                     auth: packet.auth.clone(),
                     waiting: Vec::new(),
+                    presented: false,
                 });
                 self.credentials.len() - 1
             }
         };
         if matches!(self.phase, Phase::Ready(_)) {
+            self.credentials[index].presented = true;
             // Behind every request submitted before it: call order is wire order.
             self.promote_outbox();
             write_request(&mut self.control, Xid::AUTH, &Request::Auth(packet));
@@ -821,7 +831,7 @@ impl Session {
                 op: prepared.request.opcode(),
                 id,
                 after: prepared.after,
-                timed_out: false,
+                timed_out: None,
             },
             frame_len: self.outbox.len() - before,
             deadline,
@@ -998,6 +1008,7 @@ impl Session {
 
         // Auth first, then watches, then the queued requests (in poll_transmit).
         for credential in &mut self.credentials {
+            credential.presented = true;
             let packet = AuthPacket {
                 auth_type: 0,
                 scheme: credential.scheme.clone(),
@@ -1028,7 +1039,7 @@ impl Session {
                     op: request.opcode(),
                     id: None,
                     after: AfterReply::Nothing,
-                    timed_out: false,
+                    timed_out: None,
                 });
             }
             for watch in self.watches.persistent_ids() {
@@ -1167,7 +1178,7 @@ impl Session {
             }
         }
         match entry.id {
-            Some(id) if entry.timed_out => {
+            Some(id) if entry.timed_out.is_some() => {
                 // Its caller already has RequestTimeout: nobody receives what the reply set.
                 self.outstanding = self.outstanding.saturating_sub(1);
                 self.forget_watch(id.watch_id(), now);
@@ -1184,7 +1195,7 @@ impl Session {
     /// already completed with RequestTimeout.
     fn abandon(&mut self, entry: InFlight, error: CommonError) {
         match entry.id {
-            Some(_) if entry.timed_out => {
+            Some(_) if entry.timed_out.is_some() => {
                 self.outstanding = self.outstanding.saturating_sub(1);
             }
             Some(id) => self.complete(id, Err(error)),
@@ -1194,52 +1205,116 @@ impl Session {
 
     /// Completes with [`CommonError::RequestTimeout`] every call whose deadline passed.
     fn expire_calls(&mut self, now: Instant) {
+        let mut due = Vec::new();
         while let Some(&Reverse((deadline, id))) = self.call_deadlines.peek() {
             if deadline > now {
                 self.timers.set(Timer::CallDeadline, deadline);
-                return;
+                break;
             }
             self.call_deadlines.pop();
-            self.time_out_call(id);
+            due.push(id);
+        }
+        if due.is_empty() {
+            return;
+        }
+        // Sent: the reply will come and must still be matched; it is discarded then.
+        let mut timed_out_in_flight = false;
+        for entry in &mut self.in_flight {
+            if let Some(id) = entry.id.filter(|id| due.contains(id)) {
+                if entry.timed_out.is_none() {
+                    entry.timed_out = Some(now);
+                    timed_out_in_flight = true;
+                    self.events.push_back(Event::Completed(Completion {
+                        id,
+                        result: Err(CommonError::RequestTimeout),
+                    }));
+                }
+            }
+        }
+        if timed_out_in_flight {
+            // A read timeout from now, the server is taken for stuck if it has not answered.
+            let check = now + self.read_timeout();
+            if self.timers.get(Timer::Read).is_some_and(|t| check < t) {
+                self.timers.set(Timer::Read, check);
+            }
+        }
+        // Not sent yet: they never will be. One pass over the outbox for all of them.
+        let is_due = |q: &Queued| q.request.id.is_some_and(|id| due.contains(&id));
+        if self.queued.iter().any(is_due) {
+            let old = std::mem::take(&mut self.outbox);
+            let mut offset = 0;
+            let mut dropped = Vec::new();
+            let queued = std::mem::take(&mut self.queued);
+            for q in queued {
+                let frame = &old[offset..offset + q.frame_len];
+                offset += q.frame_len;
+                match q.request.id.filter(|id| due.contains(id)) {
+                    Some(id) => dropped.push(id),
+                    None => {
+                        self.outbox.extend_from_slice(frame);
+                        self.queued.push_back(q);
+                    }
+                }
+            }
+            for id in dropped {
+                self.complete(id, Err(CommonError::RequestTimeout));
+            }
+        }
+        // add_auth calls waiting for their credential's reply or for a connection.
+        for id in due {
+            self.time_out_auth(id);
         }
     }
 
-    /// Completes call `id` with RequestTimeout wherever it is; nothing if it completed already.
-    fn time_out_call(&mut self, id: RequestId) {
-        if let Some(entry) = self
-            .in_flight
-            .iter_mut()
-            .find(|e| e.id == Some(id) && !e.timed_out)
-        {
-            // Sent: the reply will come and must still be matched; it is discarded then.
-            entry.timed_out = true;
-            self.events.push_back(Event::Completed(Completion {
-                id,
-                result: Err(CommonError::RequestTimeout),
-            }));
-            return;
-        }
-        if let Some(index) = self.queued.iter().position(|q| q.request.id == Some(id)) {
-            // Not sent yet: it never will be.
-            let offset: usize = self.queued.iter().take(index).map(|q| q.frame_len).sum();
-            if let Some(q) = self.queued.remove(index) {
-                let tail = self.outbox.split_off(offset);
-                self.outbox.extend_from_slice(&tail[q.frame_len..]);
-            }
-            self.complete(id, Err(CommonError::RequestTimeout));
-            return;
-        }
-        let waiting = self
-            .credentials
-            .iter_mut()
-            .map(|c| &mut c.waiting)
-            .chain(self.auth_in_flight.iter_mut());
-        for list in waiting {
+    /// Completes an `add_auth` call `id` with RequestTimeout if it still waits. A credential
+    /// that was never presented and that no call waits for any more is withdrawn.
+    fn time_out_auth(&mut self, id: RequestId) {
+        for list in self.auth_in_flight.iter_mut() {
             if let Some(index) = list.iter().position(|w| *w == id) {
                 list.remove(index);
                 self.complete(id, Err(CommonError::RequestTimeout));
                 return;
             }
+        }
+        let Some(index) = self
+            .credentials
+            .iter()
+            .position(|c| c.waiting.contains(&id))
+        else {
+            return;
+        };
+        let credential = &mut self.credentials[index];
+        credential.waiting.retain(|w| *w != id);
+        if !credential.presented && credential.waiting.is_empty() {
+            self.credentials.remove(index);
+        }
+        self.complete(id, Err(CommonError::RequestTimeout));
+    }
+
+    /// Drops the deadlines of calls that completed before them, once they outnumber the calls
+    /// outstanding, so the deadlines held stay bounded by [`Config::max_in_flight`].
+    fn compact_call_deadlines(&mut self) {
+        if self.call_deadlines.len() <= 2 * self.outstanding + 64 {
+            return;
+        }
+        let pending: std::collections::HashSet<RequestId> = self
+            .in_flight
+            .iter()
+            .filter(|e| e.timed_out.is_none())
+            .filter_map(|e| e.id)
+            .chain(self.queued.iter().filter_map(|q| q.request.id))
+            .chain(
+                self.credentials
+                    .iter()
+                    .flat_map(|c| c.waiting.iter().copied()),
+            )
+            .chain(self.auth_in_flight.iter().flatten().copied())
+            .collect();
+        self.call_deadlines
+            .retain(|Reverse((_, id))| pending.contains(id));
+        match self.call_deadlines.peek() {
+            Some(Reverse((deadline, _))) => self.timers.set(Timer::CallDeadline, *deadline),
+            None => self.timers.stop(Timer::CallDeadline),
         }
     }
 
@@ -1381,16 +1456,7 @@ impl Session {
                     self.connection_lost(DisconnectReason::ConnectTimeout, now);
                 }
             }
-            Timer::Read => {
-                if let Phase::Ready(_) = self.phase {
-                    let deadline = self.last_frame + self.read_timeout();
-                    if now >= deadline {
-                        self.connection_lost(DisconnectReason::ReadTimeout, now);
-                    } else {
-                        self.timers.set(Timer::Read, deadline);
-                    }
-                }
-            }
+            Timer::Read => self.check_liveness(now),
             Timer::Ping => {
                 if let Phase::Ready(_) = self.phase {
                     write_request(&mut self.control, Xid::PING, &Request::Ping);
@@ -1422,6 +1488,31 @@ impl Session {
             Timer::QueueDeadline => self.expire_queued(now),
             Timer::CallDeadline => self.expire_calls(now),
         }
+    }
+
+    /// Drops a connection on which no complete frame arrived for a read timeout, or on which a
+    /// request timed out by its deadline went unanswered for a read timeout more (a server
+    /// that answers pings but not requests would otherwise hold the session forever, its
+    /// unanswered requests filling [`Config::max_in_flight`]). Re-arms the read timer.
+    fn check_liveness(&mut self, now: Instant) {
+        if !matches!(self.phase, Phase::Ready(_)) {
+            return;
+        }
+        let read_timeout = self.read_timeout();
+        let silent_since = self.last_frame;
+        if now >= silent_since + read_timeout {
+            self.connection_lost(DisconnectReason::ReadTimeout, now);
+            return;
+        }
+        let mut deadline = silent_since + read_timeout;
+        if let Some(timed_out) = self.in_flight.iter().filter_map(|e| e.timed_out).min() {
+            if now >= timed_out + read_timeout {
+                self.connection_lost(DisconnectReason::UnansweredRequest, now);
+                return;
+            }
+            deadline = deadline.min(timed_out + read_timeout);
+        }
+        self.timers.set(Timer::Read, deadline);
     }
 
     fn expire_queued(&mut self, now: Instant) {

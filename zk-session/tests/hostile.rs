@@ -344,3 +344,116 @@ fn a_watching_call_that_timed_out_does_not_keep_the_watch_its_late_reply_set() {
         .iter()
         .any(|e| matches!(e, Event::Completed(_))));
 }
+
+#[test]
+fn a_server_that_answers_pings_but_not_a_timed_out_call_is_dropped_a_read_timeout_later() {
+    let mut c = config("h1:1");
+    c.call_timeout = Some(secs(1));
+    let mut sim = connected(c);
+    let stuck = sim.submit(&ops::GetData::new("/stuck"));
+    let _ = sent_xid(&mut sim);
+    let behind = sim.submit(&ops::GetData::new("/behind"));
+    sim.answer_pings();
+    sim.advance(secs(1));
+    assert_eq!(
+        sim.completion(stuck).map(|c| c.result),
+        Some(Err(CommonError::RequestTimeout))
+    );
+    // The server answers every ping, never the request; after a read timeout (20 s) more it is
+    // taken for stuck.
+    for _ in 0..19 {
+        sim.advance(secs(1));
+        sim.answer_pings();
+        assert!(
+            sim.lost().is_empty(),
+            "dropped early, at {:?}",
+            sim.elapsed()
+        );
+    }
+    sim.advance(secs(1));
+    assert_eq!(sim.lost(), [DisconnectReason::UnansweredRequest]);
+    // The call behind it had timed out too; nothing completes twice.
+    assert_eq!(
+        sim.completion(behind).map(|c| c.result),
+        Some(Err(CommonError::RequestTimeout))
+    );
+    assert!(sim.completions().is_empty());
+    assert_eq!(sim.session.in_flight(), 0);
+    // The session lives on: the next connection resumes it.
+    sim.wait_for_connect();
+    let request = sim.establish(1, 30_000);
+    assert_eq!(request.session_id, SessionId(1));
+}
+
+#[test]
+fn an_add_auth_that_timed_out_before_any_connection_is_never_presented() {
+    let mut sim = connected(config("h1:1"));
+    sim.drop_transport();
+    let now = sim.now;
+    let auth = sim
+        .session
+        .submit_with_deadline(&ops::AddAuth::digest("u", "p"), Some(now + secs(1)), now)
+        .expect("accepted");
+    sim.drain();
+    sim.advance(secs(1));
+    assert_eq!(
+        sim.completion(auth).map(|c| c.result),
+        Some(Err(CommonError::RequestTimeout))
+    );
+    sim.wait_for_connect();
+    sim.establish(1, 30_000);
+    let sent = sim.answer_pings();
+    assert!(
+        !sent.iter().any(|f| matches!(
+            f,
+            ClientFrame::Request {
+                request: Request::Auth(_),
+                ..
+            }
+        )),
+        "the withdrawn credential was sent: {sent:?}"
+    );
+}
+
+#[test]
+fn deadlines_of_completed_calls_are_not_kept() {
+    let mut c = config("h1:1");
+    c.call_timeout = Some(secs(600));
+    let mut sim = connected(c);
+    let mut state_size_after = Vec::new();
+    for round in 0..10_000 {
+        let id = sim.submit(&ops::Exists::new("/a"));
+        let xid = sent_xid(&mut sim);
+        sim.reply_ok(
+            xid,
+            zk_session::proto::Response::Stat(zk_session::proto::StatResponse {
+                stat: Default::default(),
+            }),
+        );
+        assert!(sim.completion(id).is_some());
+        if round == 999 || round == 9_999 {
+            // The session's whole state, deadlines held included, as its Debug output shows.
+            state_size_after.push(format!("{:?}", sim.session).len());
+        }
+    }
+    // Every call completed long before its deadline: none of those deadlines is held, so ten
+    // times the calls leave the state the same size.
+    assert!(
+        state_size_after[1] < state_size_after[0] + 4096,
+        "the state grew from {} to {} bytes of Debug output",
+        state_size_after[0],
+        state_size_after[1]
+    );
+    // A later call still gets its own deadline.
+    let now = sim.now;
+    let late = sim
+        .session
+        .submit_with_deadline(&ops::Exists::new("/late"), Some(now + secs(1)), now)
+        .expect("accepted");
+    sim.drain();
+    sim.advance(secs(1));
+    assert_eq!(
+        sim.completion(late).map(|c| c.result),
+        Some(Err(CommonError::RequestTimeout))
+    );
+}

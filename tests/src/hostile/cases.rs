@@ -1823,6 +1823,54 @@ pub async fn call_timeout_fails_an_unanswered_call_and_keeps_the_connection<A: A
     assert_eq!(zk.close().await, SessionState::Closed);
 }
 
+/// With a call timeout, a server that answers pings but never the call: the call fails with
+/// RequestTimeout at its deadline, and a read timeout later the connection is taken for stuck
+/// and dropped (otherwise such calls would pile up against the bound on requests outstanding
+/// forever); the session reconnects, the same session, and the next call works.
+pub async fn call_timeout_then_a_read_timeout_without_its_reply_drops_the_connection<A: Adapter>() {
+    let server = FakeServer::scripted(|peer| {
+        peer.handshake(SESSION, TIMEOUT_MS)?;
+        if peer.index() == 0 {
+            return peer.serve_with(|p, xid, op, _| {
+                if op == OpCode::Ping {
+                    p.reply_ok_for(xid, op)
+                } else {
+                    Ok(())
+                }
+            });
+        }
+        peer.serve()
+    });
+    let call_timeout = ms(300);
+    let zk = connect::<A>(&options(&server, TIMEOUT_MS).call_timeout(call_timeout)).await;
+    let mut states = zk.state_watcher();
+    let started = Instant::now();
+    let outcome = bounded::<A, _>("the ignored call", zk.get_data("/ignored")).await;
+    assert_eq!(
+        failure(outcome, "a call the server ignores"),
+        GetDataError::Common(CommonError::RequestTimeout),
+        "[{}] an ignored call past its deadline",
+        A::NAME
+    );
+    wait_for_state::<A>(
+        &mut states,
+        SLACK * 2,
+        "the stuck connection dropped",
+        |s| s == SessionState::Disconnected,
+    )
+    .await;
+    let took = started.elapsed();
+    let expected = call_timeout + read_timeout(TIMEOUT_MS);
+    assert!(
+        took >= expected - ms(100) && took <= expected + SLACK,
+        "[{}] dropped {took:?} after the call; expected about {expected:?}",
+        A::NAME
+    );
+    expect_reconnected::<A>(&zk, &mut states, &server, 2).await;
+    assert_eq!(zk.session_id(), SessionId(SESSION));
+    assert_eq!(zk.close().await, SessionState::Closed);
+}
+
 /// With a call timeout, a call made while no server accepts connections (the port refuses)
 /// fails with RequestTimeout after about the timeout, long before its queue time (the session
 /// timeout) would fail it.
@@ -1967,6 +2015,8 @@ fn random_reply(seed: u64, xid: Xid) -> Vec<u8> {
 /// completes within a bound, with success or one of the errors a broken reply may cause —
 /// never a hang, never a panic, never unbounded memory.
 pub async fn random_bytes_after_a_request_never_hang_or_panic<A: Adapter>() {
+    // Reconnecting at once is the point here: the back-off below waits 1 ms.
+    super::allow_reconnect_gap(ms(1));
     const SEEDS: usize = 1000;
     let per_call = Duration::from_secs(5);
     let server = FakeServer::scripted(|peer| {

@@ -14,7 +14,11 @@
 //!   binary installs as its global allocator) stays under a bound: [`MEMORY_BOUND`] for every
 //!   case, tighter ones where the case is about memory;
 //! * no thread panicked: not the client's, not the fake server's (a script's assertion is a
-//!   panic on a server thread), not a runtime's.
+//!   panic on a server thread), not a runtime's;
+//! * the client never reconnected faster than its back-off allows: consecutive connections to
+//!   a fake server are at least [`MIN_RECONNECT_GAP`] apart (the cases' back-off waits 20 ms
+//!   after every connection that did not last; cases that ask for less say so with
+//!   [`allow_reconnect_gap`]), which bounds the reconnections per second of every case.
 //!
 //! Each adapter has a tiny test file (`tests/hostile_*.rs`) that installs the allocator and
 //! expands [`hostile_tests!`](crate::hostile_tests) into one `#[test]` per case, named
@@ -39,6 +43,42 @@ pub const CASE_LIMIT: Duration = Duration::from_secs(60);
 
 /// The bound on the growth of the live heap, at its peak, during any case.
 pub const MEMORY_BOUND: usize = 32 << 20;
+
+/// The shortest time allowed between two connections to one fake server, unless the case
+/// says otherwise with [`allow_reconnect_gap`].
+pub const MIN_RECONNECT_GAP: Duration = Duration::from_millis(15);
+
+/// The shortest gap the running case allows between connections.
+static RECONNECT_GAP: Mutex<Duration> = Mutex::new(MIN_RECONNECT_GAP);
+
+/// Lets the running case reconnect as often as once per `gap` (for a case whose back-off is
+/// shorter than the usual one on purpose).
+pub fn allow_reconnect_gap(gap: Duration) {
+    *RECONNECT_GAP.lock().unwrap_or_else(|e| e.into_inner()) = gap;
+}
+
+/// The reconnections of the case just run that came sooner than it allows, as messages.
+fn reconnections_too_fast() -> Vec<String> {
+    let allowed = std::mem::replace(
+        &mut *RECONNECT_GAP.lock().unwrap_or_else(|e| e.into_inner()),
+        MIN_RECONNECT_GAP,
+    );
+    let mut fast = Vec::new();
+    for accepts in server::take_accepts() {
+        let connections = accepts.len();
+        for pair in accepts.windows(2) {
+            let gap = pair[1] - pair[0];
+            if gap < allowed {
+                fast.push(format!(
+                    "a reconnection {gap:?} after the previous one (at most one per {allowed:?} \
+                     allowed; {connections} connections in all)"
+                ));
+                break;
+            }
+        }
+    }
+    fast
+}
 
 /// Held while a case runs: cases of one test binary run one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -79,6 +119,9 @@ where
          zk_tests::hostile::measure::CountingAlloc::new();`",
         A::NAME
     );
+    // Connections of earlier cases' servers are not this case's.
+    let _ = server::take_accepts();
+    allow_reconnect_gap(MIN_RECONNECT_GAP);
     let panics_before = measure::panics_seen();
     let own_before = measure::panics_on_this_thread();
     BASELINE.store(measure::reset_peak(), Ordering::SeqCst);
@@ -107,6 +150,7 @@ where
     if let Err(payload) = &outcome {
         why.push(panic_message(&**payload));
     }
+    why.extend(reconnections_too_fast());
     if elsewhere > 0 {
         why.push(format!(
             "{elsewhere} panic(s) on other threads (client, runtime or fake server; see above)"
@@ -206,6 +250,7 @@ macro_rules! hostile_tests {
             }
             deadlines {
                 call_timeout_fails_an_unanswered_call_and_keeps_the_connection,
+                call_timeout_then_a_read_timeout_without_its_reply_drops_the_connection,
                 call_timeout_bounds_a_call_queued_while_the_port_refuses,
                 with_call_timeout_none_lifts_the_builders_call_timeout,
             }

@@ -81,6 +81,23 @@ impl Drop for ScriptGuard {
     }
 }
 
+/// When each connection of every server of this process was accepted, by server: the runner
+/// checks the reconnection rate of every case from it ([`take_accepts`]).
+static ACCEPTS: Mutex<Vec<(SocketAddr, Instant)>> = Mutex::new(Vec::new());
+
+/// Takes the accept times recorded since the last call, grouped by server, in order.
+pub fn take_accepts() -> Vec<Vec<Instant>> {
+    let accepts = std::mem::take(&mut *lock(&ACCEPTS));
+    let mut servers: Vec<(SocketAddr, Vec<Instant>)> = Vec::new();
+    for (addr, at) in accepts {
+        match servers.iter_mut().find(|(a, _)| *a == addr) {
+            Some((_, times)) => times.push(at),
+            None => servers.push((addr, vec![at])),
+        }
+    }
+    servers.into_iter().map(|(_, times)| times).collect()
+}
+
 /// A fake ZooKeeper server on `127.0.0.1` (a free port) that runs a script for every accepted
 /// connection, each on its own thread. Dropping it stops accepting, shuts every open connection
 /// down (so scripts blocked on the socket end) and waits a little for the scripts to end.
@@ -199,9 +216,13 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, script: Arc<Script>) 
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
+        let now = Instant::now();
+        if let Ok(addr) = listener.local_addr() {
+            lock(&ACCEPTS).push((addr, now));
+        }
         let index = {
             let mut accepted = lock(&shared.accepted);
-            accepted.push(Instant::now());
+            accepted.push(now);
             accepted.len() - 1
         };
         // Small writes (one byte at a time, a reply right after a request) go out at once.
