@@ -212,6 +212,12 @@ impl Client {
         }
     }
 
+    /// The shared core (for tests).
+    #[doc(hidden)]
+    pub fn shared(&self) -> &Arc<zk_client::Shared> {
+        self.inner.shared()
+    }
+
     /// Sends what the call just submitted, then blocks for its result.
     fn wait<T, E: From<CommonError>>(
         &self,

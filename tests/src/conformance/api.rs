@@ -195,6 +195,10 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
 
     /// The negotiated session timeout.
     fn negotiated_timeout(&self) -> Option<Duration>;
+
+    /// Calls submitted and not completed (a test hook, read from the session: a blocking call
+    /// spawned on a thread counts once it has submitted its request).
+    fn calls_outstanding(&self) -> usize;
 }
 
 impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
@@ -399,6 +403,10 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 
     fn negotiated_timeout(&self) -> Option<Duration> {
         zk_client::Client::negotiated_timeout(self)
+    }
+
+    fn calls_outstanding(&self) -> usize {
+        self.shared().read_session(|s| s.in_flight())
     }
 }
 
@@ -626,5 +634,9 @@ impl Api for zk_blocking::Client {
 
     fn negotiated_timeout(&self) -> Option<Duration> {
         zk_blocking::Client::negotiated_timeout(self)
+    }
+
+    fn calls_outstanding(&self) -> usize {
+        self.shared().read_session(|s| s.in_flight())
     }
 }

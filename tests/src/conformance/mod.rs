@@ -340,6 +340,26 @@ pub async fn wait_for_state<A: Adapter>(
     }
 }
 
+/// Waits up to `within` until `client` has at least `calls` calls outstanding (submitted and
+/// not completed), checking every 2 ms; panics if it does not come.
+pub async fn wait_for_calls_outstanding<A: Adapter>(
+    client: &A::Client,
+    calls: usize,
+    within: Duration,
+    what: &str,
+) {
+    let deadline = Instant::now() + within;
+    while client.calls_outstanding() < calls {
+        assert!(
+            Instant::now() < deadline,
+            "[{}] {what}: {} calls outstanding after {within:?}, expected {calls}",
+            A::NAME,
+            client.calls_outstanding()
+        );
+        A::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Polls `fut` once: its output if it is ready at once.
 pub fn now_or_never<F: Future>(fut: F) -> Option<F::Output> {
     struct Noop;

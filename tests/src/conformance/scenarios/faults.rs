@@ -9,8 +9,8 @@ use zk_client::{CommonError, ConnectError, HostAddr, SessionState};
 
 use super::{create_node, sorted, Want};
 use crate::conformance::{
-    connect, ensemble_slot, expect_fired, expect_next_node_event, node_event, wait_for_state,
-    Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT,
+    connect, ensemble_slot, expect_fired, expect_next_node_event, node_event,
+    wait_for_calls_outstanding, wait_for_state, Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT,
 };
 use crate::{Ensemble, Mode, ServerOptions};
 
@@ -86,8 +86,8 @@ pub async fn killed_server_fails_in_flight_requests_and_session_moves_on<A: Adap
             (path, created)
         }));
     }
-    // The blocking client's calls run on threads: give them time to enter their calls.
-    A::sleep(Duration::from_millis(300)).await;
+    // The blocking client's calls run on threads: wait until all four are on their way.
+    wait_for_calls_outstanding::<A>(&zk, 4, EVENT_WAIT, "four creates in flight").await;
     ensemble
         .kill(victim)
         .unwrap_or_else(|e| panic!("killing member {victim}: {e}"));

@@ -13,8 +13,8 @@ use zk_client::{CommonError, ConnectError, SessionState, WatchEvent};
 
 use super::{create_node, sequence_of, sorted, Want};
 use crate::conformance::{
-    connect, ensemble_slot, expect_fired, expect_next, node_event, now_or_never, wait_for_state,
-    Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT,
+    connect, ensemble_slot, expect_fired, expect_next, node_event, now_or_never,
+    wait_for_calls_outstanding, wait_for_state, Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT,
 };
 use crate::{Server, ServerOptions};
 
@@ -655,8 +655,8 @@ pub async fn calls_while_disconnected_wait_or_fail_fast<A: Adapter>(env: Env) {
             .create("/queued", &b"q"[..], CreateMode::Persistent)
             .await
     });
-    // The blocking client's call runs on a thread: give it time to enter the call.
-    A::sleep(Duration::from_millis(300)).await;
+    // The blocking client's call runs on a thread: wait until it has submitted its request.
+    wait_for_calls_outstanding::<A>(&waiting, 1, EVENT_WAIT, "the queued create").await;
     assert!(
         now_or_never(&mut queued).is_none(),
         "a call made while disconnected waits for a connection"
