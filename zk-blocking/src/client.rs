@@ -445,6 +445,12 @@ impl Client {
         self.inner.state()
     }
 
+    /// Why the session ended, once it has: which expiry (declared by the server, another
+    /// session granted, or client-side), which refused credential, or a close.
+    pub fn end_reason(&self) -> Option<zk_client::SessionEnd> {
+        self.inner.end_reason()
+    }
+
     /// An observer of the session's state and its changes.
     pub fn state_watcher(&self) -> StateWatcher {
         self.inner.state_watcher()

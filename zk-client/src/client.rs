@@ -652,6 +652,12 @@ impl<R> Client<R> {
         self.shared.state()
     }
 
+    /// Why the session ended, once it has: which expiry (declared by the server, another
+    /// session granted, or client-side), which refused credential, or a close.
+    pub fn end_reason(&self) -> Option<zk_session::SessionEnd> {
+        self.shared.end_reason()
+    }
+
     /// An observer of the session's state and its changes.
     pub fn state_watcher(&self) -> StateWatcher {
         StateWatcher::new(self.shared.clone())

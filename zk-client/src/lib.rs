@@ -44,15 +44,15 @@ pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
 pub use zk_session as session;
 pub use zk_session::ops;
 pub use zk_session::proto;
-pub use zk_session::{CommonError, HostAddr, SessionState};
+pub use zk_session::{CommonError, HostAddr, SessionEnd, SessionState};
 
 /// The public API every adapter re-exports, so all of them expose the very same names.
 pub mod api {
     #[cfg(feature = "tls")]
     pub use crate::tls::{TlsError, TlsOptions};
     pub use crate::{
-        ops, proto, CommonError, ConnectError, Pending, SessionState, StateWatcher, Timeout, Watch,
-        WatchEvent, WatchStream,
+        ops, proto, CommonError, ConnectError, Pending, SessionEnd, SessionState, StateWatcher,
+        Timeout, Watch, WatchEvent, WatchStream,
     };
     pub use zk_session::proto::{
         Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,

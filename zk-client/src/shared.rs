@@ -233,6 +233,16 @@ impl Shared {
         self.lock().state()
     }
 
+    /// Why the session ended, once it has (`Closed` once the driver is gone).
+    pub fn end_reason(&self) -> Option<zk_session::SessionEnd> {
+        let inner = self.lock();
+        match inner.session.end_reason() {
+            Some(end) => Some(end.clone()),
+            None if inner.gone => Some(zk_session::SessionEnd::Closed),
+            None => None,
+        }
+    }
+
     /// Submits `op`, to complete within `timeout` if one is given; its raw result arrives
     /// through the returned reply.
     pub(crate) fn submit<O: Operation>(

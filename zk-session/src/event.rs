@@ -1,6 +1,8 @@
 //! What the session tells its driver: state changes, completions and watch notices.
 
-use zk_proto::{EventType, Response};
+use std::time::Duration;
+
+use zk_proto::{EventType, Response, SessionId};
 
 use crate::error::CommonError;
 use crate::watches::WatchId;
@@ -70,6 +72,71 @@ impl SessionState {
             SessionState::Expired => CommonError::SessionExpired,
             SessionState::AuthFailed => CommonError::AuthFailed,
             _ => CommonError::Closed,
+        }
+    }
+}
+
+/// Why a session ended, in more detail than its terminal [`SessionState`]
+/// ([`crate::Session::end_reason`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// A server declared the session expired (its ConnectResponse granted no timeout).
+    ExpiredByServer,
+    /// A server answered a reconnection with another session than the one presented: the
+    /// session it held is gone, and the client never continues with another one.
+    Replaced {
+        /// The session the client presented.
+        presented: SessionId,
+        /// The session the server granted instead.
+        granted: SessionId,
+    },
+    /// Client-side expiry ([`crate::Config::client_side_expiry`]): no server confirmed the
+    /// session (completed a handshake, answered a request, sent a watch event) for 4/3 of its
+    /// timeout, by which time the servers have expired it.
+    Unconfirmed {
+        /// How long the session had gone unconfirmed.
+        since: Duration,
+    },
+    /// A server refused a credential.
+    AuthFailed {
+        /// The credential's scheme (`digest`, ...).
+        scheme: String,
+    },
+    /// The client closed the session: the server confirmed, the close timeout passed, or no
+    /// server had granted it yet.
+    Closed,
+}
+
+impl SessionEnd {
+    /// The terminal state the session is in after this end.
+    pub fn state(&self) -> SessionState {
+        match self {
+            SessionEnd::ExpiredByServer
+            | SessionEnd::Replaced { .. }
+            | SessionEnd::Unconfirmed { .. } => SessionState::Expired,
+            SessionEnd::AuthFailed { .. } => SessionState::AuthFailed,
+            SessionEnd::Closed => SessionState::Closed,
+        }
+    }
+}
+
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionEnd::ExpiredByServer => write!(f, "the server declared the session expired"),
+            SessionEnd::Replaced { presented, granted } => write!(
+                f,
+                "the server granted session {granted} instead of {presented}: {presented} expired"
+            ),
+            SessionEnd::Unconfirmed { since } => write!(
+                f,
+                "no server confirmed the session for {since:?}: expired on the client's side"
+            ),
+            SessionEnd::AuthFailed { scheme } => {
+                write!(f, "the server refused the {scheme} credential")
+            }
+            SessionEnd::Closed => write!(f, "the session was closed"),
         }
     }
 }

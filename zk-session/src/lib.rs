@@ -116,8 +116,8 @@ pub mod watches;
 pub use config::{Backoff, Config, ConfigError, ConnectString};
 pub use error::CommonError;
 pub use event::{
-    Completion, ConnectionId, DisconnectReason, Event, ProbeId, RequestId, SessionState,
-    WatchNotice,
+    Completion, ConnectionId, DisconnectReason, Event, ProbeId, RequestId, SessionEnd,
+    SessionState, WatchNotice,
 };
 pub use hosts::HostAddr;
 pub use ops::{Operation, Paths};

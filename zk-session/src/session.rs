@@ -14,8 +14,8 @@ use zk_proto::{
 use crate::config::{Config, ConfigError};
 use crate::error::CommonError;
 use crate::event::{
-    Completion, ConnectionId, DisconnectReason, Event, ProbeId, RequestId, SessionState,
-    WatchNotice,
+    Completion, ConnectionId, DisconnectReason, Event, ProbeId, RequestId, SessionEnd,
+    SessionState, WatchNotice,
 };
 use crate::hosts::{HostAddr, HostList};
 use crate::ops::{AfterReply, Operation, Paths, Prepared};
@@ -125,7 +125,8 @@ pub struct Session {
     hosts: HostList,
     state: SessionState,
     phase: Phase,
-    closing: bool,
+    /// Why the session ended, once it has.
+    end: Option<SessionEnd>,
 
     // Identity of the session.
     session_id: SessionId,
@@ -162,7 +163,7 @@ pub struct Session {
     queued: VecDeque<Queued>,
     in_flight: VecDeque<InFlight>,
     /// Auth packets sent on this connection, with the `add_auth` calls each one completes.
-    auth_in_flight: VecDeque<Vec<RequestId>>,
+    auth_in_flight: VecDeque<(String, Vec<RequestId>)>,
     credentials: Vec<Credential>,
     /// User requests submitted and not completed yet.
     outstanding: usize,
@@ -217,7 +218,7 @@ impl Session {
             hosts,
             state: SessionState::Connecting,
             phase: Phase::Idle,
-            closing: false,
+            end: None,
             session_id,
             password,
             seen_read_write_server: seen_rw,
@@ -272,6 +273,11 @@ impl Session {
     /// The session id (0 until the first handshake).
     pub fn session_id(&self) -> SessionId {
         self.session_id
+    }
+
+    /// Why the session ended, once it has: which expiry, which refused credential, or a close.
+    pub fn end_reason(&self) -> Option<&SessionEnd> {
+        self.end.as_ref()
     }
 
     /// The session password, to resume the session from another client.
@@ -489,14 +495,13 @@ impl Session {
     /// the connection ends, or the close timeout passes. A session that never had a server
     /// closes at once.
     pub fn close(&mut self, now: Instant) {
-        if self.state.is_terminal() || self.closing {
+        if self.state.is_terminal() || self.is_closing() {
             return;
         }
         if self.session_id == SessionId::NONE && !matches!(self.phase, Phase::Handshaking(_)) {
-            self.terminate(SessionState::Closed);
+            self.terminate(SessionEnd::Closed);
             return;
         }
-        self.closing = true;
         self.set_state(SessionState::Closing);
         self.timers
             .set(Timer::Close, now + self.config.close_timeout);
@@ -524,7 +529,7 @@ impl Session {
             return;
         };
         if let Some(watcher_type) = server_type {
-            if self.state.is_terminal() || self.closing {
+            if self.state.is_terminal() || self.is_closing() {
                 return;
             }
             if self.watch_pending_on(&path) {
@@ -625,7 +630,7 @@ impl Session {
         if self.state.is_terminal() {
             return Err(self.state.terminal_error());
         }
-        if self.closing {
+        if self.is_closing() {
             return Err(CommonError::Closed);
         }
         Ok(())
@@ -758,7 +763,7 @@ impl Session {
     /// Removes the server watches kept for one-shot registrations that are gone, unless a
     /// request not answered yet sets a watch on the same path.
     fn remove_unneeded_watches(&mut self, now: Instant) {
-        if self.state.is_terminal() || self.closing {
+        if self.state.is_terminal() || self.is_closing() {
             return;
         }
         let unneeded: Vec<String> = self
@@ -800,8 +805,9 @@ impl Session {
             self.credentials[index].presented = true;
             // Behind every request submitted before it: call order is wire order.
             self.promote_outbox();
+            let scheme = packet.scheme.clone();
             write_request(&mut self.control, Xid::AUTH, &Request::Auth(packet));
-            self.auth_in_flight.push_back(vec![id]);
+            self.auth_in_flight.push_back((scheme, vec![id]));
         } else {
             self.credentials[index].waiting.push(id);
         }
@@ -959,7 +965,7 @@ impl Session {
             return;
         }
         if response.is_expired() {
-            self.terminate(SessionState::Expired);
+            self.terminate(SessionEnd::ExpiredByServer);
             return;
         }
         if response.session_id == SessionId::NONE {
@@ -978,7 +984,10 @@ impl Session {
             && response.session_id != self.handshake_session_id
         {
             // Never continue silently with a session other than the one asked for.
-            self.terminate(SessionState::Expired);
+            self.terminate(SessionEnd::Replaced {
+                presented: self.handshake_session_id,
+                granted: response.session_id,
+            });
             return;
         }
         let Phase::Handshaking(conn) = self.phase else {
@@ -1015,8 +1024,10 @@ impl Session {
                 auth: credential.auth.clone(),
             };
             write_request(&mut self.control, Xid::AUTH, &Request::Auth(packet));
-            self.auth_in_flight
-                .push_back(std::mem::take(&mut credential.waiting));
+            self.auth_in_flight.push_back((
+                credential.scheme.clone(),
+                std::mem::take(&mut credential.waiting),
+            ));
         }
         // A new connection holds no watch but those re-registered here.
         self.watches.reregistered();
@@ -1049,7 +1060,7 @@ impl Session {
                 });
             }
         }
-        if !self.closing {
+        if !self.is_closing() {
             self.set_state(if response.read_only {
                 SessionState::ConnectedReadOnly
             } else {
@@ -1187,7 +1198,7 @@ impl Session {
             None => {}
         }
         if entry.op == OpCode::CloseSession {
-            self.terminate(SessionState::Closed);
+            self.terminate(SessionEnd::Closed);
         }
     }
 
@@ -1269,7 +1280,7 @@ impl Session {
     /// Completes an `add_auth` call `id` with RequestTimeout if it still waits. A credential
     /// that was never presented and that no call waits for any more is withdrawn.
     fn time_out_auth(&mut self, id: RequestId) {
-        for list in self.auth_in_flight.iter_mut() {
+        for (_, list) in self.auth_in_flight.iter_mut() {
             if let Some(index) = list.iter().position(|w| *w == id) {
                 list.remove(index);
                 self.complete(id, Err(CommonError::RequestTimeout));
@@ -1308,7 +1319,11 @@ impl Session {
                     .iter()
                     .flat_map(|c| c.waiting.iter().copied()),
             )
-            .chain(self.auth_in_flight.iter().flatten().copied())
+            .chain(
+                self.auth_in_flight
+                    .iter()
+                    .flat_map(|(_, l)| l.iter().copied()),
+            )
             .collect();
         self.call_deadlines
             .retain(|Reverse((_, id))| pending.contains(id));
@@ -1353,12 +1368,12 @@ impl Session {
     }
 
     fn handle_auth_reply(&mut self, err: ErrorCode) {
-        let waiting = self.auth_in_flight.pop_front().unwrap_or_default();
+        let (scheme, waiting) = self.auth_in_flight.pop_front().unwrap_or_default();
         if err == ErrorCode::AuthFailed {
             for id in waiting {
                 self.complete(id, Err(CommonError::AuthFailed));
             }
-            self.terminate(SessionState::AuthFailed);
+            self.terminate(SessionEnd::AuthFailed { scheme });
             return;
         }
         let result = if err.is_ok() {
@@ -1471,12 +1486,14 @@ impl Session {
             Timer::ClientExpiry => {
                 let deadline = self.last_confirmed + self.expiry_timeout();
                 if now >= deadline {
-                    self.terminate(SessionState::Expired);
+                    self.terminate(SessionEnd::Unconfirmed {
+                        since: now.saturating_duration_since(self.last_confirmed),
+                    });
                 } else {
                     self.timers.set(Timer::ClientExpiry, deadline);
                 }
             }
-            Timer::Close => self.terminate(SessionState::Closed),
+            Timer::Close => self.terminate(SessionEnd::Closed),
             Timer::ReadOnlyProbe => {
                 if self.probe.take().is_some() {
                     // The driver never answered: count it as a failed probe.
@@ -1625,15 +1642,15 @@ impl Session {
             close_was_sent |= entry.op == OpCode::CloseSession;
             self.abandon(entry, CommonError::ConnectionLoss);
         }
-        for waiting in std::mem::take(&mut self.auth_in_flight) {
+        for (_, waiting) in std::mem::take(&mut self.auth_in_flight) {
             for id in waiting {
                 self.complete(id, Err(CommonError::ConnectionLoss));
             }
         }
-        if close_was_sent || (self.closing && self.session_id == SessionId::NONE) {
+        if close_was_sent || (self.is_closing() && self.session_id == SessionId::NONE) {
             // Closed, or closing a session the server never granted: a new connection would
             // only create one to close it.
-            self.terminate(SessionState::Closed);
+            self.terminate(SessionEnd::Closed);
             return;
         }
         if self.state.is_connected() {
@@ -1646,7 +1663,7 @@ impl Session {
                     self.complete(id, Err(CommonError::ConnectionLoss));
                 }
             }
-            if self.closing {
+            if self.is_closing() {
                 // The close was not sent yet: it goes out on the next connection (bounded by
                 // the close timer), or the server keeps the session and its ephemeral nodes
                 // until it expires.
@@ -1670,7 +1687,12 @@ impl Session {
         self.timers.set(Timer::Backoff, now + delay);
     }
 
-    fn terminate(&mut self, state: SessionState) {
+    /// Whether `close` was called and the session has not ended yet.
+    fn is_closing(&self) -> bool {
+        self.state == SessionState::Closing
+    }
+
+    fn terminate(&mut self, end: SessionEnd) {
         if self.state.is_terminal() {
             return;
         }
@@ -1678,7 +1700,8 @@ impl Session {
             self.disown(conn);
         }
         self.phase = Phase::Idle;
-        self.closing = false;
+        let state = end.state();
+        self.end = Some(end);
         let error = state.terminal_error();
         for entry in std::mem::take(&mut self.in_flight) {
             self.abandon(entry, error.clone());
@@ -1690,7 +1713,7 @@ impl Session {
                 self.complete(id, Err(error.clone()));
             }
         }
-        for waiting in std::mem::take(&mut self.auth_in_flight) {
+        for (_, waiting) in std::mem::take(&mut self.auth_in_flight) {
             for id in waiting {
                 self.complete(id, Err(error.clone()));
             }

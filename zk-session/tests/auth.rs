@@ -145,6 +145,12 @@ fn auth_failed_on_an_added_credential_ends_the_session() {
     sim.reply(Xid::AUTH, ErrorCode::AuthFailed, &Response::Empty);
 
     assert_eq!(sim.states(), [SessionState::AuthFailed]);
+    assert_eq!(
+        sim.session.end_reason(),
+        Some(&zk_session::SessionEnd::AuthFailed {
+            scheme: "bogus".into()
+        })
+    );
     assert_eq!(sim.disconnects(), [conn]);
     let done = sim.completions();
     assert_eq!(done.len(), 2);

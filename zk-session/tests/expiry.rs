@@ -120,6 +120,10 @@ fn a_zero_timeout_in_the_connect_response_expires_the_session_and_fails_everythi
         sim.states(),
         [SessionState::Disconnected, SessionState::Expired]
     );
+    assert_eq!(
+        sim.session.end_reason(),
+        Some(&zk_session::SessionEnd::ExpiredByServer)
+    );
     assert!(sim.disconnects().contains(&conn));
     let done = completions_once(&mut sim);
     assert_eq!(done.len(), 5);
@@ -146,6 +150,13 @@ fn another_session_id_than_the_one_resumed_expires_the_session() {
     let (mut sim, watches, _, queued) = session_with_work_in_the_handshake();
     sim.answer_connect(2, 30_000, false);
     assert_eq!(sim.session.state(), SessionState::Expired);
+    assert_eq!(
+        sim.session.end_reason(),
+        Some(&zk_session::SessionEnd::Replaced {
+            presented: SessionId(1),
+            granted: SessionId(2)
+        })
+    );
     assert!(
         !sim.states().contains(&SessionState::Connected),
         "continued with a new session"

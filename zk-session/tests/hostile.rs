@@ -9,7 +9,7 @@ use bytes::{BufMut, BytesMut};
 use support::{config, connected, ms, secs, ClientFrame, Sim};
 use zk_session::ops;
 use zk_session::proto::{ConnectResponse, Request, SessionId, Xid};
-use zk_session::{CommonError, DisconnectReason, Event, SessionState};
+use zk_session::{CommonError, DisconnectReason, Event, SessionEnd, SessionState};
 
 /// The first bytes of a reply frame that claims `len` bytes, with a valid header for `xid`.
 fn claimed_reply(xid: Xid, len: i32) -> Vec<u8> {
@@ -130,6 +130,12 @@ fn garbage_answers_to_every_reconnect_end_in_client_side_expiry() {
         sim.drop_transport();
     });
     let expired_after = sim.elapsed() - confirmed_at;
+    assert_eq!(
+        sim.session.end_reason(),
+        Some(&SessionEnd::Unconfirmed {
+            since: expired_after
+        })
+    );
     // 4/3 of the 30 s timeout, counted from the last confirmation; never later.
     assert!(expired_after <= secs(40), "expired after {expired_after:?}");
     assert!(expired_after >= secs(39), "expired after {expired_after:?}");

@@ -196,6 +196,9 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// The negotiated session timeout.
     fn negotiated_timeout(&self) -> Option<Duration>;
 
+    /// `end_reason`.
+    fn end_reason(&self) -> Option<zk_client::SessionEnd>;
+
     /// Calls submitted and not completed (a test hook, read from the session: a blocking call
     /// spawned on a thread counts once it has submitted its request).
     fn calls_outstanding(&self) -> usize;
@@ -407,6 +410,10 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 
     fn calls_outstanding(&self) -> usize {
         self.shared().read_session(|s| s.in_flight())
+    }
+
+    fn end_reason(&self) -> Option<zk_client::SessionEnd> {
+        zk_client::Client::end_reason(self)
     }
 }
 
@@ -638,5 +645,9 @@ impl Api for zk_blocking::Client {
 
     fn calls_outstanding(&self) -> usize {
         self.shared().read_session(|s| s.in_flight())
+    }
+
+    fn end_reason(&self) -> Option<zk_client::SessionEnd> {
+        zk_blocking::Client::end_reason(self)
     }
 }

@@ -462,6 +462,11 @@ pub async fn real_expiry_is_terminal_and_never_creates_a_new_session<A: Adapter>
         }
     }
     assert!(expired, "the client never reported Expired: {seen:?}");
+    assert_eq!(
+        zk.end_reason(),
+        Some(zk_client::SessionEnd::ExpiredByServer),
+        "the server declared the session expired"
+    );
     assert!(
         seen.iter().all(|s| matches!(
             s,
