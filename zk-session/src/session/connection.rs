@@ -1,0 +1,393 @@
+//! The connection life cycle: attempts, the handshake and what a ConnectResponse may grant,
+//! losing a connection, probing for a read-write server, and ending the session.
+
+use super::*;
+
+impl Session {
+    /// The transport of `conn` is open: the handshake starts.
+    pub fn handle_connected(&mut self, conn: ConnectionId, now: Instant) {
+        if self.phase.connection() == Some(conn) && self.phase != Phase::Connecting(conn) {
+            // Reported twice: the transport is already in use.
+            return;
+        }
+        if self.phase != Phase::Connecting(conn) {
+            self.disown(conn);
+            return;
+        }
+        self.phase = Phase::Handshaking(conn);
+        self.handshake_session_id = if self.seen_read_write_server {
+            self.session_id
+        } else {
+            SessionId::NONE
+        };
+        let password = if self.handshake_session_id == SessionId::NONE {
+            Bytes::from_static(&EMPTY_PASSWORD)
+        } else {
+            self.password.clone()
+        };
+        let request = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: self.last_zxid_seen,
+            timeout_ms: self.config.session_timeout.as_millis() as i32,
+            session_id: self.handshake_session_id,
+            password,
+            read_only: self.config.read_only_allowed,
+        };
+        self.control.clear();
+        write_connect_request(&mut self.control, &request);
+        self.recv.clear();
+        self.skipping = 0;
+        let _ = now;
+    }
+
+    /// The transport of `conn` failed to open, failed, or was closed by the peer.
+    pub fn handle_closed(&mut self, conn: ConnectionId, now: Instant) {
+        if self.phase.connection() == Some(conn) {
+            self.connection_lost(DisconnectReason::TransportClosed, now);
+        }
+    }
+
+    /// The answer of probe `probe`: whether the server serves reads and writes.
+    pub fn handle_probe_result(&mut self, probe: ProbeId, read_write: bool, now: Instant) {
+        let Some((current, host_index)) = self.probe else {
+            return;
+        };
+        if current != probe {
+            return;
+        }
+        self.probe = None;
+        if read_write && self.state == SessionState::ConnectedReadOnly {
+            self.hosts.prefer(host_index);
+            self.connection_lost(DisconnectReason::ReadWriteServerFound, now);
+            // Go straight to the read-write server.
+            self.timers.stop(Timer::Backoff);
+            self.start_attempt(now);
+        } else {
+            self.schedule_probe(now);
+        }
+    }
+
+    pub(super) fn handle_connect_response(&mut self, frame: Bytes, now: Instant) {
+        let response = match ConnectResponse::decode(&mut Reader::new(frame)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.protocol_violation(format!("bad ConnectResponse: {e}"), now);
+                return;
+            }
+        };
+        if response.protocol_version != 0 {
+            // Every server since 3.0 answers version 0; anything else is not a ConnectResponse
+            // (a notification or a reply sent before the handshake would otherwise be read as
+            // one, its negative fields as an expiry).
+            self.protocol_violation(
+                format!(
+                    "ConnectResponse with protocol version {}",
+                    response.protocol_version
+                ),
+                now,
+            );
+            return;
+        }
+        if response.is_expired() {
+            self.terminate(SessionEnd::ExpiredByServer);
+            return;
+        }
+        if response.session_id == SessionId::NONE {
+            // Id 0 asks for a new session: taking it would make the next reconnect do so.
+            self.protocol_violation("ConnectResponse granting session id 0".into(), now);
+            return;
+        }
+        if response.read_only && !self.config.read_only_allowed {
+            self.protocol_violation(
+                "read-only session granted to a client that does not allow one".into(),
+                now,
+            );
+            return;
+        }
+        if self.handshake_session_id != SessionId::NONE
+            && response.session_id != self.handshake_session_id
+        {
+            // Never continue silently with a session other than the one asked for.
+            self.terminate(SessionEnd::Replaced {
+                presented: self.handshake_session_id,
+                granted: response.session_id,
+            });
+            return;
+        }
+        let Phase::Handshaking(conn) = self.phase else {
+            return;
+        };
+        self.phase = Phase::Ready(conn);
+        self.session_id = response.session_id;
+        self.password = response.password;
+        self.negotiated_timeout = Some(Duration::from_millis(response.timeout_ms as u64));
+        if !response.read_only {
+            self.seen_read_write_server = true;
+        }
+        self.ready_since = Some(now);
+        self.last_confirmed = now;
+        self.timers.stop(Timer::Connect);
+        self.timers.stop(Timer::Backoff);
+        self.timers.stop(Timer::QueueDeadline);
+        self.timers
+            .set(Timer::Read, self.last_frame + self.read_timeout());
+        self.timers.set(Timer::Ping, now + self.ping_interval());
+        if self.config.client_side_expiry {
+            self.timers.set(
+                Timer::ClientExpiry,
+                self.last_confirmed + self.expiry_timeout(),
+            );
+        }
+
+        // Auth first, then watches, then the queued requests (in poll_transmit).
+        for credential in &mut self.credentials {
+            credential.presented = true;
+            let packet = AuthPacket {
+                auth_type: 0,
+                scheme: credential.scheme.clone(),
+                auth: credential.auth.clone(),
+            };
+            write_request(&mut self.control, Xid::AUTH, &Request::Auth(packet));
+            self.auth_in_flight.push_back((
+                credential.scheme.clone(),
+                std::mem::take(&mut credential.waiting),
+            ));
+        }
+        // A new connection holds no watch but those re-registered here.
+        self.watches.reregistered();
+        if !self.watches.is_empty() {
+            // Batches also stay within the configured frame limit, which bounds every request
+            // the client sends.
+            let batch_bytes = SET_WATCHES_BATCH_BYTES.min(
+                self.config
+                    .max_frame_len
+                    .saturating_sub(SET_WATCHES_OVERHEAD),
+            );
+            let requests = self
+                .watches
+                .reregistration_requests(self.last_zxid_seen, batch_bytes);
+            for request in requests {
+                let xid = self.next_xid();
+                write_request(&mut self.control, xid, &request);
+                self.in_flight.push_back(InFlight {
+                    xid,
+                    op: request.opcode(),
+                    id: None,
+                    after: AfterReply::Nothing,
+                    timed_out: None,
+                });
+            }
+            for watch in self.watches.persistent_ids() {
+                self.events.push_back(Event::Watch {
+                    watch,
+                    notice: WatchNotice::PossiblyMissedEvents,
+                });
+            }
+        }
+        if !self.is_closing() {
+            self.set_state(if response.read_only {
+                SessionState::ConnectedReadOnly
+            } else {
+                SessionState::Connected
+            });
+        }
+        // After the state change: probing only runs in ConnectedReadOnly.
+        if response.read_only {
+            self.read_only_probe_delay = self.config.read_only_probe.0;
+            self.schedule_probe(now);
+        } else {
+            self.timers.stop(Timer::ReadOnlyProbe);
+            self.probe = None;
+        }
+    }
+
+    pub(super) fn schedule_probe(&mut self, now: Instant) {
+        if self.state != SessionState::ConnectedReadOnly || self.hosts.len() < 2 {
+            return;
+        }
+        self.timers
+            .set(Timer::ReadOnlyProbe, now + self.read_only_probe_delay);
+        self.read_only_probe_delay =
+            (self.read_only_probe_delay * 2).min(self.config.read_only_probe.1);
+    }
+
+    pub(super) fn start_probe(&mut self, now: Instant) {
+        if self.state != SessionState::ConnectedReadOnly || self.hosts.len() < 2 {
+            return;
+        }
+        let current = self.hosts.current_index();
+        self.probe_cursor = (self.probe_cursor + 1) % self.hosts.len();
+        if self.probe_cursor == current {
+            self.probe_cursor = (self.probe_cursor + 1) % self.hosts.len();
+        }
+        let probe = ProbeId(self.next_probe_id);
+        self.next_probe_id += 1;
+        self.probe = Some((probe, self.probe_cursor));
+        self.actions.push_back(Action::Probe {
+            probe,
+            host: self.hosts.get(self.probe_cursor).clone(),
+        });
+        // Bound the wait for the driver's answer.
+        self.timers
+            .set(Timer::ReadOnlyProbe, now + self.connect_timeout());
+    }
+
+    pub(super) fn start_attempt(&mut self, now: Instant) {
+        let conn = ConnectionId(self.next_connection_id);
+        self.next_connection_id += 1;
+        let (_, host) = self.hosts.next();
+        self.actions.push_back(Action::Connect {
+            conn,
+            host: host.clone(),
+        });
+        self.phase = Phase::Connecting(conn);
+        self.timers
+            .set(Timer::Connect, now + self.connect_timeout());
+    }
+
+    /// Tells the driver to close a transport the session no longer wants.
+    pub(super) fn disown(&mut self, conn: ConnectionId) {
+        self.actions.push_back(Action::Disconnect { conn });
+    }
+
+    pub(super) fn protocol_violation(&mut self, what: String, now: Instant) {
+        self.connection_lost(DisconnectReason::ProtocolViolation(what), now);
+    }
+
+    pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: Instant) {
+        if let Some(conn) = self.phase.connection() {
+            self.disown(conn);
+        }
+        if let Some(since) = self.ready_since.take() {
+            // Only a connection that lasted resets the back-off: one that a server drops right
+            // after every handshake must not be retried at full speed.
+            if now.saturating_duration_since(since) >= self.read_timeout() {
+                self.hosts.connected();
+            }
+        }
+        self.phase = Phase::Idle;
+        self.events.push_back(Event::ConnectionLost(reason));
+        self.recv.clear();
+        self.control.clear();
+        self.skipping = 0;
+        for t in [
+            Timer::Read,
+            Timer::Ping,
+            Timer::Connect,
+            Timer::ReadOnlyProbe,
+        ] {
+            self.timers.stop(t);
+        }
+        self.probe = None;
+
+        let mut close_was_sent = false;
+        for entry in std::mem::take(&mut self.in_flight) {
+            close_was_sent |= entry.op == OpCode::CloseSession;
+            self.abandon(entry, CommonError::ConnectionLoss);
+        }
+        for (_, waiting) in std::mem::take(&mut self.auth_in_flight) {
+            for id in waiting {
+                self.complete(id, Err(CommonError::ConnectionLoss));
+            }
+        }
+        if close_was_sent || (self.is_closing() && self.session_id == SessionId::NONE) {
+            // Closed, or closing a session the server never granted: a new connection would
+            // only create one to close it.
+            self.terminate(SessionEnd::Closed);
+            return;
+        }
+        if self.state.is_connected() {
+            self.set_state(SessionState::Disconnected);
+        }
+        if !self.config.queue_while_disconnected {
+            self.outbox.clear();
+            for q in std::mem::take(&mut self.queued) {
+                if let Some(id) = q.request.id {
+                    self.complete(id, Err(CommonError::ConnectionLoss));
+                }
+            }
+            if self.is_closing() {
+                // The close was not sent yet: it goes out on the next connection (bounded by
+                // the close timer), or the server keeps the session and its ephemeral nodes
+                // until it expires.
+                self.enqueue_own(Request::CloseSession, now);
+            }
+        } else {
+            self.expire_queued(now);
+        }
+        let mut delay = Duration::from_nanos(
+            self.rng.below(
+                self.config
+                    .backoff
+                    .max_jitter
+                    .as_nanos()
+                    .min(u64::MAX as u128) as u64,
+            ),
+        );
+        if self.hosts.completed_pass() {
+            delay += self.config.backoff.pass_delay;
+        }
+        self.timers.set(Timer::Backoff, now + delay);
+    }
+
+    /// Whether `close` was called and the session has not ended yet.
+    pub(super) fn is_closing(&self) -> bool {
+        self.state == SessionState::Closing
+    }
+
+    pub(super) fn terminate(&mut self, end: SessionEnd) {
+        if self.state.is_terminal() {
+            return;
+        }
+        if let Some(conn) = self.phase.connection() {
+            self.disown(conn);
+        }
+        self.phase = Phase::Idle;
+        let state = end.state();
+        self.end = Some(end);
+        let error = state.terminal_error();
+        for entry in std::mem::take(&mut self.in_flight) {
+            self.abandon(entry, error.clone());
+        }
+        self.call_deadlines.clear();
+        self.ready_since = None;
+        for q in std::mem::take(&mut self.queued) {
+            if let Some(id) = q.request.id {
+                self.complete(id, Err(error.clone()));
+            }
+        }
+        for (_, waiting) in std::mem::take(&mut self.auth_in_flight) {
+            for id in waiting {
+                self.complete(id, Err(error.clone()));
+            }
+        }
+        let waiting: Vec<RequestId> = self
+            .credentials
+            .iter_mut()
+            .flat_map(|c| std::mem::take(&mut c.waiting))
+            .collect();
+        for id in waiting {
+            self.complete(id, Err(error.clone()));
+        }
+        for watch in self.watches.drain() {
+            self.events.push_back(Event::Watch {
+                watch,
+                notice: WatchNotice::SessionEnded(state),
+            });
+        }
+        self.outbox = BytesMut::new();
+        self.control = BytesMut::new();
+        self.recv = BytesMut::new();
+        self.skipping = 0;
+        self.probe = None;
+        self.timers.stop_all();
+        self.set_state(state);
+    }
+
+    pub(super) fn set_state(&mut self, state: SessionState) {
+        if self.state != state {
+            self.state = state;
+            self.events.push_back(Event::State(state));
+        }
+    }
+}
