@@ -214,12 +214,9 @@ impl Shared {
         let mut wakers = Vec::new();
         let mut inner = self.lock();
         let out = f(&mut inner.session);
-        let more_work = inner.route_events(&*self.clock, &mut wakers);
+        inner.route_events(&mut wakers);
         drop(inner);
         wakers.into_iter().for_each(Waker::wake);
-        if more_work {
-            self.signal.notify();
-        }
         out
     }
 
@@ -314,7 +311,7 @@ impl Shared {
             let mut inner = self.lock();
             let removed = inner.watches.remove(&watch);
             inner.session.forget_watch(watch, now);
-            inner.route_events(&*self.clock, &mut wakers);
+            inner.route_events(&mut wakers);
             removed
         };
         drop(removed);
@@ -393,28 +390,16 @@ impl Inner {
     }
 
     /// Routes every event of the session to its handle, leaving in `wakers` the tasks to wake
-    /// once the lock is released. Returns whether the session was given more work (a watch
-    /// removal) that the driver must send.
-    pub(crate) fn route_events(
-        &mut self,
-        clock: &dyn Fn() -> Instant,
-        wakers: &mut Vec<Waker>,
-    ) -> bool {
-        let mut more_work = false;
+    /// once the lock is released. Routing only reads the session's events: it gives the
+    /// session no new work, so what the driver drained before stays all there is to send. (A
+    /// watching call abandoned before its reply told the session when its handle was dropped,
+    /// and the session forgets the watch as the reply sets it.)
+    pub(crate) fn route_events(&mut self, wakers: &mut Vec<Waker>) {
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Completed(c) => {
                     if let Some(tx) = self.replies.remove(&c.id) {
                         tx.send_deferred(c.result, wakers);
-                    }
-                    let watch = c.id.watch_id();
-                    if self.session.has_watch(watch) && !self.watches.contains_key(&watch) {
-                        // The call was abandoned before its reply set the watch: nobody will
-                        // ever receive its events, so forget it (removing the server watch).
-                        // (A failed call's route is removed by its dropped handle parts; a
-                        // watch that already fired is no longer held.)
-                        self.session.forget_watch(watch, clock());
-                        more_work = true;
                     }
                 }
                 Event::Watch { watch, notice } => {
@@ -458,7 +443,6 @@ impl Inner {
                 _ => {}
             }
         }
-        more_work
     }
 }
 

@@ -641,3 +641,29 @@ fn dropping_a_one_shot_beside_a_pending_watch_does_not_pass_for_a_persistent_wat
         other => panic!("expected getChildren, got {other:?}"),
     }
 }
+
+#[test]
+fn a_watch_forgotten_before_its_reply_is_removed_as_the_reply_sets_it() {
+    let mut sim = connected(config("h1:1"));
+    let id = sim.submit(&ops::AddWatch::new("/p", AddWatchMode::PersistentRecursive));
+    let xid = sim.client_frames()[0].xid();
+    // The handle is dropped before the reply: the session is told at once, not after.
+    sim.session.forget_watch(id.watch_id(), sim.now);
+    sim.drain();
+    assert!(sim.client_frames().is_empty(), "nothing to remove yet");
+    sim.reply(
+        xid,
+        ErrorCode::Ok,
+        &Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }),
+    );
+    assert_eq!(sim.completions().len(), 1, "the call still completes once");
+    assert!(!sim.session.has_watch(id.watch_id()));
+    assert_eq!(sim.session.watch_count(), 0);
+    match the_only_request(&mut sim) {
+        Request::RemoveWatches(r) => assert_eq!(r.path, "/p"),
+        other => panic!("expected the server watch removed, got {other:?}"),
+    }
+    // Its events find no registration.
+    sim.notify(EventType::NodeCreated, "/p/child");
+    assert!(sim.watch_notices().is_empty());
+}

@@ -175,6 +175,7 @@ impl Session {
                     id: None,
                     after: AfterReply::Nothing,
                     timed_out: None,
+                    watch_unwanted: false,
                 });
             }
             for watch in self.watches.persistent_ids() {

@@ -98,6 +98,9 @@ struct InFlight {
     /// read and discarded, and a server that has not sent it a read timeout later is taken
     /// for stuck.
     timed_out: Option<Instant>,
+    /// Nobody will receive the watch this request sets ([`Session::forget_watch`] came before
+    /// the reply): it is forgotten as soon as the reply registers it.
+    watch_unwanted: bool,
 }
 
 /// A request encoded in the outbox, waiting for a ready connection.

@@ -191,6 +191,7 @@ impl Session {
                 id,
                 after: prepared.after,
                 timed_out: None,
+                watch_unwanted: false,
             },
             frame_len: self.outbox.len() - before,
             deadline,

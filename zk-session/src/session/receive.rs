@@ -216,7 +216,12 @@ impl Session {
                 self.outstanding = self.outstanding.saturating_sub(1);
                 self.forget_watch(id.watch_id(), now);
             }
-            Some(id) => self.complete(id, result),
+            Some(id) => {
+                self.complete(id, result);
+                if entry.watch_unwanted {
+                    self.forget_watch(id.watch_id(), now);
+                }
+            }
             None => {}
         }
         if entry.op == OpCode::CloseSession {

@@ -5,11 +5,22 @@
 use super::*;
 
 impl Session {
-    /// Forgets one watch registration (for example because its handle was dropped). When no
+    /// Forgets one watch registration (for example because its handle was dropped), or the one
+    /// that a request not answered yet will make (then as soon as its reply makes it). When no
     /// other registration needs the server-side watch any more, it is removed from the server
     /// too. No notice is sent to the forgotten registration.
     pub fn forget_watch(&mut self, watch: WatchId, now: Instant) {
         let Some((path, kind, server_type)) = self.watches.remove(watch) else {
+            // Not registered yet: if its request is still to be answered, the registration its
+            // reply makes is forgotten at once.
+            let pending = self
+                .in_flight
+                .iter_mut()
+                .chain(self.queued.iter_mut().map(|q| &mut q.request))
+                .find(|r| r.id.map(RequestId::watch_id) == Some(watch));
+            if let Some(request) = pending {
+                request.watch_unwanted = true;
+            }
             return;
         };
         if let Some(watcher_type) = server_type {
