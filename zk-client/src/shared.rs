@@ -251,9 +251,10 @@ impl Shared {
         let rx = {
             let mut inner = self.lock();
             inner.check_driver()?;
+            // No route is made for a watch here: nobody would receive its events.
             let id = inner
                 .session
-                .submit_with_deadline(op, deadline(now, timeout), now)?;
+                .submit_ignoring_watch(op, deadline(now, timeout), now)?;
             let (tx, rx) = oneshot::channel();
             inner.replies.insert(id, tx);
             rx
@@ -517,6 +518,26 @@ mod tests {
                 event_type: EventType::NodeDataChanged,
                 path: "/a".into(),
             }))
+        );
+    }
+
+    #[test]
+    fn a_watch_flag_on_a_plain_call_leaves_no_registration_behind() {
+        let (shared, conn) = connected();
+        let _reply = shared
+            .submit(&ops::AddWatch::new("/p", AddWatchMode::Persistent), None)
+            .unwrap();
+        let added = reply_bytes(1, &Response::AddWatch(ErrorResponse { err: ErrorCode::Ok }));
+        let now = Instant::now();
+        shared.with_session(|s| {
+            s.poll_transmit(now, &mut Vec::new());
+            s.handle_data(conn, &added, now);
+        });
+        // Nobody holds its events: the session keeps nothing to re-register on reconnects.
+        assert_eq!(shared.read_session(|s| s.watch_count()), 0);
+        assert!(
+            shared.read_session(|s| s.has_transmit()),
+            "the removal is to be sent"
         );
     }
 

@@ -194,7 +194,7 @@ fn invalid_arguments_fail_at_submission_without_sending() {
 }
 
 #[test]
-/// Wrapping from i32::MAX back to 1 is proven by the unit test in `session.rs`.
+/// Wrapping from i32::MAX back to 1 is proven by the unit test in `session/mod.rs`.
 fn xids_start_at_one_and_increase() {
     let mut sim = Sim::new(config("h1:1"));
     sim.establish(1, 30_000);

@@ -463,3 +463,19 @@ fn deadlines_of_completed_calls_are_not_kept() {
         Some(Err(CommonError::RequestTimeout))
     );
 }
+
+#[test]
+fn an_auth_reply_with_no_credential_sent_is_a_protocol_violation_not_an_auth_failure() {
+    let mut sim = connected(config("h1:1"));
+    sim.reply(
+        Xid::AUTH,
+        zk_session::proto::ErrorCode::AuthFailed,
+        &zk_session::proto::Response::Empty,
+    );
+    assert!(matches!(
+        sim.lost().as_slice(),
+        [DisconnectReason::ProtocolViolation(_)]
+    ));
+    assert_eq!(sim.session.end_reason(), None);
+    assert_eq!(sim.session.state(), SessionState::Disconnected);
+}

@@ -667,3 +667,32 @@ fn a_watch_forgotten_before_its_reply_is_removed_as_the_reply_sets_it() {
     sim.notify(EventType::NodeCreated, "/p/child");
     assert!(sim.watch_notices().is_empty());
 }
+
+#[test]
+fn a_watch_set_by_a_caller_that_ignores_it_is_removed_as_the_reply_sets_it() {
+    let mut sim = connected(config("h1:1"));
+    let now = sim.now;
+    let id = sim
+        .session
+        .submit_ignoring_watch(&ops::GetData::new("/d").watch(), None, now)
+        .expect("accepted");
+    sim.drain();
+    let xid = sim.client_frames()[0].xid();
+    sim.reply(xid, ErrorCode::Ok, &get_data_reply());
+    assert_eq!(sim.completions().len(), 1);
+    assert!(!sim.session.has_watch(id.watch_id()));
+    match the_only_request(&mut sim) {
+        Request::RemoveWatches(r) => assert_eq!(r.path, "/d"),
+        other => panic!("expected the server watch removed, got {other:?}"),
+    }
+    // A call without a watch flag costs nothing of the kind.
+    let plain = sim
+        .session
+        .submit_ignoring_watch(&ops::GetData::new("/d"), None, sim.now)
+        .expect("accepted");
+    sim.drain();
+    let xid = sim.client_frames()[0].xid();
+    sim.reply(xid, ErrorCode::Ok, &get_data_reply());
+    assert!(sim.completion(plain).is_some());
+    assert!(sim.client_frames().is_empty());
+}

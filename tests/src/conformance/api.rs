@@ -199,8 +199,10 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// `end_reason`.
     fn end_reason(&self) -> Option<zk_client::SessionEnd>;
 
-    /// Calls submitted and not completed (a test hook, read from the session: a blocking call
-    /// spawned on a thread counts once it has submitted its request).
+    /// Calls submitted and not completed, counted only when no request waits to be written
+    /// to a ready connection (a test hook, read from the session: a blocking call spawned on a
+    /// thread counts once it has submitted and written its request; while disconnected, calls
+    /// waiting for a connection count).
     fn calls_outstanding(&self) -> usize;
 }
 
@@ -409,7 +411,8 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
     }
 
     fn calls_outstanding(&self) -> usize {
-        self.shared().read_session(|s| s.in_flight())
+        self.shared()
+            .read_session(|s| if s.has_transmit() { 0 } else { s.in_flight() })
     }
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {
@@ -644,7 +647,8 @@ impl Api for zk_blocking::Client {
     }
 
     fn calls_outstanding(&self) -> usize {
-        self.shared().read_session(|s| s.in_flight())
+        self.shared()
+            .read_session(|s| if s.has_transmit() { 0 } else { s.in_flight() })
     }
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {

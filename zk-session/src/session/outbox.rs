@@ -32,12 +32,41 @@ impl Session {
         deadline: Option<Instant>,
         now: Instant,
     ) -> Result<RequestId, CommonError> {
+        self.submit_call(op, deadline, true, now)
+    }
+
+    /// [`Session::submit_with_deadline`] for a caller that will not receive the watch the
+    /// operation may set (its watch flag): the watch is forgotten, and removed from the server,
+    /// as soon as the reply sets it.
+    pub fn submit_ignoring_watch<O: Operation + ?Sized>(
+        &mut self,
+        op: &O,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> Result<RequestId, CommonError> {
+        self.submit_call(op, deadline, false, now)
+    }
+
+    fn submit_call<O: Operation + ?Sized>(
+        &mut self,
+        op: &O,
+        deadline: Option<Instant>,
+        watch_wanted: bool,
+        now: Instant,
+    ) -> Result<RequestId, CommonError> {
         self.check_accepting()?;
         let mut paths =
             Paths::with_spare(&self.config.chroot, std::mem::take(&mut self.spare_paths));
         let prepared = op.prepare(&mut paths);
         self.spare_paths = paths.into_spare();
         let id = self.submit_prepared(prepared?, now)?;
+        if !watch_wanted {
+            if let Some(q) = self.queued.back_mut() {
+                if q.request.id == Some(id) && matches!(q.request.after, AfterReply::Watch { .. }) {
+                    q.request.watch_unwanted = true;
+                }
+            }
+        }
         if let Some(deadline) = deadline {
             self.compact_call_deadlines();
             self.call_deadlines.push(Reverse((deadline, id)));

@@ -107,7 +107,7 @@ impl Session {
             Xid::PING => self.last_confirmed = now,
             Xid::AUTH => {
                 self.last_confirmed = now;
-                self.handle_auth_reply(reply.header.err);
+                self.handle_auth_reply(reply.header.err, now);
             }
             xid => {
                 let Some(entry) = self.pop_reply_entry(xid, now) else {
@@ -263,8 +263,11 @@ impl Session {
         self.remove_unneeded_watches(now);
     }
 
-    pub(super) fn handle_auth_reply(&mut self, err: ErrorCode) {
-        let (scheme, waiting) = self.auth_in_flight.pop_front().unwrap_or_default();
+    pub(super) fn handle_auth_reply(&mut self, err: ErrorCode, now: Instant) {
+        let Some((scheme, waiting)) = self.auth_in_flight.pop_front() else {
+            self.protocol_violation("an auth reply with no credential sent".into(), now);
+            return;
+        };
         if err == ErrorCode::AuthFailed {
             for id in waiting {
                 self.complete(id, Err(CommonError::AuthFailed));

@@ -86,7 +86,7 @@ pub async fn killed_server_fails_in_flight_requests_and_session_moves_on<A: Adap
             (path, created)
         }));
     }
-    // The blocking client's calls run on threads: wait until all four are on their way.
+    // The blocking client's calls run on threads: wait until all four are written.
     wait_for_calls_outstanding::<A>(&zk, 4, EVENT_WAIT, "four creates in flight").await;
     ensemble
         .kill(victim)
