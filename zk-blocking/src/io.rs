@@ -652,6 +652,8 @@ impl Connector {
     /// Asks `host` whether it serves reads and writes (`isro`), within
     /// [`PROBE_STEP_TIMEOUT`] per step (connecting, then the exchange), as the async adapters do.
     fn probe_read_write(&self, host: &HostAddr) -> bool {
+        use zk_client::session::probe;
+        const ANSWER: u64 = probe::ANSWER_LEN as u64;
         let bound = PROBE_STEP_TIMEOUT;
         let Ok(mut stream) = connect(host, bound) else {
             return false;
@@ -670,15 +672,16 @@ impl Connector {
                 .max(Duration::from_millis(1));
             let _ = stream.set_read_timeout(Some(left));
             let _ = stream.set_write_timeout(Some(left));
-            return crate::tls::exchange(&mut session, &mut stream, b"isro", 16).starts_with(b"rw");
+            let answer = crate::tls::exchange(&mut session, &mut stream, probe::REQUEST, ANSWER);
+            return probe::serves_read_write(&answer);
         }
         let _ = deadline;
-        if stream.write_all(b"isro").is_err() {
+        if stream.write_all(probe::REQUEST).is_err() {
             return false;
         }
         let mut answer = Vec::new();
-        let _ = stream.take(16).read_to_end(&mut answer);
-        answer.starts_with(b"rw")
+        let _ = stream.take(ANSWER).read_to_end(&mut answer);
+        probe::serves_read_write(&answer)
     }
 }
 

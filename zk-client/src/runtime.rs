@@ -103,9 +103,10 @@ pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> 
         return false;
     };
     let exchange = async move {
+        let request = zk_session::probe::REQUEST;
         let mut sent = 0;
-        while sent < 4 {
-            match std::future::poll_fn(|cx| transport.poll_write(cx, &b"isro"[sent..])).await {
+        while sent < request.len() {
+            match std::future::poll_fn(|cx| transport.poll_write(cx, &request[sent..])).await {
                 Ok(0) | Err(_) => return false,
                 Ok(n) => sent += n,
             }
@@ -116,7 +117,7 @@ pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> 
         {
             return false;
         }
-        let mut answer = [0u8; 2];
+        let mut answer = [0u8; zk_session::probe::ANSWER_LEN];
         let mut got = 0;
         while got < answer.len() {
             match std::future::poll_fn(|cx| transport.poll_read(cx, &mut answer[got..])).await {
@@ -124,7 +125,7 @@ pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> 
                 Ok(n) => got += n,
             }
         }
-        &answer[..got] == b"rw"
+        zk_session::probe::serves_read_write(&answer[..got])
     };
     with_timeout(&runtime, PROBE_STEP_TIMEOUT, exchange)
         .await

@@ -108,6 +108,7 @@ pub mod fuzzing;
 pub mod hosts;
 pub mod ops;
 pub mod path;
+pub mod probe;
 mod rng;
 mod session;
 mod timer;

@@ -53,9 +53,9 @@ pub enum Action {
         /// The attempt to close.
         conn: ConnectionId,
     },
-    /// Ask `host` whether it serves reads and writes: connect, send the four-letter word
-    /// `isro`, read the answer (`rw` or `ro`), close; then report
-    /// [`Session::handle_probe_result`].
+    /// Ask `host` whether it serves reads and writes: connect, send [`crate::probe::REQUEST`]
+    /// (`isro`), read [`crate::probe::ANSWER_LEN`] bytes of answer (`rw` or `ro`), close; then
+    /// report [`Session::handle_probe_result`] with [`crate::probe::serves_read_write`].
     Probe {
         /// The probe.
         probe: ProbeId,
