@@ -6,7 +6,8 @@
 //! A [`Session`] has four kinds of method:
 //!
 //! * **Getters** on `&self`: [`Session::state`], [`Session::session_id`],
-//!   [`Session::negotiated_timeout`], [`Session::last_zxid_seen`], [`Session::in_flight`].
+//!   [`Session::negotiated_timeout`], [`Session::last_zxid_seen`], [`Session::in_flight`],
+//!   [`Session::end_reason`].
 //! * **Inputs**, each taking `now`: the transport opened ([`Session::handle_connected`]),
 //!   failed or closed ([`Session::handle_closed`]); bytes arrived ([`Session::handle_data`]); a
 //!   deadline passed ([`Session::handle_timeout`]); a read-write probe answered
@@ -14,16 +15,17 @@
 //!   are ignored, so bytes from a dead socket can never corrupt a new connection. Whatever the
 //!   peer sends, an input never fails and never panics: misbehaviour becomes a disconnect plus
 //!   events.
-//! * **Commands**: [`Session::submit`] an [`ops::Operation`], [`Session::close`],
-//!   [`Session::forget_watch`]. `Result` is only for caller mistakes and for sessions that can
-//!   take no more work.
+//! * **Commands**: [`Session::submit`] an [`ops::Operation`] (or
+//!   [`Session::submit_with_deadline`], or [`Session::submit_ignoring_watch`] when nobody will
+//!   receive the watch it sets), [`Session::close`], [`Session::forget_watch`]. `Result` is
+//!   only for caller mistakes and for sessions that can take no more work.
 //! * **Outputs**: [`Session::poll_action`] (connect to a host, disconnect, probe a host),
 //!   [`Session::poll_transmit`] (whole frames appended to a caller-owned buffer),
 //!   [`Session::poll_timeout`] (the next deadline) and [`Session::poll_event`] (state changes,
 //!   completions, watch notices).
 //!
 //! After any input or command the driver drains all four outputs; the order in which it drains
-//! them does not matter. Time must never go backwards between calls. Terminal states
+//! them does not matter, and draining gives the session no new work (polling only takes). Time must never go backwards between calls. Terminal states
 //! ([`SessionState::Expired`], [`SessionState::AuthFailed`], [`SessionState::Closed`]) are
 //! sticky: every later submission fails at once with the terminal reason.
 //!
