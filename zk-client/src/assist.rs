@@ -25,17 +25,13 @@
 //! what has waited for a whole period (a request made and not awaited goes out within two
 //! periods); after [`IDLE_TICKS`] quiet periods it stops looking until there is work again.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::thread::Thread;
 use std::time::Duration;
 
-use crate::oneshot::Receiver;
 use crate::runtime::BoxFuture;
-use crate::shared::RawResult;
 
 /// How often the background thread checks, while there is a leader or a request to write, that
 /// someone polls the driver.
@@ -47,6 +43,11 @@ const MAX_ROUNDS: usize = 8;
 
 /// Leader tokens; 0 means "never led".
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+/// A new leader token (never 0).
+pub(crate) fn next_token() -> u64 {
+    NEXT_TOKEN.fetch_add(1, SeqCst)
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -341,102 +342,16 @@ impl Assist {
     }
 }
 
-/// The reply to one request: a future that, with an [`Assist`], drives the session while it
-/// waits.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    /// `None` once [`Reply::wait`] took it.
-    rx: Option<Receiver<RawResult>>,
-    assist: Option<Arc<Assist>>,
-    token: u64,
-}
-
 impl std::fmt::Debug for Assist {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Assist").finish_non_exhaustive()
     }
 }
 
-impl Reply {
-    pub(crate) fn new(rx: Receiver<RawResult>, assist: Option<Arc<Assist>>) -> Reply {
-        Reply {
-            rx: Some(rx),
-            assist,
-            token: 0,
-        }
-    }
-
-    /// Whether the reply is here (or will never come): waiting would not block.
-    pub(crate) fn is_ready(&self) -> bool {
-        self.rx.as_ref().map_or(true, Receiver::is_ready)
-    }
-
-    /// Blocks until the reply arrives (`None`: it never will) or `timeout` passes (`Err`).
-    pub(crate) fn wait(mut self, timeout: Option<Duration>) -> Result<Option<RawResult>, ()> {
-        if let Some(assist) = &self.assist {
-            // About to block: what was submitted goes out first.
-            assist.flush_deferred();
-        }
-        self.resign();
-        match self.rx.take() {
-            Some(rx) => rx.wait(timeout).map_err(drop),
-            None => Ok(None),
-        }
-    }
-
-    fn poll_rx(&mut self, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
-        match self.rx.as_mut() {
-            Some(rx) => Pin::new(rx).poll(cx),
-            None => Poll::Ready(None),
-        }
-    }
-
-    fn resign(&mut self) {
-        if let Some(assist) = self.assist.take() {
-            if self.token != 0 {
-                assist.resign(self.token);
-            }
-        }
-    }
-}
-
-impl Future for Reply {
-    type Output = Option<RawResult>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
-        let this = self.get_mut();
-        if let Some(assist) = &this.assist {
-            // Check without leaving a waker: a reply that this poll of the driver delivers
-            // must not wake the task that is running it.
-            if let Some(out) = this.rx.as_mut().and_then(Receiver::try_take) {
-                this.resign();
-                return Poll::Ready(out);
-            }
-            if this.token == 0 {
-                this.token = NEXT_TOKEN.fetch_add(1, SeqCst);
-            }
-            assist.lead(this.token, cx.waker());
-            assist.drive();
-        }
-        let out = std::task::ready!(this.poll_rx(cx));
-        this.resign();
-        Poll::Ready(out)
-    }
-}
-
-impl Drop for Reply {
-    fn drop(&mut self) {
-        if let Some(assist) = &self.assist {
-            // A dropped call will not be waited for: its request goes out now.
-            assist.flush_deferred();
-        }
-        self.resign();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
+    use std::task::Poll;
     use std::thread::ThreadId;
     use std::time::Instant;
 

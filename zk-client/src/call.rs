@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use zk_session::{CommonError, Operation};
 
-use crate::assist::Reply;
+use crate::reply::Reply;
 
 /// A call whose request was submitted when it was created. Await it, or [`Pending::wait`] for
 /// it; dropping it discards the result but never disturbs the session.

@@ -21,6 +21,7 @@ mod client;
 mod driver;
 mod oneshot;
 mod queue;
+mod reply;
 mod runtime;
 mod shared;
 mod state;

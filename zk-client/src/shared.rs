@@ -14,9 +14,10 @@ use zk_session::{
     CommonError, Event, Operation, RequestId, Session, SessionState, WatchId, WatchNotice,
 };
 
-use crate::assist::{Assist, Reply};
+use crate::assist::Assist;
 use crate::oneshot::{self, Sender};
 use crate::queue::{ByteLimit, EventQueue, SessionBytes};
+use crate::reply::Reply;
 use crate::watch::{WatchEvent, WatchParts};
 
 /// Reads the clock of the runtime the client runs on.
