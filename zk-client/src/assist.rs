@@ -509,18 +509,33 @@ mod tests {
     fn a_wake_up_while_the_driver_is_polled_makes_the_poller_poll_again() {
         let probe = Arc::new(Probe::default());
         let inner = probe.clone();
-        let fired_once = AtomicBool::new(false);
-        // A driver whose first poll on this thread is woken during the poll itself.
+        // A driver that wakes itself during its second poll (the first is the background
+        // thread's, at start), as a source that becomes ready mid-poll would.
         let driver: BoxFuture<()> = Box::pin(std::future::poll_fn(move |cx| {
-            lock(&inner.polls).push(std::thread::current().id());
-            if !fired_once.swap(true, SeqCst) {
+            let polls = {
+                let mut polls = lock(&inner.polls);
+                polls.push(std::thread::current().id());
+                polls.len()
+            };
+            if polls == 2 {
                 cx.waker().wake_by_ref();
             }
             Poll::<()>::Pending
         }));
-        let assist = Assist::start(driver).unwrap();
-        probe.wait_for_polls(2);
-        let _ = assist;
+        let assist = Assist::start_with(driver, NEVER).unwrap();
+        probe.wait_for_polls(1);
+        assist.wait_until_idle();
+        // This thread's task leads; a source wakes it, and it polls the driver.
+        let leader = deaf_leader(&assist);
+        assist.route();
+        assert_eq!(leader.0.load(SeqCst), 1, "the leader was woken");
+        assist.drive();
+        // The wake-up during the second poll went to no one: this same drive polled again.
+        let polls = lock(&probe.polls).clone();
+        let here = std::thread::current().id();
+        assert_eq!(polls.len(), 3, "polls: {polls:?}");
+        assert_eq!(polls[1..], [here, here]);
+        assert_eq!(leader.0.load(SeqCst), 1, "the leader was not woken again");
     }
 
     #[test]
