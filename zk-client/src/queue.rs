@@ -16,12 +16,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-/// The memory an item holds, counted against byte limits.
-pub(crate) trait ItemSize {
-    /// Bytes held by the item: its own size and what it owns on the heap.
-    fn size(&self) -> usize;
-}
-
 /// The bytes held by every limited queue of one session, and their bound.
 #[derive(Debug)]
 pub(crate) struct SessionBytes {
@@ -68,11 +62,13 @@ impl SessionBytes {
 }
 
 /// Byte bounds of one queue: its own, and its session's pool.
-#[derive(Debug, Clone)]
-pub(crate) struct ByteLimit {
+#[derive(Debug)]
+pub(crate) struct ByteLimit<T> {
     /// Bytes this queue may hold (one item is always accepted into an empty queue, if the
     /// session's pool allows it).
     pub(crate) per_queue: usize,
+    /// The bytes an item holds: its own size and what it owns on the heap.
+    pub(crate) size: fn(&T) -> usize,
     pub(crate) session: Arc<SessionBytes>,
 }
 
@@ -108,25 +104,25 @@ struct State<T> {
 
 /// The queue, shared by the driver and one consumer.
 #[derive(Debug)]
-pub(crate) struct EventQueue<T: ItemSize> {
+pub(crate) struct EventQueue<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
     capacity: usize,
-    bytes: Option<ByteLimit>,
+    bytes: Option<ByteLimit<T>>,
 }
 
-impl<T: ItemSize> EventQueue<T> {
+impl<T> EventQueue<T> {
     /// A queue bounded by count alone.
     pub(crate) fn new(capacity: usize) -> EventQueue<T> {
         Self::bounded(capacity, None)
     }
 
     /// A queue bounded by count and by bytes.
-    pub(crate) fn with_byte_limit(capacity: usize, limit: ByteLimit) -> EventQueue<T> {
+    pub(crate) fn with_byte_limit(capacity: usize, limit: ByteLimit<T>) -> EventQueue<T> {
         Self::bounded(capacity, Some(limit))
     }
 
-    fn bounded(capacity: usize, bytes: Option<ByteLimit>) -> EventQueue<T> {
+    fn bounded(capacity: usize, bytes: Option<ByteLimit<T>>) -> EventQueue<T> {
         EventQueue {
             state: Mutex::new(State {
                 entries: VecDeque::new(),
@@ -146,7 +142,7 @@ impl<T: ItemSize> EventQueue<T> {
         let Some(limit) = &self.bytes else {
             return true;
         };
-        let size = item.size();
+        let size = (limit.size)(item);
         let fits_queue = s.bytes == 0 || s.bytes.saturating_add(size) <= limit.per_queue;
         if !fits_queue || !limit.session.try_take(size) {
             return false;
@@ -158,7 +154,7 @@ impl<T: ItemSize> EventQueue<T> {
     /// Counts the bytes of an item that is never dropped.
     fn count(&self, s: &mut State<T>, item: &T) {
         if let Some(limit) = &self.bytes {
-            let size = item.size();
+            let size = (limit.size)(item);
             limit.session.take(size);
             s.bytes += size;
         }
@@ -167,7 +163,7 @@ impl<T: ItemSize> EventQueue<T> {
     /// Gives back the bytes of an item leaving the queue.
     fn release(&self, s: &mut State<T>, item: &T) {
         if let Some(limit) = &self.bytes {
-            let size = item.size().min(s.bytes);
+            let size = (limit.size)(item).min(s.bytes);
             limit.session.give_back(size);
             s.bytes -= size;
         }
@@ -291,7 +287,7 @@ impl<T: ItemSize> EventQueue<T> {
     }
 }
 
-impl<T: ItemSize> Drop for EventQueue<T> {
+impl<T> Drop for EventQueue<T> {
     fn drop(&mut self) {
         // Items nobody will read give their bytes back to the session's pool.
         if let Some(limit) = &self.bytes {
@@ -301,37 +297,20 @@ impl<T: ItemSize> Drop for EventQueue<T> {
     }
 }
 
-impl ItemSize for zk_session::SessionState {
-    fn size(&self) -> usize {
-        std::mem::size_of::<Self>()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    impl ItemSize for i32 {
-        fn size(&self) -> usize {
-            std::mem::size_of::<Self>()
-        }
-    }
-
     /// A test item of a given size.
     #[derive(Debug, PartialEq, Eq)]
     struct Blob(usize);
-
-    impl ItemSize for Blob {
-        fn size(&self) -> usize {
-            self.0
-        }
-    }
 
     fn limited(per_queue: usize, session: &Arc<SessionBytes>) -> EventQueue<Blob> {
         EventQueue::with_byte_limit(
             100,
             ByteLimit {
                 per_queue,
+                size: |blob| blob.0,
                 session: session.clone(),
             },
         )

@@ -290,6 +290,7 @@ impl Shared {
                     self.events.capacity,
                     ByteLimit {
                         per_queue: self.events.stream_bytes,
+                        size: WatchEvent::buffered_size,
                         session: self.stream_bytes.clone(),
                     },
                 )

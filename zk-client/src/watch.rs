@@ -36,8 +36,9 @@ pub enum WatchEvent {
     SessionEnded(SessionState),
 }
 
-impl crate::queue::ItemSize for WatchEvent {
-    fn size(&self) -> usize {
+impl WatchEvent {
+    /// The bytes the event holds while buffered: its own size and its path.
+    pub(crate) fn buffered_size(&self) -> usize {
         let path = match self {
             WatchEvent::Node { path, .. } => path.capacity(),
             _ => 0,
