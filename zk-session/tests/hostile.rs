@@ -158,51 +158,53 @@ fn a_server_granting_session_id_zero_on_reconnect_never_starts_a_new_session() {
     assert_eq!(sim.session.session_id(), SessionId(1));
 }
 
-#[test]
-fn a_first_handshake_granting_session_id_zero_is_refused() {
+/// A fresh session whose first handshake is answered with `response`: it must be refused like
+/// any malformed one (a protocol violation, no session taken), never read as an expiry.
+fn first_handshake_refused(response: ConnectResponse) -> Sim {
     let mut sim = Sim::new(config("h1:1"));
     sim.accept_transport();
     let _ = sim.client_frames();
-    sim.answer_connect(0, 30_000, false);
+    sim.server_frame(&response);
     assert!(matches!(
         sim.lost().as_slice(),
         [DisconnectReason::ProtocolViolation(_)]
     ));
     assert_eq!(sim.session.state(), SessionState::Connecting);
     assert_eq!(sim.session.session_id(), SessionId::NONE);
+    sim
+}
+
+/// A well-formed grant of session `id`.
+fn grant(id: i64, read_only: bool) -> ConnectResponse {
+    ConnectResponse {
+        protocol_version: 0,
+        timeout_ms: 30_000,
+        session_id: SessionId(id),
+        password: bytes::Bytes::from_static(&[0xAB; 16]),
+        read_only,
+    }
+}
+
+#[test]
+fn a_first_handshake_granting_session_id_zero_is_refused() {
+    first_handshake_refused(grant(0, false));
 }
 
 #[test]
 fn a_read_only_session_is_refused_when_the_client_did_not_allow_one() {
-    let mut sim = Sim::new(config("h1:1"));
-    sim.accept_transport();
-    let _ = sim.client_frames();
-    sim.answer_connect(5, 30_000, true);
-    assert!(matches!(
-        sim.lost().as_slice(),
-        [DisconnectReason::ProtocolViolation(_)]
-    ));
-    assert_eq!(sim.session.state(), SessionState::Connecting);
+    first_handshake_refused(grant(5, true));
 }
 
 #[test]
 fn a_frame_with_another_protocol_version_is_not_taken_for_an_expiry() {
-    let mut sim = Sim::new(config("h1:1"));
-    sim.accept_transport();
-    let _ = sim.client_frames();
     // A notification's xid (-1) and zxid read as a ConnectResponse: version -1, timeout -1.
-    sim.server_frame(&ConnectResponse {
+    first_handshake_refused(ConnectResponse {
         protocol_version: -1,
         timeout_ms: -1,
         session_id: SessionId(-1),
         password: Default::default(),
         read_only: false,
     });
-    assert!(matches!(
-        sim.lost().as_slice(),
-        [DisconnectReason::ProtocolViolation(_)]
-    ));
-    assert_eq!(sim.session.state(), SessionState::Connecting);
 }
 
 #[test]
@@ -220,10 +222,7 @@ fn a_server_that_drops_every_connection_after_its_handshake_is_not_retried_in_a_
         assert!(pair[1] - pair[0] >= secs(1), "{:?}", pair[1] - pair[0]);
     }
     // A connection that lasts a read timeout resets the back-off again.
-    for _ in 0..4 {
-        sim.advance(secs(5));
-        sim.answer_pings();
-    }
+    sim.serve_pings_for(secs(20));
     sim.drop_transport();
     let lost_at = sim.now;
     sim.wait_for_connect();

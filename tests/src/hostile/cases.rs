@@ -152,6 +152,32 @@ async fn expect_ok<A: Adapter>(zk: &A::Client, what: &str) {
     }
 }
 
+/// Makes a getData of `path` that must fail with RequestTimeout; with `deadline`, no sooner
+/// than 100 ms before it and no later than [`SLACK`] after it (counted from the call).
+async fn expect_request_timeout<A: Adapter>(
+    zk: &A::Client,
+    path: &str,
+    deadline: Option<Duration>,
+    what: &str,
+) {
+    let started = Instant::now();
+    let outcome = bounded::<A, _>(what, zk.get_data(path)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        failure(outcome, what),
+        GetDataError::Common(CommonError::RequestTimeout),
+        "[{}] {what}: past its deadline",
+        A::NAME
+    );
+    if let Some(deadline) = deadline {
+        assert!(
+            took >= deadline - ms(100) && took <= deadline + SLACK,
+            "[{}] {what}: timed out after {took:?}; its deadline is {deadline:?}",
+            A::NAME
+        );
+    }
+}
+
 /// The state changes reported during `window` (fewer if the changes end).
 async fn collect_states<A: Adapter>(
     states: &mut StateWatcher,
@@ -439,6 +465,8 @@ async fn handshake_expires_the_session<A: Adapter>(timeout_ms: i32) {
     let later =
         now_or_never(zk.get_data("/later")).expect("a call on an expired session fails at once");
     assert_eq!(failure(later, "a call after the expiry"), session_expired());
+    // A measurement window (no event marks a reconnection that does not happen): with the
+    // cases' 20 ms back-off, a terminal session that still reconnected would do so within it.
     A::sleep(ms(300)).await;
     assert_eq!(
         server.connections(),
@@ -832,6 +860,8 @@ pub async fn another_session_id_on_reconnect_expires_the_session<A: Adapter>() {
         failure(outcome, "a call queued at the reconnection"),
         session_expired()
     );
+    // A measurement window (no event marks a reconnection that does not happen): with the
+    // cases' 20 ms back-off, a terminal session that still reconnected would do so within it.
     A::sleep(ms(300)).await;
     assert_eq!(
         server.connections(),
@@ -1797,20 +1827,7 @@ pub async fn call_timeout_fails_an_unanswered_call_and_keeps_the_connection<A: A
     let call_timeout = ms(500);
     let zk = connect::<A>(&options(&server, ROOMY_MS).call_timeout(call_timeout)).await;
     let mut states = zk.state_watcher();
-    let started = Instant::now();
-    let outcome = bounded::<A, _>("the unanswered call", zk.get_data("/unanswered")).await;
-    let took = started.elapsed();
-    assert_eq!(
-        failure(outcome, "an unanswered call with a call timeout"),
-        GetDataError::Common(CommonError::RequestTimeout),
-        "[{}] an unanswered call past its deadline",
-        A::NAME
-    );
-    assert!(
-        took >= call_timeout - ms(100) && took <= call_timeout + SLACK,
-        "[{}] the call timed out after {took:?}; its timeout is {call_timeout:?}",
-        A::NAME
-    );
+    expect_request_timeout::<A>(&zk, "/unanswered", Some(call_timeout), "an unanswered call").await;
     assert_eq!(zk.state(), SessionState::Connected);
     expect_ok::<A>(&zk, "a call after a timed-out one").await;
     assert_no_state_change::<A>(&mut states, "a call that timed out").await;
@@ -1845,13 +1862,13 @@ pub async fn call_timeout_then_a_read_timeout_without_its_reply_drops_the_connec
     let zk = connect::<A>(&options(&server, TIMEOUT_MS).call_timeout(call_timeout)).await;
     let mut states = zk.state_watcher();
     let started = Instant::now();
-    let outcome = bounded::<A, _>("the ignored call", zk.get_data("/ignored")).await;
-    assert_eq!(
-        failure(outcome, "a call the server ignores"),
-        GetDataError::Common(CommonError::RequestTimeout),
-        "[{}] an ignored call past its deadline",
-        A::NAME
-    );
+    expect_request_timeout::<A>(
+        &zk,
+        "/ignored",
+        Some(call_timeout),
+        "a call the server ignores",
+    )
+    .await;
     wait_for_state::<A>(
         &mut states,
         SLACK * 2,
@@ -1883,20 +1900,7 @@ pub async fn call_timeout_bounds_a_call_queued_while_the_port_refuses<A: Adapter
         .backoff(QUICK)
         .call_timeout(call_timeout);
     let zk = A::start(&options).expect("start a client");
-    let started = Instant::now();
-    let outcome = bounded::<A, _>("a call with no server", zk.get_data("/nowhere")).await;
-    let took = started.elapsed();
-    assert_eq!(
-        failure(outcome, "a call with no server"),
-        GetDataError::Common(CommonError::RequestTimeout),
-        "[{}] a queued call past its deadline",
-        A::NAME
-    );
-    assert!(
-        took >= call_timeout - ms(100) && took <= call_timeout + SLACK,
-        "[{}] the call timed out after {took:?}; its timeout is {call_timeout:?}",
-        A::NAME
-    );
+    expect_request_timeout::<A>(&zk, "/nowhere", Some(call_timeout), "a call with no server").await;
     assert_eq!(zk.state(), SessionState::Connecting);
     assert_eq!(zk.close().await, SessionState::Closed);
 }
@@ -1918,13 +1922,13 @@ pub async fn with_call_timeout_none_lifts_the_builders_call_timeout<A: Adapter>(
     });
     let call_timeout = ms(500);
     let zk = connect::<A>(&options(&server, ROOMY_MS).call_timeout(call_timeout)).await;
-    let outcome = bounded::<A, _>("a slow call", zk.get_data("/slow")).await;
-    assert_eq!(
-        failure(outcome, "a slow call with the builder's timeout"),
-        GetDataError::Common(CommonError::RequestTimeout),
-        "[{}] the builder's call timeout applies",
-        A::NAME
-    );
+    expect_request_timeout::<A>(
+        &zk,
+        "/slow",
+        Some(call_timeout),
+        "the builder's call timeout",
+    )
+    .await;
     let patient = A::with_call_timeout(&zk, None);
     let started = Instant::now();
     let outcome = bounded::<A, _>("a slow call without a timeout", patient.get_data("/slow")).await;
@@ -1939,13 +1943,13 @@ pub async fn with_call_timeout_none_lifts_the_builders_call_timeout<A: Adapter>(
         "[{}] the reply came after {took:?}, yet the builder's timeout is {call_timeout:?}",
         A::NAME
     );
-    let outcome = bounded::<A, _>("a slow call", zk.get_data("/slow")).await;
-    assert_eq!(
-        failure(outcome, "the original handle, after the other's call"),
-        GetDataError::Common(CommonError::RequestTimeout),
-        "[{}] the original handle keeps the builder's timeout",
-        A::NAME
-    );
+    expect_request_timeout::<A>(
+        &zk,
+        "/slow",
+        Some(call_timeout),
+        "the original handle keeps the builder's timeout",
+    )
+    .await;
     assert_eq!(server.connections(), 1);
     assert_eq!(zk.close().await, SessionState::Closed);
 }

@@ -352,6 +352,16 @@ impl Sim {
         self.server_bytes(&out);
     }
 
+    /// Keeps the connection up for `duration`: time passes in 5 s steps, every ping answered.
+    pub fn serve_pings_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while self.now < end {
+            let step = (end - self.now).min(Duration::from_secs(5));
+            self.advance(step);
+            self.answer_pings();
+        }
+    }
+
     /// Answers every ping the client wrote and returns the other frames.
     pub fn answer_pings(&mut self) -> Vec<ClientFrame> {
         let mut others = Vec::new();
