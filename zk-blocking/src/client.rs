@@ -71,7 +71,6 @@ pub struct Client {
     inner: zk_client::Client<Blocking>,
     io: Arc<Io>,
     flusher: Arc<FlushOnDrop>,
-    call_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Client {
@@ -86,7 +85,6 @@ impl Launch for Blocking {
 
     fn start(parts: BuilderParts<Blocking>) -> Result<Client, ConnectError> {
         let clock = Arc::new(std::time::Instant::now);
-        let call_timeout = parts.config.call_timeout;
         let session = Session::new(parts.config, clock())?;
         let shared = Shared::new(session, clock, parts.events);
         let io = Io::new(shared.clone());
@@ -99,7 +97,6 @@ impl Launch for Blocking {
             inner: zk_client::Client::from_shared(shared),
             flusher: Arc::new(FlushOnDrop { io: io.clone() }),
             io,
-            call_timeout,
         })
     }
 
@@ -114,20 +111,10 @@ impl Launch for Blocking {
             states.wait_for(|s| s.is_connected() || s.is_terminal()),
             Some(wait),
         );
-        let Client {
-            inner,
-            io,
-            flusher,
-            call_timeout,
-        } = client;
+        let Client { inner, io, flusher } = client;
         let inner =
             inner.connected_or_closed(reached.map(|s| s.unwrap_or(SessionState::Closed)), wait)?;
-        Ok(Client {
-            inner,
-            io,
-            flusher,
-            call_timeout,
-        })
+        Ok(Client { inner, io, flusher })
     }
 
     #[cfg(feature = "tls")]
@@ -203,11 +190,11 @@ impl Client {
     /// A handle on the same session whose calls have `timeout` as their deadline (`None`: no
     /// deadline), whatever the builder said (its default: none). A call past it fails with
     /// [`CommonError::RequestTimeout`]: a request already sent may still be applied; one still
-    /// waiting for a connection is never sent. The connection is kept either way.
+    /// waiting for a connection is never sent. The connection is kept, unless that reply has not
+    /// come a read timeout after the deadline (the server is then taken for stuck).
     pub fn with_call_timeout(&self, timeout: Option<Duration>) -> Client {
         Client {
             inner: self.inner.with_call_timeout(timeout),
-            call_timeout: timeout,
             ..self.clone()
         }
     }
@@ -226,7 +213,8 @@ impl Client {
         // The session ends the call at its deadline (and drops it if unsent); waiting a little
         // longer here only guards against an I/O thread that stopped firing timers.
         let backstop = self
-            .call_timeout
+            .inner
+            .call_timeout()
             .map(|t| t.saturating_add(CALL_TIMEOUT_BACKSTOP));
         self.io.call(call, backstop)
     }

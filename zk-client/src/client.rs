@@ -195,7 +195,8 @@ impl<R: Launch> ClientBuilder<R> {
     /// A deadline for every call, counted from the call (default: none, as in Java). A call
     /// not completed by then fails with [`CommonError::RequestTimeout`]: a request already sent
     /// may still be applied; one still waiting for a connection is never sent. The connection
-    /// is kept either way. [`Client::with_call_timeout`] changes it for one handle.
+    /// is kept, unless that reply has not come a read timeout after the deadline (the server is
+    /// then taken for stuck). [`Client::with_call_timeout`] changes it for one handle.
     pub fn call_timeout(self, timeout: Duration) -> Self {
         self.config(|c| c.call_timeout = Some(timeout))
     }
