@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod assist;
 mod runtime;
 mod stream;
 #[cfg(feature = "tls")]

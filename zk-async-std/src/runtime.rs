@@ -8,7 +8,11 @@ use std::time::Instant;
 
 use crate::stream::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
-use zk_client::{BoxFuture, HostAddr, Runtime, Transport};
+use std::sync::Arc;
+
+use zk_client::{BoxFuture, HostAddr, InlineDriver, Runtime, Transport};
+
+use crate::assist::Assist;
 
 #[cfg(feature = "tls")]
 use crate::tls::Tls;
@@ -69,16 +73,20 @@ impl Runtime for AsyncIo {
     type Transport = AsyncIoTransport;
     type Sleep = TimerFuture;
 
-    // A driver on a thread of its own cost a futex wake-up (and often an eventfd write) per
-    // reply batch and per submission: about twice the CPU per request of zk-tokio.
-    const DRIVE_INLINE: bool = true;
-
     fn now(&self) -> Instant {
         Instant::now()
     }
 
     fn sleep_until(&self, deadline: Instant) -> TimerFuture {
         TimerFuture(async_io::Timer::at(deadline))
+    }
+
+    // A driver on a thread of its own cost a futex wake-up (and often an eventfd write) per
+    // reply batch and per submission: about twice the CPU per request of zk-tokio. The tasks
+    // that await replies drive the session instead (see `crate::assist`).
+    fn start_driver(&self, driver: BoxFuture<()>) -> io::Result<Option<Arc<dyn InlineDriver>>> {
+        let assist: Arc<dyn InlineDriver> = Assist::start(driver)?;
+        Ok(Some(assist))
     }
 
     fn resolve(&self, host: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>> {

@@ -331,15 +331,11 @@ impl<R: Runtime> Launch for R {
         let clock_runtime = runtime.clone();
         let shared = Shared::new(session, Arc::new(move || clock_runtime.now()), parts.events);
         let driver = Box::pin(Driver::new(shared.clone(), runtime.clone()));
-        if R::DRIVE_INLINE {
-            let assist = crate::assist::Assist::start(driver).map_err(|e| {
-                ConnectError::Start(format!("cannot start the session thread: {e}"))
-            })?;
-            shared.set_assist(assist);
-        } else {
-            runtime.spawn(driver).map_err(|e| {
-                ConnectError::Start(format!("cannot start the session's driver: {e}"))
-            })?;
+        let inline = runtime
+            .start_driver(driver)
+            .map_err(|e| ConnectError::Start(format!("cannot start the session's driver: {e}")))?;
+        if let Some(inline) = inline {
+            shared.set_inline_driver(inline);
         }
         Ok(Client::from_shared(shared))
     }

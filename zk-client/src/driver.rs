@@ -146,7 +146,7 @@ impl<R: Runtime> Driver<R> {
     /// connection failed). Writing alone gives the session nothing to react to, so it needs no
     /// further turn of the loop: what remains unwritten waits for the transport's wake-up, and
     /// new requests wake the driver through its signal, registered before the frames were taken
-    /// (or, driven inline, are written by the next poll: see `assist`).
+    /// (or, driven inline, are written by the next poll: see `InlineDriver`).
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(c) = self.connection.as_mut() else {
             return false;

@@ -8,13 +8,11 @@
 //! Inside: a [`Shared`] core holding the `zk_session::Session` and routing its completions,
 //! watch notices and state changes to the handles that wait for them; an async [`Driver`]
 //! written against the [`Runtime`] and [`Transport`] traits, which runs as a task of the runtime
-//! or, for runtimes whose cross-thread wake-ups are costly ([`Runtime::DRIVE_INLINE`]), is
-//! polled by the tasks awaiting replies with a background thread as a fallback; and the handles
-//! themselves.
+//! or, for runtimes whose cross-thread wake-ups are costly, is polled by the tasks awaiting
+//! replies through the runtime's [`InlineDriver`]; and the handles themselves.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod assist;
 mod block_on;
 mod call;
 mod client;
@@ -34,7 +32,7 @@ pub use block_on::{block_on, block_on_with};
 pub use call::Pending;
 pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
 pub use driver::Driver;
-pub use runtime::{BoxFuture, Runtime, Transport, PROBE_STEP_TIMEOUT};
+pub use runtime::{BoxFuture, InlineDriver, Runtime, Transport, PROBE_STEP_TIMEOUT};
 pub use shared::{
     Clock, DriverSignal, EventLimits, Shared, DEFAULT_EVENT_CAPACITY, DEFAULT_SESSION_BUFFER_BYTES,
     DEFAULT_STREAM_BUFFER_BYTES,

@@ -1,5 +1,5 @@
 //! The reply to one request, as every adapter waits for it: a future to await, or a blocking
-//! wait; on runtimes that drive the session inline ([`crate::assist`]) it drives the session
+//! wait; on runtimes that drive the session inline ([`InlineDriver`]) it drives the session
 //! while it waits.
 
 use std::future::Future;
@@ -8,25 +8,25 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::assist::{next_token, Assist};
 use crate::oneshot::Receiver;
+use crate::runtime::InlineDriver;
 use crate::shared::RawResult;
 
-/// The reply to one request: a future that, with an [`Assist`], drives the session while it
+/// The reply to one request: a future that, with an [`InlineDriver`], drives the session while it
 /// waits.
 #[derive(Debug)]
 pub(crate) struct Reply {
     /// `None` once [`Reply::wait`] took it.
     rx: Option<Receiver<RawResult>>,
-    assist: Option<Arc<Assist>>,
+    inline: Option<Arc<dyn InlineDriver>>,
     token: u64,
 }
 
 impl Reply {
-    pub(crate) fn new(rx: Receiver<RawResult>, assist: Option<Arc<Assist>>) -> Reply {
+    pub(crate) fn new(rx: Receiver<RawResult>, inline: Option<Arc<dyn InlineDriver>>) -> Reply {
         Reply {
             rx: Some(rx),
-            assist,
+            inline,
             token: 0,
         }
     }
@@ -38,9 +38,9 @@ impl Reply {
 
     /// Blocks until the reply arrives (`None`: it never will) or `timeout` passes (`Err`).
     pub(crate) fn wait(mut self, timeout: Option<Duration>) -> Result<Option<RawResult>, ()> {
-        if let Some(assist) = &self.assist {
+        if let Some(inline) = &self.inline {
             // About to block: what was submitted goes out first.
-            assist.flush_deferred();
+            inline.flush();
         }
         self.resign();
         match self.rx.take() {
@@ -57,9 +57,9 @@ impl Reply {
     }
 
     fn resign(&mut self) {
-        if let Some(assist) = self.assist.take() {
+        if let Some(inline) = self.inline.take() {
             if self.token != 0 {
-                assist.resign(self.token);
+                inline.resign(self.token);
             }
         }
     }
@@ -70,7 +70,7 @@ impl Future for Reply {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
         let this = self.get_mut();
-        if let Some(assist) = &this.assist {
+        if let Some(inline) = &this.inline {
             // Check without leaving a waker: a reply that this poll of the driver delivers
             // must not wake the task that is running it.
             if let Some(out) = this.rx.as_mut().and_then(Receiver::try_take) {
@@ -78,10 +78,9 @@ impl Future for Reply {
                 return Poll::Ready(out);
             }
             if this.token == 0 {
-                this.token = next_token();
+                this.token = inline.new_token();
             }
-            assist.lead(this.token, cx.waker());
-            assist.drive();
+            inline.wait(this.token, cx.waker());
         }
         let out = std::task::ready!(this.poll_rx(cx));
         this.resign();
@@ -91,9 +90,9 @@ impl Future for Reply {
 
 impl Drop for Reply {
     fn drop(&mut self) {
-        if let Some(assist) = &self.assist {
+        if let Some(inline) = &self.inline {
             // A dropped call will not be waited for: its request goes out now.
-            assist.flush_deferred();
+            inline.flush();
         }
         self.resign();
     }

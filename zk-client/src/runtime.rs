@@ -1,12 +1,13 @@
-//! What the client needs from an async runtime: a clock, timers, tasks, name resolution and
-//! transports. Each adapter crate implements these few primitives; everything else (the driver,
-//! the handles, connection attempts, read-write probes) is written once, here.
+//! What the client needs from an async runtime: a clock, timers, a way to run the driver, name
+//! resolution and transports. Each adapter crate implements these few primitives; everything
+//! else (the driver, the handles, connection attempts, read-write probes) is written once, here.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use zk_session::HostAddr;
@@ -33,19 +34,13 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// A timer future.
     type Sleep: Future<Output = ()> + Send + 'static;
 
-    /// Whether the tasks that wait for replies poll the driver themselves, with a background
-    /// thread taking over when none waits (see `zk_client::assist`), instead of the driver
-    /// being a task of [`Runtime::spawn`]. Right for runtimes whose cross-thread wake-ups are
-    /// costly (async-io's).
-    const DRIVE_INLINE: bool = false;
-
     /// The runtime's clock (virtual in tests that pause time).
     fn now(&self) -> Instant;
     /// A future ready at `deadline`.
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
-    /// Runs `task` in the background (the driver, unless [`Runtime::DRIVE_INLINE`]). By default
-    /// on a thread of its own, parked between wake-ups: right for a runtime whose reactor runs
-    /// without help (async-io's), wrong for one that needs its own tasks (tokio's overrides it).
+    /// Runs `task` in the background. By default on a thread of its own, parked between
+    /// wake-ups: right for a runtime whose reactor runs without help, wrong for one that needs
+    /// its own tasks (tokio's overrides it).
     ///
     /// Fails when the task cannot be started (no thread, or no runtime to run it on).
     fn spawn(&self, task: BoxFuture<()>) -> io::Result<()> {
@@ -53,6 +48,14 @@ pub trait Runtime: Clone + Send + Sync + 'static {
             .name("zk-session".into())
             .spawn(move || crate::block_on(task, None))
             .map(drop)
+    }
+
+    /// Starts the session's `driver`: by default as a task of [`Runtime::spawn`] (`Ok(None)`).
+    /// A runtime whose cross-thread wake-ups are costly may instead have the driver polled by
+    /// the tasks that wait for its replies, and return the [`InlineDriver`] they use for it
+    /// (zk-async-std does).
+    fn start_driver(&self, driver: BoxFuture<()>) -> io::Result<Option<Arc<dyn InlineDriver>>> {
+        self.spawn(driver).map(|()| None)
     }
     /// Every address of `host`, resolved now (so DNS changes are seen on each attempt).
     fn resolve(&self, host: &HostAddr) -> BoxFuture<io::Result<Vec<SocketAddr>>>;
@@ -72,6 +75,31 @@ pub trait Runtime: Clone + Send + Sync + 'static {
             "this runtime adapter was built without TLS".into(),
         ))
     }
+}
+
+/// A session driver polled by the tasks that wait for its replies rather than run as a task of
+/// its own (see [`Runtime::start_driver`]): what the handles tell it.
+///
+/// A call's reply, while pending, identifies its task with a token from
+/// [`InlineDriver::new_token`] and calls [`InlineDriver::wait`] on every poll, which polls the
+/// driver on that task's thread when it has work and routes the driver's later wake-ups to the
+/// task; [`InlineDriver::resign`] ends that when the reply has come or the call is dropped.
+pub trait InlineDriver: Send + Sync + std::fmt::Debug + 'static {
+    /// A token, never 0, identifying one waiting call.
+    fn new_token(&self) -> u64;
+    /// The call `token` waits for a reply that has not arrived and its task is about to sleep:
+    /// poll the driver now if it has work (writing what was submitted), and route its next
+    /// wake-up to `waker`.
+    fn wait(&self, token: u64, waker: &Waker);
+    /// The call `token` waits no more (its reply came, or it was dropped).
+    fn resign(&self, token: u64);
+    /// A request was submitted: it goes out with the next poll of the driver, so that requests
+    /// submitted together share a write.
+    fn submitted(&self);
+    /// A caller blocks, or drops a call: what was submitted goes out now.
+    fn flush(&self);
+    /// New work that no source signals (a dropped watch, a close): poll the driver now.
+    fn kick(&self);
 }
 
 /// Opens a transport to the first address of `host` that accepts. The session's connect timer

@@ -14,10 +14,10 @@ use zk_session::{
     CommonError, Event, Operation, RequestId, Session, SessionState, WatchId, WatchNotice,
 };
 
-use crate::assist::Assist;
 use crate::oneshot::{self, Sender};
 use crate::queue::{ByteLimit, EventQueue, SessionBytes};
 use crate::reply::Reply;
+use crate::runtime::InlineDriver;
 use crate::watch::{WatchEvent, WatchParts};
 
 /// Reads the clock of the runtime the client runs on.
@@ -144,8 +144,8 @@ pub struct Shared {
     events: EventLimits,
     /// The bytes held by the session's watch streams.
     stream_bytes: Arc<SessionBytes>,
-    /// Set when the driver is polled by the callers (see [`crate::assist`]).
-    assist: OnceLock<Arc<Assist>>,
+    /// Set when the driver is polled by the callers (see [`InlineDriver`]).
+    inline: OnceLock<Arc<dyn InlineDriver>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -169,20 +169,20 @@ impl Shared {
             signal: DriverSignal::default(),
             stream_bytes: SessionBytes::new(events.session_bytes),
             events,
-            assist: OnceLock::new(),
+            inline: OnceLock::new(),
         })
     }
 
-    /// Has the callers poll the driver (see [`crate::assist`]).
-    pub(crate) fn set_assist(&self, assist: Arc<Assist>) {
-        let _ = self.assist.set(assist);
+    /// Has the callers poll the driver (see [`InlineDriver`]).
+    pub(crate) fn set_inline_driver(&self, inline: Arc<dyn InlineDriver>) {
+        let _ = self.inline.set(inline);
     }
 
     /// Gets the driver going on new work: polls it here when the callers drive it, wakes it
     /// otherwise.
     fn kick(&self) {
-        match self.assist.get() {
-            Some(assist) => assist.kick(),
+        match self.inline.get() {
+            Some(inline) => inline.kick(),
             None => self.signal.notify(),
         }
     }
@@ -190,14 +190,14 @@ impl Shared {
     /// Gets a new request written: by the next poll of the driver when the callers drive it
     /// (so that requests submitted together share a write), by waking the driver otherwise.
     fn submitted(&self) {
-        match self.assist.get() {
-            Some(assist) => assist.defer(),
+        match self.inline.get() {
+            Some(inline) => inline.submitted(),
             None => self.signal.notify(),
         }
     }
 
     fn reply(&self, rx: oneshot::Receiver<RawResult>) -> Reply {
-        Reply::new(rx, self.assist.get().cloned())
+        Reply::new(rx, self.inline.get().cloned())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
