@@ -10,10 +10,9 @@ use zk_client::proto::{
     Acl, AclList, AddWatchMode, ClientInfo, CreateMode, ErrorCode, SessionId, Stat, WatcherType,
 };
 use zk_client::session::Operation;
-use zk_client::session::Session;
 use zk_client::{
-    block_on, BuilderParts, CommonError, ConnectError, Launch, Pending, SessionState, Shared,
-    StateWatcher, Watch, WatchStream,
+    block_on, BuilderParts, CommonError, ConnectError, Launch, Pending, SessionState, StateWatcher,
+    Watch, WatchStream,
 };
 
 use crate::io::{Connector, Io, IoThread};
@@ -84,17 +83,15 @@ impl Launch for Blocking {
     type Connect = Result<Client, ConnectError>;
 
     fn start(parts: BuilderParts<Blocking>) -> Result<Client, ConnectError> {
-        let clock = Arc::new(std::time::Instant::now);
-        let session = Session::new(parts.config, clock())?;
-        let shared = Shared::new(session, clock, parts.events);
-        let io = Io::new(shared.clone());
-        let thread = IoThread::new(io.clone(), parts.runtime.connector);
+        let (inner, runtime) = parts.into_client(Arc::new(std::time::Instant::now))?;
+        let io = Io::new(inner.shared().clone());
+        let thread = IoThread::new(io.clone(), runtime.connector);
         std::thread::Builder::new()
             .name("zk-session".into())
             .spawn(move || thread.run())
             .map_err(|e| ConnectError::Start(format!("cannot start the I/O thread: {e}")))?;
         Ok(Client {
-            inner: zk_client::Client::from_shared(shared),
+            inner,
             flusher: Arc::new(FlushOnDrop { io: io.clone() }),
             io,
         })
@@ -423,9 +420,7 @@ impl Client {
     pub fn close(&self) -> SessionState {
         let closing = self.inner.close();
         self.io.flush();
-        self.io
-            .wait_for(closing, None)
-            .unwrap_or(SessionState::Closed)
+        block_on(closing, None).unwrap_or(SessionState::Closed)
     }
 
     /// The session's state now.

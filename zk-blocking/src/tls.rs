@@ -4,9 +4,8 @@
 //! state cannot live inside one blocking stream. Instead each connection keeps its two socket
 //! halves, as plain TCP does, and one `rustls::ClientConnection` behind a mutex beside them:
 //!
-//! - the reader (the I/O thread, or a caller waiting alone for its reply) reads ciphertext from
-//!   the socket without the lock, then takes it to feed
-//!   rustls and drain the plaintext ([`TlsReader::decrypt`]);
+//! - the reader (the I/O thread) reads ciphertext from the socket without the lock, then takes
+//!   it to feed rustls and drain the plaintext ([`TlsReader::decrypt`]);
 //! - a writer (already serialised by the I/O layer's writer mutex) takes it to encrypt a chunk
 //!   of plaintext into records, and sends them after releasing it ([`TlsWriter::write_all`]).
 //!

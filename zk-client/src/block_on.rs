@@ -23,17 +23,6 @@ impl Wake for Unparker {
 /// Polls `fut` on this thread, parking between wake-ups, until it completes (`Some`) or
 /// `timeout` passes (`None`; the future is dropped).
 pub fn block_on<F: Future>(fut: F, timeout: Option<Duration>) -> Option<F::Output> {
-    block_on_with(fut, timeout, |_| false)
-}
-
-/// [`block_on`], calling `instead_of_parking(time left)` each time the future is pending: when
-/// it returns `true` (it did some work, such as reading the socket that delivers the reply),
-/// the future is polled again at once; otherwise the thread parks until woken.
-pub fn block_on_with<F: Future>(
-    fut: F,
-    timeout: Option<Duration>,
-    mut instead_of_parking: impl FnMut(Option<Duration>) -> bool,
-) -> Option<F::Output> {
     // A timeout too large for the clock means no timeout.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
@@ -43,22 +32,15 @@ pub fn block_on_with<F: Future>(
         if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
             return Some(out);
         }
-        let left = match deadline {
-            None => None,
+        match deadline {
+            None => std::thread::park(),
             Some(deadline) => {
                 let now = Instant::now();
                 if now >= deadline {
                     return None;
                 }
-                Some(deadline - now)
+                std::thread::park_timeout(deadline - now);
             }
-        };
-        if instead_of_parking(left) {
-            continue;
-        }
-        match left {
-            None => std::thread::park(),
-            Some(left) => std::thread::park_timeout(left),
         }
     }
 }

@@ -13,7 +13,7 @@ use zk_session::{CommonError, Config, ConfigError, HostAddr, Session, SessionSta
 use crate::call::Pending;
 use crate::driver::Driver;
 use crate::runtime::Runtime;
-use crate::shared::{EventLimits, Shared};
+use crate::shared::{Clock, EventLimits, Shared};
 use crate::state::StateWatcher;
 use crate::watch::{Watch, WatchParts, WatchStream};
 
@@ -289,7 +289,8 @@ impl<R: Launch> ClientBuilder<R> {
     }
 }
 
-/// A checked builder, for [`Launch`] implementations.
+/// A checked builder, for [`Launch`] implementations: they make the client with
+/// [`BuilderParts::into_client`], then start its I/O.
 #[derive(Debug)]
 pub struct BuilderParts<R> {
     /// The session's configuration.
@@ -300,6 +301,17 @@ pub struct BuilderParts<R> {
     pub connect_wait: Duration,
     /// The runtime (or marker) the client is built for.
     pub runtime: R,
+}
+
+impl<R> BuilderParts<R> {
+    /// The session these options describe, in a new shared core that reads the time from
+    /// `clock`, and the first handle on it; also the runtime. Nothing runs the session yet: the
+    /// adapter starts its I/O next.
+    pub fn into_client(self, clock: Clock) -> Result<(Client<R>, R), ConnectError> {
+        let session = Session::new(self.config, clock())?;
+        let shared = Shared::new(session, clock, self.events);
+        Ok((Client::from_shared(shared), self.runtime))
+    }
 }
 
 /// How an adapter starts a session's driver and what its `connect` returns. Every async
@@ -326,10 +338,9 @@ impl<R: Runtime> Launch for R {
     type Connect = crate::runtime::BoxFuture<Result<Client<R>, ConnectError>>;
 
     fn start(parts: BuilderParts<R>) -> Result<Client<R>, ConnectError> {
-        let runtime = parts.runtime;
-        let session = Session::new(parts.config, runtime.now())?;
-        let clock_runtime = runtime.clone();
-        let shared = Shared::new(session, Arc::new(move || clock_runtime.now()), parts.events);
+        let clock_runtime = parts.runtime.clone();
+        let (client, runtime) = parts.into_client(Arc::new(move || clock_runtime.now()))?;
+        let shared = client.shared.clone();
         let driver = Box::pin(Driver::new(shared.clone(), runtime.clone()));
         let inline = runtime
             .start_driver(driver)
@@ -337,7 +348,7 @@ impl<R: Runtime> Launch for R {
         if let Some(inline) = inline {
             shared.set_inline_driver(inline);
         }
-        Ok(Client::from_shared(shared))
+        Ok(client)
     }
 
     fn connect(parts: Result<BuilderParts<R>, ConnectError>) -> Self::Connect {
@@ -384,9 +395,8 @@ impl<R: Launch> Client<R> {
 }
 
 impl<R> Client<R> {
-    /// A handle on a core whose driver already runs (for adapters with drivers of their own,
-    /// such as the blocking one).
-    pub fn from_shared(shared: Arc<Shared>) -> Client<R> {
+    /// The first handle on a new core.
+    fn from_shared(shared: Arc<Shared>) -> Client<R> {
         Client {
             closer: Arc::new(CloseOnDrop {
                 shared: shared.clone(),
@@ -412,8 +422,9 @@ impl<R> Client<R> {
         self.call_timeout
     }
 
-    /// The outcome of waiting for the first session: `state` is the state reached, `None` when
-    /// the wait timed out (the session is then closed).
+    /// The outcome of waiting for the first session, as every adapter's `connect` reports it:
+    /// `state` is the state reached, `None` when the wait timed out (the session is then
+    /// closed).
     pub fn connected_or_closed(
         self,
         state: Option<SessionState>,

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod attempt;
 mod block_on;
 mod call;
 mod client;
@@ -28,7 +29,8 @@ mod timeout;
 pub mod tls;
 mod watch;
 
-pub use block_on::{block_on, block_on_with};
+pub use attempt::Attempt;
+pub use block_on::block_on;
 pub use call::Pending;
 pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
 pub use driver::Driver;

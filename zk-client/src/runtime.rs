@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use zk_session::HostAddr;
 
+use crate::attempt::Attempt;
 use crate::timeout::with_timeout;
 
 /// A boxed, sendable future.
@@ -102,21 +103,17 @@ pub trait InlineDriver: Send + Sync + std::fmt::Debug + 'static {
     fn kick(&self);
 }
 
-/// Opens a transport to the first address of `host` that accepts. The session's connect timer
-/// bounds the whole attempt.
+/// Opens a transport to the first address of `host` that accepts (see [`Attempt`]). The
+/// session's connect timer bounds the whole attempt.
 pub(crate) async fn open<R: Runtime>(runtime: R, host: HostAddr) -> io::Result<R::Transport> {
-    let addrs = runtime.resolve(&host).await?;
-    let mut last = io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{host} resolved to no address"),
-    );
-    for addr in addrs {
+    let mut attempt = Attempt::new(&host, runtime.resolve(&host).await);
+    while let Some(addr) = attempt.next_address() {
         match runtime.connect(addr, &host.host).await {
             Ok(transport) => return Ok(transport),
-            Err(e) => last = e,
+            Err(e) => attempt.failed(e),
         }
     }
-    Err(last)
+    Err(attempt.into_error())
 }
 
 /// How long each step of a read-only probe may take: opening the connection, then the

@@ -25,7 +25,14 @@ impl Driver {
         while let Some(action) = self.session.poll_action() {
             match action {
                 Action::Connect { conn, host } => {
-                    let timeout = Duration::from_secs(5);
+                    // The session's connect timer bounds the attempt.
+                    let timeout = self
+                        .session
+                        .connect_deadline()
+                        .map_or(Duration::from_secs(5), |d| {
+                            d.saturating_duration_since(Instant::now())
+                        })
+                        .max(Duration::from_millis(1));
                     let stream = (host.host.as_str(), host.port)
                         .to_socket_addrs()
                         .ok()

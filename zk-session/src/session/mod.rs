@@ -325,7 +325,7 @@ impl Session {
     }
 
     /// When the current connection attempt (transport and handshake) times out, if one is under
-    /// way: a blocking driver bounds its connect call by it.
+    /// way: a driver whose connect call blocks bounds it by this (see `examples/std_loop.rs`).
     pub fn connect_deadline(&self) -> Option<Instant> {
         self.timers.get(Timer::Connect)
     }
