@@ -5,14 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use zk_client::ops;
-use zk_client::proto::{
-    Acl, AclList, AddWatchMode, ClientInfo, CreateMode, ErrorCode, SessionId, Stat, WatcherType,
-};
+use zk_client::proto::SessionId;
 use zk_client::session::Operation;
 use zk_client::{
     block_on, BuilderParts, CommonError, ConnectError, Launch, Pending, SessionState, StateWatcher,
-    Watch, WatchStream,
 };
 
 use crate::io::{Connector, Io, IoThread};
@@ -86,10 +82,20 @@ impl Launch for Blocking {
         let (inner, runtime) = parts.into_client(Arc::new(std::time::Instant::now))?;
         let io = Io::new(inner.shared().clone());
         let thread = IoThread::new(io.clone(), runtime.connector);
+        let writer = io.clone();
         std::thread::Builder::new()
+            .name("zk-write".into())
+            .spawn(move || writer.run_writer())
+            .map_err(|e| ConnectError::Start(format!("cannot start the writer thread: {e}")))?;
+        if let Err(e) = std::thread::Builder::new()
             .name("zk-session".into())
             .spawn(move || thread.run())
-            .map_err(|e| ConnectError::Start(format!("cannot start the I/O thread: {e}")))?;
+        {
+            io.end_writer();
+            return Err(ConnectError::Start(format!(
+                "cannot start the I/O thread: {e}"
+            )));
+        }
         Ok(Client {
             inner,
             flusher: Arc::new(FlushOnDrop { io: io.clone() }),
@@ -260,167 +266,16 @@ impl Client {
         self.io.flush();
     }
 
-    /// Creates a node with an open ACL; returns its path (with any sequence suffix) and stat.
-    pub fn create(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        mode: CreateMode,
-    ) -> Result<ops::Created, ops::CreateError> {
-        self.wait(self.inner.create(path, data, mode))
-    }
-
-    /// Creates a node with every option (ACL, TTL): see [`ops::Create`].
-    pub fn create_with(&self, create: ops::Create) -> Result<ops::Created, ops::CreateError> {
-        self.wait(self.inner.create_with(create))
-    }
-
-    /// Deletes a node, only at `version` when given.
-    pub fn delete(&self, path: &str, version: Option<i32>) -> Result<(), ops::DeleteError> {
-        self.wait(self.inner.delete(path, version))
-    }
-
-    /// A node's stat, or `None` when it does not exist.
-    pub fn exists(&self, path: &str) -> Result<Option<Stat>, ops::ExistsError> {
-        self.wait(self.inner.exists(path))
-    }
-
-    /// A node's stat (or `None`) and a watch for its creation, change or deletion.
-    pub fn exists_and_watch(&self, path: &str) -> Result<(Option<Stat>, Watch), ops::ExistsError> {
-        self.wait(self.inner.exists_and_watch(path))
-    }
-
-    /// A node's data and stat.
-    pub fn get_data(&self, path: &str) -> Result<(Bytes, Stat), ops::GetDataError> {
-        self.wait(self.inner.get_data(path))
-    }
-
-    /// A node's data and stat, and a watch for its next change or deletion.
-    pub fn get_data_and_watch(
-        &self,
-        path: &str,
-    ) -> Result<((Bytes, Stat), Watch), ops::GetDataError> {
-        self.wait(self.inner.get_data_and_watch(path))
-    }
-
-    /// Replaces a node's data, only at `version` when given; returns the new stat.
-    pub fn set_data(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        version: Option<i32>,
-    ) -> Result<Stat, ops::SetDataError> {
-        self.wait(self.inner.set_data(path, data, version))
-    }
-
-    /// A node's children (names) and stat.
-    pub fn get_children(&self, path: &str) -> Result<(Vec<String>, Stat), ops::GetChildrenError> {
-        self.wait(self.inner.get_children(path))
-    }
-
-    /// A node's children and stat, and a watch for the next change of its children.
-    pub fn get_children_and_watch(
-        &self,
-        path: &str,
-    ) -> Result<((Vec<String>, Stat), Watch), ops::GetChildrenError> {
-        self.wait(self.inner.get_children_and_watch(path))
-    }
-
-    /// A node's ACL and stat.
-    pub fn get_acl(&self, path: &str) -> Result<(Vec<Acl>, Stat), ops::GetAclError> {
-        self.wait(self.inner.get_acl(path))
-    }
-
-    /// Replaces a node's ACL, only at ACL version `version` when given.
-    pub fn set_acl(
-        &self,
-        path: &str,
-        acl: impl Into<AclList>,
-        version: Option<i32>,
-    ) -> Result<Stat, ops::SetAclError> {
-        self.wait(self.inner.set_acl(path, acl, version))
-    }
-
-    /// Makes the connected server catch up with the leader.
-    pub fn sync(&self, path: &str) -> Result<String, ops::SyncError> {
-        self.wait(self.inner.sync(path))
-    }
-
-    /// Applies several writes atomically: all or none.
-    pub fn multi(&self, multi: ops::Multi) -> Result<Vec<ops::OpResult>, ops::MultiError> {
-        self.wait(self.inner.multi(multi))
-    }
-
-    /// Runs several reads in one round trip, each with its own outcome.
-    pub fn multi_read(
-        &self,
-        reads: ops::MultiRead,
-    ) -> Result<Vec<Result<ops::ReadResult, ErrorCode>>, ops::MultiReadError> {
-        self.wait(self.inner.multi_read(reads))
-    }
-
-    /// The session's ephemeral nodes under `prefix`.
-    pub fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>, ops::GetEphemeralsError> {
-        self.wait(self.inner.get_ephemerals(prefix))
-    }
-
-    /// The number of descendants of a node.
-    pub fn get_all_children_number(
-        &self,
-        path: &str,
-    ) -> Result<u32, ops::GetAllChildrenNumberError> {
-        self.wait(self.inner.get_all_children_number(path))
-    }
-
-    /// Adds a persistent or persistent-recursive watch; its events arrive on the stream.
-    pub fn add_watch(
-        &self,
-        path: &str,
-        mode: AddWatchMode,
-    ) -> Result<WatchStream, ops::AddWatchError> {
-        self.wait(self.inner.add_watch(path, mode))
-    }
-
-    /// Removes this session's watches of `watcher_type` on `path`.
-    pub fn remove_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> Result<(), ops::WatchesError> {
-        self.wait(self.inner.remove_watches(path, watcher_type))
-    }
-
-    /// Whether the server holds watches of `watcher_type` on `path` for this session
-    /// (`Err(NoWatcher)` when not).
-    pub fn check_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> Result<(), ops::WatchesError> {
-        self.wait(self.inner.check_watches(path, watcher_type))
-    }
-
-    /// The identities the server attributes to this session.
-    pub fn who_am_i(&self) -> Result<Vec<ClientInfo>, ops::WhoAmIError> {
-        self.wait(self.inner.who_am_i())
-    }
-
-    /// Adds a credential, presented now and on every later connection.
-    pub fn add_auth(&self, scheme: &str, auth: impl Into<Bytes>) -> Result<(), ops::AddAuthError> {
-        self.wait(self.inner.add_auth(scheme, auth))
-    }
-
-    /// The ensemble's configuration.
-    pub fn get_config(&self) -> Result<(Bytes, Stat), ops::GetConfigError> {
-        self.wait(self.inner.get_config())
-    }
+    zk_client::for_each_operation!(blocking_operations);
 
     /// Closes the session and waits until the server confirms (bounded by the close timeout).
     /// Returns the final state: `Closed`, or the terminal state the session had already met.
     pub fn close(&self) -> SessionState {
         let closing = self.inner.close();
         self.io.flush();
-        block_on(closing, None).unwrap_or(SessionState::Closed)
+        self.io
+            .wait_for(closing, None)
+            .unwrap_or(SessionState::Closed)
     }
 
     /// The session's state now.
@@ -459,3 +314,22 @@ impl Client {
         self.inner.negotiated_timeout()
     }
 }
+
+/// Generates the blocking client's operation methods from `zk_client::for_each_operation`:
+/// each makes the async handle's call and blocks until its result.
+macro_rules! blocking_operations {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
+            $kind:ident $op:ty = $make:expr
+        }
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self, $($arg: $ty),*) -> Result<$out, $err> {
+                self.wait(self.inner.$name($($arg),*))
+            }
+        )*
+    };
+}
+use blocking_operations;

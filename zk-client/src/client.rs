@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use zk_session::ops::{self, Operation};
-use zk_session::proto::{AclList, AddWatchMode, CreateMode, SessionId, Stat, WatcherType};
+use zk_session::ops::Operation;
+use zk_session::proto::SessionId;
 use zk_session::{CommonError, Config, ConfigError, HostAddr, Session, SessionState};
 
 use crate::call::Pending;
@@ -15,7 +15,7 @@ use crate::driver::Driver;
 use crate::runtime::Runtime;
 use crate::shared::{Clock, EventLimits, Shared};
 use crate::state::StateWatcher;
-use crate::watch::{Watch, WatchParts, WatchStream};
+use crate::watch::WatchParts;
 
 /// Why a client could not be created.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -471,178 +471,7 @@ impl<R> Client<R> {
         }
     }
 
-    /// Creates a node with an open ACL; returns its path (with any sequence suffix) and stat.
-    pub fn create(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        mode: CreateMode,
-    ) -> Pending<ops::Create> {
-        self.call(ops::Create::new(path, data).mode(mode))
-    }
-
-    /// Creates a node with every option (ACL, TTL): see [`ops::Create`].
-    pub fn create_with(
-        &self,
-        create: ops::Create,
-    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send + 'static {
-        self.call(create)
-    }
-
-    /// Deletes a node, only at `version` when given.
-    pub fn delete(&self, path: &str, version: Option<i32>) -> Pending<ops::Delete> {
-        self.call(ops::Delete {
-            path: path.to_owned(),
-            version,
-        })
-    }
-
-    /// A node's stat, or `None` when it does not exist.
-    pub fn exists(&self, path: &str) -> Pending<ops::Exists> {
-        self.call(ops::Exists::new(path))
-    }
-
-    /// A node's stat (or `None`) and a watch for its creation, change or deletion.
-    pub fn exists_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Option<Stat>, Watch), ops::ExistsError>> + Send + 'static
-    {
-        let call = self.call_watching(ops::Exists::new(path).watch(), true);
-        async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
-    }
-
-    /// A node's data and stat.
-    pub fn get_data(&self, path: &str) -> Pending<ops::GetData> {
-        self.call(ops::GetData::new(path))
-    }
-
-    /// A node's data and stat, and a watch for its next change or deletion.
-    pub fn get_data_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Bytes, Stat), Watch), ops::GetDataError>> + Send + 'static
-    {
-        let call = self.call_watching(ops::GetData::new(path).watch(), true);
-        async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
-    }
-
-    /// Replaces a node's data, only at `version` when given; returns the new stat.
-    pub fn set_data(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        version: Option<i32>,
-    ) -> Pending<ops::SetData> {
-        self.call(ops::SetData {
-            path: path.to_owned(),
-            data: data.into(),
-            version,
-        })
-    }
-
-    /// A node's children (names) and stat.
-    pub fn get_children(&self, path: &str) -> Pending<ops::GetChildren> {
-        self.call(ops::GetChildren::new(path))
-    }
-
-    /// A node's children and stat, and a watch for the next change of its children.
-    pub fn get_children_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Vec<String>, Stat), Watch), ops::GetChildrenError>> + Send + 'static
-    {
-        let call = self.call_watching(ops::GetChildren::new(path).watch(), true);
-        async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
-    }
-
-    /// A node's ACL and stat.
-    pub fn get_acl(&self, path: &str) -> Pending<ops::GetAcl> {
-        self.call(ops::GetAcl::new(path))
-    }
-
-    /// Replaces a node's ACL, only at ACL version `version` when given.
-    pub fn set_acl(
-        &self,
-        path: &str,
-        acl: impl Into<AclList>,
-        version: Option<i32>,
-    ) -> Pending<ops::SetAcl> {
-        self.call(ops::SetAcl {
-            path: path.to_owned(),
-            acl: acl.into(),
-            version,
-        })
-    }
-
-    /// Makes the connected server catch up with the leader.
-    pub fn sync(&self, path: &str) -> Pending<ops::Sync> {
-        self.call(ops::Sync::new(path))
-    }
-
-    /// Applies several writes atomically: all or none.
-    pub fn multi(&self, multi: ops::Multi) -> Pending<ops::Multi> {
-        self.call(multi)
-    }
-
-    /// Runs several reads in one round trip, each with its own outcome.
-    pub fn multi_read(&self, reads: ops::MultiRead) -> Pending<ops::MultiRead> {
-        self.call(reads)
-    }
-
-    /// The session's ephemeral nodes under `prefix`.
-    pub fn get_ephemerals(&self, prefix: &str) -> Pending<ops::GetEphemerals> {
-        self.call(ops::GetEphemerals::new(prefix))
-    }
-
-    /// The number of descendants of a node.
-    pub fn get_all_children_number(&self, path: &str) -> Pending<ops::GetAllChildrenNumber> {
-        self.call(ops::GetAllChildrenNumber::new(path))
-    }
-
-    /// Adds a persistent or persistent-recursive watch; its events arrive on the stream.
-    pub fn add_watch(
-        &self,
-        path: &str,
-        mode: AddWatchMode,
-    ) -> impl Future<Output = Result<WatchStream, ops::AddWatchError>> + Send + 'static {
-        let call = self.call_watching(ops::AddWatch::new(path, mode), false);
-        async move { call.await.map(|((), parts)| parts.stream()) }
-    }
-
-    /// Removes this session's watches of `watcher_type` on `path`.
-    pub fn remove_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> Pending<ops::RemoveWatches> {
-        self.call(ops::RemoveWatches::new(path, watcher_type))
-    }
-
-    /// Whether the server holds watches of `watcher_type` on `path` for this session
-    /// (`Err(NoWatcher)` when not).
-    pub fn check_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> Pending<ops::CheckWatches> {
-        self.call(ops::CheckWatches::new(path, watcher_type))
-    }
-
-    /// The identities the server attributes to this session.
-    pub fn who_am_i(&self) -> Pending<ops::WhoAmI> {
-        self.call(ops::WhoAmI)
-    }
-
-    /// Adds a credential, presented now and on every later connection.
-    pub fn add_auth(&self, scheme: &str, auth: impl Into<Bytes>) -> Pending<ops::AddAuth> {
-        self.call(ops::AddAuth::new(scheme, auth))
-    }
-
-    /// The ensemble's configuration.
-    pub fn get_config(&self) -> Pending<ops::GetConfig> {
-        self.call(ops::GetConfig::new())
-    }
+    crate::for_each_operation!(async_operations);
 
     /// Closes the session and waits until the server confirms (bounded by the close timeout).
     /// Returns the final state: `Closed`, or the terminal state the session had already met.
@@ -697,3 +526,44 @@ impl<R> Client<R> {
         &self.shared
     }
 }
+
+/// Generates the async handle's operation methods from [`crate::for_each_operation`]: each
+/// submits its request when called and returns its call ([`Pending`]), or a future that also
+/// gives the watch it sets.
+macro_rules! async_operations {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
+            $kind:ident $op:ty = $make:expr
+        }
+    )*) => {
+        $( async_operations!(@method $kind [$(#[$doc])*] $name [$($arg: $ty),*] $out, $err, $op, $make); )*
+    };
+    (@method call [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+        $($doc)*
+        pub fn $name(&self, $($arg: $ty),*) -> Pending<$op> {
+            self.call($make)
+        }
+    };
+    (@method watch [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+        $($doc)*
+        pub fn $name(
+            &self,
+            $($arg: $ty),*
+        ) -> impl Future<Output = Result<$out, $err>> + Send + 'static {
+            let call = self.call_watching($make, true);
+            async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
+        }
+    };
+    (@method stream [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+        $($doc)*
+        pub fn $name(
+            &self,
+            $($arg: $ty),*
+        ) -> impl Future<Output = Result<$out, $err>> + Send + 'static {
+            let call = self.call_watching($make, false);
+            async move { call.await.map(|((), parts)| parts.stream()) }
+        }
+    };
+}
+use async_operations;

@@ -19,6 +19,7 @@ mod call;
 mod client;
 mod driver;
 mod oneshot;
+mod operations;
 mod queue;
 mod reply;
 mod runtime;
@@ -46,6 +47,12 @@ pub use zk_session as session;
 pub use zk_session::ops;
 pub use zk_session::proto;
 pub use zk_session::{CommonError, HostAddr, SessionEnd, SessionState};
+
+/// What the operation list's expansion names in other crates.
+#[doc(hidden)]
+pub mod __private {
+    pub use bytes::Bytes;
+}
 
 /// The public API every adapter re-exports, so all of them expose the very same names.
 pub mod api {

@@ -3,7 +3,9 @@
 //! for `zk_blocking::Client`.
 //!
 //! Every method mirrors the client method of the same name, with the same argument, result and
-//! error types, so a scenario written against `Api` reads like user code.
+//! error types, so a scenario written against `Api` reads like user code: the operations are
+//! generated from the clients' own list (`zk_client::for_each_operation`), the rest are the
+//! handles' other methods and a few test hooks.
 //!
 //! Submission timing, which scenarios about ordering rely on: the async handle submits a
 //! request when the method is *called*; the blocking client performs the whole call when the
@@ -14,28 +16,14 @@ use std::future::{ready, Future};
 use std::time::Duration;
 
 use bytes::Bytes;
-use zk_client::ops::{self, OpResult, ReadResult};
-use zk_client::proto::{
-    Acl, AclList, AddWatchMode, ClientInfo, CreateMode, ErrorCode, SessionId, Stat, WatcherType,
-};
-use zk_client::{HostAddr, SessionState, StateWatcher, Watch, WatchStream};
+use zk_client::ops::{self};
+use zk_client::proto::{AddWatchMode, CreateMode, SessionId};
+use zk_client::{HostAddr, SessionState, StateWatcher};
 
 /// The client API every adapter offers, as futures. See the module documentation for when
 /// requests are submitted.
 pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
-    /// `create`: a node with an open ACL in `mode`.
-    fn create(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        mode: CreateMode,
-    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send;
-
-    /// `create_with`: a node with every option (ACL, TTL).
-    fn create_with(
-        &self,
-        create: ops::Create,
-    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send;
+    zk_client::for_each_operation!(api_trait_operations);
 
     /// Submits a create and stops waiting for its result at once: the async handle drops the
     /// call's future, the blocking client makes the call with a zero call timeout (so it
@@ -47,133 +35,6 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// [`Api::create_abandoned`]. The watch's handle is never given out, so the session must
     /// not keep the server watch.
     fn add_watch_abandoned(&self, path: &str, mode: AddWatchMode);
-
-    /// `delete`, only at `version` when given.
-    fn delete(
-        &self,
-        path: &str,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<(), ops::DeleteError>> + Send;
-
-    /// `exists`.
-    fn exists(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<Option<Stat>, ops::ExistsError>> + Send;
-
-    /// `exists_and_watch`.
-    fn exists_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Option<Stat>, Watch), ops::ExistsError>> + Send;
-
-    /// `get_data`.
-    fn get_data(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Bytes, Stat), ops::GetDataError>> + Send;
-
-    /// `get_data_and_watch`.
-    fn get_data_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Bytes, Stat), Watch), ops::GetDataError>> + Send;
-
-    /// `set_data`, only at `version` when given.
-    fn set_data(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<Stat, ops::SetDataError>> + Send;
-
-    /// `get_children`.
-    fn get_children(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Vec<String>, Stat), ops::GetChildrenError>> + Send;
-
-    /// `get_children_and_watch`.
-    fn get_children_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Vec<String>, Stat), Watch), ops::GetChildrenError>> + Send;
-
-    /// `get_acl`.
-    fn get_acl(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Vec<Acl>, Stat), ops::GetAclError>> + Send;
-
-    /// `set_acl`, only at ACL version `version` when given.
-    fn set_acl(
-        &self,
-        path: &str,
-        acl: impl Into<AclList>,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<Stat, ops::SetAclError>> + Send;
-
-    /// `sync`.
-    fn sync(&self, path: &str) -> impl Future<Output = Result<String, ops::SyncError>> + Send;
-
-    /// `multi`.
-    fn multi(
-        &self,
-        multi: ops::Multi,
-    ) -> impl Future<Output = Result<Vec<OpResult>, ops::MultiError>> + Send;
-
-    /// `multi_read`.
-    fn multi_read(
-        &self,
-        reads: ops::MultiRead,
-    ) -> impl Future<Output = Result<Vec<Result<ReadResult, ErrorCode>>, ops::MultiReadError>> + Send;
-
-    /// `get_ephemerals`.
-    fn get_ephemerals(
-        &self,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, ops::GetEphemeralsError>> + Send;
-
-    /// `get_all_children_number`.
-    fn get_all_children_number(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<u32, ops::GetAllChildrenNumberError>> + Send;
-
-    /// `add_watch`.
-    fn add_watch(
-        &self,
-        path: &str,
-        mode: AddWatchMode,
-    ) -> impl Future<Output = Result<WatchStream, ops::AddWatchError>> + Send;
-
-    /// `remove_watches`.
-    fn remove_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> impl Future<Output = Result<(), ops::WatchesError>> + Send;
-
-    /// `check_watches`.
-    fn check_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> impl Future<Output = Result<(), ops::WatchesError>> + Send;
-
-    /// `who_am_i`.
-    fn who_am_i(&self) -> impl Future<Output = Result<Vec<ClientInfo>, ops::WhoAmIError>> + Send;
-
-    /// `add_auth`.
-    fn add_auth(
-        &self,
-        scheme: &str,
-        auth: impl Into<Bytes>,
-    ) -> impl Future<Output = Result<(), ops::AddAuthError>> + Send;
-
-    /// `get_config`.
-    fn get_config(&self)
-        -> impl Future<Output = Result<(Bytes, Stat), ops::GetConfigError>> + Send;
 
     /// `close`: the final state.
     fn close(&self) -> impl Future<Output = SessionState> + Send;
@@ -207,21 +68,7 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
 }
 
 impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
-    fn create(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        mode: CreateMode,
-    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send {
-        zk_client::Client::create(self, path, data, mode)
-    }
-
-    fn create_with(
-        &self,
-        create: ops::Create,
-    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send {
-        zk_client::Client::create_with(self, create)
-    }
+    zk_client::for_each_operation!(async_api_operations);
 
     fn create_abandoned(&self, path: &str, data: impl Into<Bytes>, mode: CreateMode) {
         drop(zk_client::Client::create(self, path, data, mode));
@@ -229,157 +76,6 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 
     fn add_watch_abandoned(&self, path: &str, mode: AddWatchMode) {
         drop(zk_client::Client::add_watch(self, path, mode));
-    }
-
-    fn delete(
-        &self,
-        path: &str,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<(), ops::DeleteError>> + Send {
-        zk_client::Client::delete(self, path, version)
-    }
-
-    fn exists(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<Option<Stat>, ops::ExistsError>> + Send {
-        zk_client::Client::exists(self, path)
-    }
-
-    fn exists_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Option<Stat>, Watch), ops::ExistsError>> + Send {
-        zk_client::Client::exists_and_watch(self, path)
-    }
-
-    fn get_data(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Bytes, Stat), ops::GetDataError>> + Send {
-        zk_client::Client::get_data(self, path)
-    }
-
-    fn get_data_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Bytes, Stat), Watch), ops::GetDataError>> + Send {
-        zk_client::Client::get_data_and_watch(self, path)
-    }
-
-    fn set_data(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<Stat, ops::SetDataError>> + Send {
-        zk_client::Client::set_data(self, path, data, version)
-    }
-
-    fn get_children(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Vec<String>, Stat), ops::GetChildrenError>> + Send {
-        zk_client::Client::get_children(self, path)
-    }
-
-    fn get_children_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Vec<String>, Stat), Watch), ops::GetChildrenError>> + Send
-    {
-        zk_client::Client::get_children_and_watch(self, path)
-    }
-
-    fn get_acl(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Vec<Acl>, Stat), ops::GetAclError>> + Send {
-        zk_client::Client::get_acl(self, path)
-    }
-
-    fn set_acl(
-        &self,
-        path: &str,
-        acl: impl Into<AclList>,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<Stat, ops::SetAclError>> + Send {
-        zk_client::Client::set_acl(self, path, acl, version)
-    }
-
-    fn sync(&self, path: &str) -> impl Future<Output = Result<String, ops::SyncError>> + Send {
-        zk_client::Client::sync(self, path)
-    }
-
-    fn multi(
-        &self,
-        multi: ops::Multi,
-    ) -> impl Future<Output = Result<Vec<OpResult>, ops::MultiError>> + Send {
-        zk_client::Client::multi(self, multi)
-    }
-
-    fn multi_read(
-        &self,
-        reads: ops::MultiRead,
-    ) -> impl Future<Output = Result<Vec<Result<ReadResult, ErrorCode>>, ops::MultiReadError>> + Send
-    {
-        zk_client::Client::multi_read(self, reads)
-    }
-
-    fn get_ephemerals(
-        &self,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, ops::GetEphemeralsError>> + Send {
-        zk_client::Client::get_ephemerals(self, prefix)
-    }
-
-    fn get_all_children_number(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<u32, ops::GetAllChildrenNumberError>> + Send {
-        zk_client::Client::get_all_children_number(self, path)
-    }
-
-    fn add_watch(
-        &self,
-        path: &str,
-        mode: AddWatchMode,
-    ) -> impl Future<Output = Result<WatchStream, ops::AddWatchError>> + Send {
-        zk_client::Client::add_watch(self, path, mode)
-    }
-
-    fn remove_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> impl Future<Output = Result<(), ops::WatchesError>> + Send {
-        zk_client::Client::remove_watches(self, path, watcher_type)
-    }
-
-    fn check_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> impl Future<Output = Result<(), ops::WatchesError>> + Send {
-        zk_client::Client::check_watches(self, path, watcher_type)
-    }
-
-    fn who_am_i(&self) -> impl Future<Output = Result<Vec<ClientInfo>, ops::WhoAmIError>> + Send {
-        zk_client::Client::who_am_i(self)
-    }
-
-    fn add_auth(
-        &self,
-        scheme: &str,
-        auth: impl Into<Bytes>,
-    ) -> impl Future<Output = Result<(), ops::AddAuthError>> + Send {
-        zk_client::Client::add_auth(self, scheme, auth)
-    }
-
-    fn get_config(
-        &self,
-    ) -> impl Future<Output = Result<(Bytes, Stat), ops::GetConfigError>> + Send {
-        zk_client::Client::get_config(self)
     }
 
     fn close(&self) -> impl Future<Output = SessionState> + Send {
@@ -421,21 +117,7 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 }
 
 impl Api for zk_blocking::Client {
-    fn create(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        mode: CreateMode,
-    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send {
-        ready(zk_blocking::Client::create(self, path, data, mode))
-    }
-
-    fn create_with(
-        &self,
-        create: ops::Create,
-    ) -> impl Future<Output = Result<ops::Created, ops::CreateError>> + Send {
-        ready(zk_blocking::Client::create_with(self, create))
-    }
+    zk_client::for_each_operation!(blocking_api_operations);
 
     fn create_abandoned(&self, path: &str, data: impl Into<Bytes>, mode: CreateMode) {
         let impatient = self.with_call_timeout(Some(Duration::ZERO));
@@ -461,161 +143,6 @@ impl Api for zk_blocking::Client {
             ),
             "a blocking add_watch with a zero call timeout must report RequestTimeout, got {outcome:?}"
         );
-    }
-
-    fn delete(
-        &self,
-        path: &str,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<(), ops::DeleteError>> + Send {
-        ready(zk_blocking::Client::delete(self, path, version))
-    }
-
-    fn exists(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<Option<Stat>, ops::ExistsError>> + Send {
-        ready(zk_blocking::Client::exists(self, path))
-    }
-
-    fn exists_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Option<Stat>, Watch), ops::ExistsError>> + Send {
-        ready(zk_blocking::Client::exists_and_watch(self, path))
-    }
-
-    fn get_data(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Bytes, Stat), ops::GetDataError>> + Send {
-        ready(zk_blocking::Client::get_data(self, path))
-    }
-
-    fn get_data_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Bytes, Stat), Watch), ops::GetDataError>> + Send {
-        ready(zk_blocking::Client::get_data_and_watch(self, path))
-    }
-
-    fn set_data(
-        &self,
-        path: &str,
-        data: impl Into<Bytes>,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<Stat, ops::SetDataError>> + Send {
-        ready(zk_blocking::Client::set_data(self, path, data, version))
-    }
-
-    fn get_children(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Vec<String>, Stat), ops::GetChildrenError>> + Send {
-        ready(zk_blocking::Client::get_children(self, path))
-    }
-
-    fn get_children_and_watch(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<((Vec<String>, Stat), Watch), ops::GetChildrenError>> + Send
-    {
-        ready(zk_blocking::Client::get_children_and_watch(self, path))
-    }
-
-    fn get_acl(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<(Vec<Acl>, Stat), ops::GetAclError>> + Send {
-        ready(zk_blocking::Client::get_acl(self, path))
-    }
-
-    fn set_acl(
-        &self,
-        path: &str,
-        acl: impl Into<AclList>,
-        version: Option<i32>,
-    ) -> impl Future<Output = Result<Stat, ops::SetAclError>> + Send {
-        ready(zk_blocking::Client::set_acl(self, path, acl, version))
-    }
-
-    fn sync(&self, path: &str) -> impl Future<Output = Result<String, ops::SyncError>> + Send {
-        ready(zk_blocking::Client::sync(self, path))
-    }
-
-    fn multi(
-        &self,
-        multi: ops::Multi,
-    ) -> impl Future<Output = Result<Vec<OpResult>, ops::MultiError>> + Send {
-        ready(zk_blocking::Client::multi(self, multi))
-    }
-
-    fn multi_read(
-        &self,
-        reads: ops::MultiRead,
-    ) -> impl Future<Output = Result<Vec<Result<ReadResult, ErrorCode>>, ops::MultiReadError>> + Send
-    {
-        ready(zk_blocking::Client::multi_read(self, reads))
-    }
-
-    fn get_ephemerals(
-        &self,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, ops::GetEphemeralsError>> + Send {
-        ready(zk_blocking::Client::get_ephemerals(self, prefix))
-    }
-
-    fn get_all_children_number(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<u32, ops::GetAllChildrenNumberError>> + Send {
-        ready(zk_blocking::Client::get_all_children_number(self, path))
-    }
-
-    fn add_watch(
-        &self,
-        path: &str,
-        mode: AddWatchMode,
-    ) -> impl Future<Output = Result<WatchStream, ops::AddWatchError>> + Send {
-        ready(zk_blocking::Client::add_watch(self, path, mode))
-    }
-
-    fn remove_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> impl Future<Output = Result<(), ops::WatchesError>> + Send {
-        ready(zk_blocking::Client::remove_watches(
-            self,
-            path,
-            watcher_type,
-        ))
-    }
-
-    fn check_watches(
-        &self,
-        path: &str,
-        watcher_type: WatcherType,
-    ) -> impl Future<Output = Result<(), ops::WatchesError>> + Send {
-        ready(zk_blocking::Client::check_watches(self, path, watcher_type))
-    }
-
-    fn who_am_i(&self) -> impl Future<Output = Result<Vec<ClientInfo>, ops::WhoAmIError>> + Send {
-        ready(zk_blocking::Client::who_am_i(self))
-    }
-
-    fn add_auth(
-        &self,
-        scheme: &str,
-        auth: impl Into<Bytes>,
-    ) -> impl Future<Output = Result<(), ops::AddAuthError>> + Send {
-        ready(zk_blocking::Client::add_auth(self, scheme, auth))
-    }
-
-    fn get_config(
-        &self,
-    ) -> impl Future<Output = Result<(Bytes, Stat), ops::GetConfigError>> + Send {
-        ready(zk_blocking::Client::get_config(self))
     }
 
     fn close(&self) -> impl Future<Output = SessionState> + Send {
@@ -655,3 +182,55 @@ impl Api for zk_blocking::Client {
         zk_blocking::Client::end_reason(self)
     }
 }
+
+/// The operation methods of [`Api`], from `zk_client::for_each_operation`: the client's
+/// operations with their documentation, each returning a future of the client's result.
+macro_rules! api_trait_operations {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
+            $kind:ident $op:ty = $make:expr
+        }
+    )*) => {
+        $(
+            $(#[$doc])*
+            fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send;
+        )*
+    };
+}
+use api_trait_operations;
+
+/// [`Api`]'s operations for the async handle: its own methods, which submit when called.
+macro_rules! async_api_operations {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
+            $kind:ident $op:ty = $make:expr
+        }
+    )*) => {
+        $(
+            fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send {
+                zk_client::Client::$name(self, $($arg),*)
+            }
+        )*
+    };
+}
+use async_api_operations;
+
+/// [`Api`]'s operations for the blocking client: the whole call when the method is called, as
+/// an already completed future.
+macro_rules! blocking_api_operations {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
+            $kind:ident $op:ty = $make:expr
+        }
+    )*) => {
+        $(
+            fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send {
+                ready(zk_blocking::Client::$name(self, $($arg),*))
+            }
+        )*
+    };
+}
+use blocking_api_operations;
