@@ -318,18 +318,11 @@ impl Client {
 /// Generates the blocking client's operation methods from `zk_client::for_each_operation`:
 /// each makes the async handle's call and blocks until its result.
 macro_rules! blocking_operations {
-    ($(
-        $(#[$doc:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
-            $kind:ident $op:ty = $make:expr
+    ($kind:ident [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+        $($doc)*
+        pub fn $name(&self, $($arg: $ty),*) -> Result<$out, $err> {
+            self.wait(self.inner.$name($($arg),*))
         }
-    )*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(&self, $($arg: $ty),*) -> Result<$out, $err> {
-                self.wait(self.inner.$name($($arg),*))
-            }
-        )*
     };
 }
 use blocking_operations;

@@ -531,21 +531,13 @@ impl<R> Client<R> {
 /// submits its request when called and returns its call ([`Pending`]), or a future that also
 /// gives the watch it sets.
 macro_rules! async_operations {
-    ($(
-        $(#[$doc:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
-            $kind:ident $op:ty = $make:expr
-        }
-    )*) => {
-        $( async_operations!(@method $kind [$(#[$doc])*] $name [$($arg: $ty),*] $out, $err, $op, $make); )*
-    };
-    (@method call [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+    (call [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
         $($doc)*
         pub fn $name(&self, $($arg: $ty),*) -> Pending<$op> {
             self.call($make)
         }
     };
-    (@method watch [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+    (watch [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
         $($doc)*
         pub fn $name(
             &self,
@@ -555,7 +547,7 @@ macro_rules! async_operations {
             async move { call.await.map(|(out, parts)| (out, parts.one_shot())) }
         }
     };
-    (@method stream [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+    (stream [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
         $($doc)*
         pub fn $name(
             &self,

@@ -4,22 +4,22 @@
 //! all generated from this list, so their names, arguments, results, errors and docs cannot
 //! drift apart.
 
-/// Calls `$callback!` with every operation of the client API, as items of the form
+/// Calls `$callback!` once per operation of the client API, with
 ///
 /// ```text
-/// /// Docs.
-/// fn name(arg: Type, ...) -> Result<Output, Error> { kind OpType = op_expression }
+/// kind [#[doc = "..."]...] name [arg: Type, ...] Output, Error, OpType, op_expression
 /// ```
 ///
-/// where `kind` says how the async handle submits `op_expression`: `call` (a plain call,
-/// returning [`Pending`](crate::Pending)), `watch` (a call that sets a one-shot watch, returning
-/// it beside the result) or `stream` (a persistent watch, returning its stream). Types are
-/// spelled with `$crate` paths, so the list expands the same in every crate.
+/// where the method is `fn name(arg: Type, ...) -> Result<Output, Error>` and `kind` says how
+/// the async handle submits `op_expression`: `call` (a plain call, returning
+/// [`Pending`](crate::Pending)), `watch` (a call that sets a one-shot watch, returning it beside
+/// the result) or `stream` (a persistent watch, returning its stream). Types are spelled with
+/// `$crate` paths, so the list expands the same in every crate.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! for_each_operation {
     ($callback:ident) => {
-        $callback! {
+        $crate::__each_operation! { $callback
             /// Creates a node with an open ACL; returns its path (with any sequence suffix) and
             /// stat.
             fn create(
@@ -210,5 +210,19 @@ macro_rules! for_each_operation {
                 call $crate::ops::GetConfig = $crate::ops::GetConfig::new()
             }
         }
+    };
+}
+
+/// Splits the list of [`for_each_operation`] into one `$callback!` call per operation.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __each_operation {
+    ($callback:ident $(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
+            $kind:ident $op:ty = $make:expr
+        }
+    )*) => {
+        $( $callback! { $kind [$(#[$doc])*] $name [$($arg: $ty),*] $out, $err, $op, $make } )*
     };
 }

@@ -186,33 +186,19 @@ impl Api for zk_blocking::Client {
 /// The operation methods of [`Api`], from `zk_client::for_each_operation`: the client's
 /// operations with their documentation, each returning a future of the client's result.
 macro_rules! api_trait_operations {
-    ($(
-        $(#[$doc:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
-            $kind:ident $op:ty = $make:expr
-        }
-    )*) => {
-        $(
-            $(#[$doc])*
-            fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send;
-        )*
+    ($kind:ident [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+        $($doc)*
+        fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send;
     };
 }
 use api_trait_operations;
 
 /// [`Api`]'s operations for the async handle: its own methods, which submit when called.
 macro_rules! async_api_operations {
-    ($(
-        $(#[$doc:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
-            $kind:ident $op:ty = $make:expr
+    ($kind:ident [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+        fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send {
+            zk_client::Client::$name(self, $($arg),*)
         }
-    )*) => {
-        $(
-            fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send {
-                zk_client::Client::$name(self, $($arg),*)
-            }
-        )*
     };
 }
 use async_api_operations;
@@ -220,17 +206,10 @@ use async_api_operations;
 /// [`Api`]'s operations for the blocking client: the whole call when the method is called, as
 /// an already completed future.
 macro_rules! blocking_api_operations {
-    ($(
-        $(#[$doc:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
-            $kind:ident $op:ty = $make:expr
+    ($kind:ident [$($doc:tt)*] $name:ident [$($arg:ident: $ty:ty),*] $out:ty, $err:ty, $op:ty, $make:expr) => {
+        fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send {
+            ready(zk_blocking::Client::$name(self, $($arg),*))
         }
-    )*) => {
-        $(
-            fn $name(&self, $($arg: $ty),*) -> impl Future<Output = Result<$out, $err>> + Send {
-                ready(zk_blocking::Client::$name(self, $($arg),*))
-            }
-        )*
     };
 }
 use blocking_api_operations;

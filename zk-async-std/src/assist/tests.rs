@@ -205,14 +205,62 @@ fn check(scenario: fn()) {
     shuttle::check_pct(scenario, PCT, PCT_DEPTH);
 }
 
-/// Ends the session and checks that the background thread ends with it.
-fn close_and_check_end(world: &World, assist: &Assist, background: thread::JoinHandle<()>) {
-    world.close(assist);
-    // Polled to its end by this thread, or by the one polling it when this one kicked; the
-    // background thread ends either way.
-    background.join().unwrap();
-    assert!(assist.lock().finished);
-    assert!(assist.lock().driver.is_none(), "the driver was dropped");
+/// One scenario's world: the hand-over of its driver, the background thread, the server
+/// answering `calls` requests, and (for scenarios that need the watchdog) its clock.
+struct Model {
+    world: Arc<World>,
+    assist: Arc<Assist>,
+    background: thread::JoinHandle<()>,
+    server: thread::JoinHandle<()>,
+    clock: Option<(Arc<AtomicBool>, thread::JoinHandle<()>)>,
+}
+
+impl Model {
+    fn new(calls: usize, watchdog: bool) -> Model {
+        let world = World::new(calls);
+        let (assist, background) = start(&world);
+        let server = world.serve(calls);
+        let clock = watchdog.then(|| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let clock = watchdog_clock(&assist, &stop);
+            (stop, clock)
+        });
+        Model {
+            world,
+            assist,
+            background,
+            server,
+            clock,
+        }
+    }
+
+    /// A task on a thread of its own that makes call `call` and awaits it.
+    fn caller(&self, call: usize) -> thread::JoinHandle<()> {
+        let (world, assist) = (self.world.clone(), self.assist.clone());
+        thread::spawn(move || {
+            world.submit(&assist, call);
+            await_reply(&world, &assist, call);
+        })
+    }
+
+    /// Once every call was answered: ends the session and checks that the background thread
+    /// ends with it.
+    fn finish(self) {
+        self.server.join().unwrap();
+        if let Some((stop, clock)) = self.clock {
+            stop.store(true, SeqCst);
+            clock.join().unwrap();
+        }
+        self.world.close(&self.assist);
+        // Polled to its end by this thread, or by the one polling it when this one kicked; the
+        // background thread ends either way.
+        self.background.join().unwrap();
+        assert!(self.assist.lock().finished);
+        assert!(
+            self.assist.lock().driver.is_none(),
+            "the driver was dropped"
+        );
+    }
 }
 
 /// Tasks on several threads each make a call and await it: every reply reaches its task, with
@@ -221,21 +269,10 @@ fn close_and_check_end(world: &World, assist: &Assist, background: thread::JoinH
 fn concurrent_callers_all_get_their_replies_without_the_watchdog() {
     check(|| {
         const CALLS: usize = 3;
-        let world = World::new(CALLS);
-        let (assist, background) = start(&world);
-        let server = world.serve(CALLS);
-        let callers: Vec<_> = (0..CALLS)
-            .map(|call| {
-                let (world, assist) = (world.clone(), assist.clone());
-                thread::spawn(move || {
-                    world.submit(&assist, call);
-                    await_reply(&world, &assist, call);
-                })
-            })
-            .collect();
+        let model = Model::new(CALLS, false);
+        let callers: Vec<_> = (0..CALLS).map(|call| model.caller(call)).collect();
         callers.into_iter().for_each(|c| c.join().unwrap());
-        server.join().unwrap();
-        close_and_check_end(&world, &assist, background);
+        model.finish();
     });
 }
 
@@ -244,15 +281,13 @@ fn concurrent_callers_all_get_their_replies_without_the_watchdog() {
 #[test]
 fn calls_made_together_and_awaited_in_turn_complete_without_the_watchdog() {
     check(|| {
-        let world = World::new(2);
-        let (assist, background) = start(&world);
-        let server = world.serve(2);
-        world.submit(&assist, 0);
-        world.submit(&assist, 1);
-        await_reply(&world, &assist, 0);
-        await_reply(&world, &assist, 1);
-        server.join().unwrap();
-        close_and_check_end(&world, &assist, background);
+        let model = Model::new(2, false);
+        let (world, assist) = (&model.world, &model.assist);
+        world.submit(assist, 0);
+        world.submit(assist, 1);
+        await_reply(world, assist, 0);
+        await_reply(world, assist, 1);
+        model.finish();
     });
 }
 
@@ -262,23 +297,17 @@ fn calls_made_together_and_awaited_in_turn_complete_without_the_watchdog() {
 #[test]
 fn a_leader_that_stops_polling_is_taken_over_by_the_watchdog() {
     check(|| {
-        let world = World::new(1);
-        let (assist, background) = start(&world);
-        let server = world.serve(1);
-        let stop = Arc::new(AtomicBool::new(false));
-        let clock = watchdog_clock(&assist, &stop);
-        world.submit(&assist, 0);
+        let model = Model::new(1, true);
+        let (world, assist) = (&model.world, &model.assist);
+        world.submit(assist, 0);
         let deaf = Waker::from(Arc::new(Unpark(thread::current())));
         let token = assist.new_token();
         if !world.reply_or_register(0, None) {
             // Leads, polls once (writing the request), and is never polled again.
             assist.wait(token, &deaf);
         }
-        sleep_until_replied(&world, 0);
-        server.join().unwrap();
-        stop.store(true, SeqCst);
-        clock.join().unwrap();
-        close_and_check_end(&world, &assist, background);
+        sleep_until_replied(world, 0);
+        model.finish();
     });
 }
 
@@ -287,17 +316,10 @@ fn a_leader_that_stops_polling_is_taken_over_by_the_watchdog() {
 #[test]
 fn a_call_nobody_awaits_is_written_by_the_watchdog() {
     check(|| {
-        let world = World::new(1);
-        let (assist, background) = start(&world);
-        let server = world.serve(1);
-        let stop = Arc::new(AtomicBool::new(false));
-        let clock = watchdog_clock(&assist, &stop);
-        world.submit(&assist, 0);
-        sleep_until_replied(&world, 0);
-        server.join().unwrap();
-        stop.store(true, SeqCst);
-        clock.join().unwrap();
-        close_and_check_end(&world, &assist, background);
+        let model = Model::new(1, true);
+        model.world.submit(&model.assist, 0);
+        sleep_until_replied(&model.world, 0);
+        model.finish();
     });
 }
 
@@ -306,24 +328,14 @@ fn a_call_nobody_awaits_is_written_by_the_watchdog() {
 #[test]
 fn a_dropped_call_sends_its_request_without_the_watchdog() {
     check(|| {
-        let world = World::new(2);
-        let (assist, background) = start(&world);
-        let server = world.serve(2);
-        world.submit(&assist, 0);
-        assist.flush();
-        let other = {
-            let (world, assist) = (world.clone(), assist.clone());
-            thread::spawn(move || {
-                world.submit(&assist, 1);
-                await_reply(&world, &assist, 1);
-            })
-        };
-        other.join().unwrap();
+        let model = Model::new(2, false);
+        model.world.submit(&model.assist, 0);
+        model.assist.flush();
+        model.caller(1).join().unwrap();
         // The dropped call's reply is read by whoever polls next: the second call's wait did,
         // or the background thread does on the router's wake-up.
-        sleep_until_replied(&world, 0);
-        server.join().unwrap();
-        close_and_check_end(&world, &assist, background);
+        sleep_until_replied(&model.world, 0);
+        model.finish();
     });
 }
 
