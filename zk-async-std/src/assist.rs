@@ -21,10 +21,11 @@
 //! A leader resigns when its reply arrives or its call is dropped. Two things could wait for a
 //! poll that never comes: a wake-up routed to a leader that keeps its call but stops polling it
 //! (a `select!` that took another branch), and a request whose caller awaits something else
-//! first. So while there is a leader or a request to write, the background thread looks every
-//! [`WATCHDOG`] and takes over what has waited since its previous look with no poll begun (a
-//! request made and not awaited goes out within two periods); after [`IDLE_TICKS`] quiet looks
-//! it stops looking until there is work again.
+//! first. So while there is a leader or a request to write, the background thread looks, and
+//! takes over what has waited since its previous look with no poll begun. It looks every
+//! [`WATCHDOG`] while work waits at its looks, and twice as far apart after each look that finds
+//! none, up to [`WATCHDOG_MAX`] (a request made and not awaited goes out within two periods);
+//! after [`IDLE`] with no poll and nothing waiting it stops looking until there is work again.
 //!
 //! The hand-over's interleavings are model-checked (with `shuttle`) by this module's tests; the
 //! timing (the watchdog) is tested through the client against a real server
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use zk_client::{BoxFuture, InlineDriver};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use sync::{park, park_timeout, Mutex, MutexGuard, Thread};
@@ -67,18 +69,15 @@ mod sync {
         shuttle::thread::spawn(f);
         Ok(())
     }
-
-    /// The current thread.
-    pub(super) fn this_thread() -> Thread {
-        current()
-    }
 }
 
-/// How often the background thread looks, while there is a leader or a request to write, that
-/// someone polls the driver.
-pub(crate) const WATCHDOG: Duration = Duration::from_millis(2);
-/// Quiet looks (100 ms) after which the background thread stops watching.
-pub(crate) const IDLE_TICKS: u32 = 50;
+/// How often the background thread looks, while there is a leader or a request to write and
+/// work waited at its last look, that someone polls the driver.
+const WATCHDOG: Duration = Duration::from_millis(2);
+/// The longest time between two looks, reached by doubling while the looks find nothing waiting.
+const WATCHDOG_MAX: Duration = Duration::from_millis(32);
+/// How long with no poll and nothing waiting before the background thread stops watching.
+const IDLE: Duration = Duration::from_millis(100);
 /// Polls of the driver one caller makes before leaving further work to the background thread.
 const MAX_ROUNDS: usize = 8;
 
@@ -102,13 +101,11 @@ struct State {
     unwritten: bool,
     /// Polls begun so far: the watchdog compares it between two looks.
     polls: u64,
-    /// The background thread looks every [`WATCHDOG`].
+    /// The background thread looks (see the module docs).
     watching: bool,
     /// The background thread has work of its own: a wake-up that found no leader, work a caller
     /// left after [`MAX_ROUNDS`], or the end of the session.
     background_due: bool,
-    /// The last token handed out.
-    tokens: u64,
     /// The background thread, once it runs.
     background: Option<Thread>,
 }
@@ -120,17 +117,22 @@ impl State {
     }
 }
 
-/// What the background thread saw at its previous look.
+/// What the background thread saw at its previous look, and when it looks next.
 #[derive(Clone, Copy)]
 struct Look {
     polls: u64,
     waiting: bool,
-    quiet: u32,
+    /// How long there has been no poll and nothing waiting.
+    quiet: Duration,
+    /// The wait before the next look.
+    period: Duration,
 }
 
 /// A driver shared by the threads that wait for it, with a background thread as a fallback.
 pub(crate) struct Assist {
     state: Mutex<State>,
+    /// The last token handed out (not part of the hand-over: no lock needed).
+    tokens: AtomicU64,
     /// The waker the driver registers everywhere.
     router: Waker,
 }
@@ -187,10 +189,10 @@ impl Assist {
                 polls: 0,
                 watching: false,
                 background_due: true,
-                tokens: 0,
                 background: None,
             }),
             router: Waker::from(Arc::new(Router(weak.clone()))),
+            tokens: AtomicU64::new(0),
         });
         let background = assist.clone();
         spawn(Box::new(move || background.run_background()))?;
@@ -257,6 +259,9 @@ impl Assist {
                 drop(st);
                 leader.wake();
             }
+            // The leader woken for an earlier wake-up has not polled yet: its poll serves this
+            // one too (and the watchdog, watching since it led, takes over if it never polls).
+            None if st.routed => {}
             None => Assist::wake_background(st),
         }
     }
@@ -283,7 +288,7 @@ impl Assist {
     /// The background thread: polls the driver for its own work, and watches that someone polls
     /// it for the rest.
     fn run_background(self: Arc<Self>) {
-        self.lock().background = Some(sync::this_thread());
+        self.lock().background = Some(sync::current());
         // What the previous look saw, while watching.
         let mut look: Option<Look> = None;
         loop {
@@ -305,12 +310,13 @@ impl Assist {
             let before = *look.get_or_insert(Look {
                 polls: st.polls,
                 waiting: st.waiting(),
-                quiet: 0,
+                quiet: Duration::ZERO,
+                period: WATCHDOG,
             });
             drop(st);
             // Each look follows a wait: taking over never spins, even while another thread
             // holds the driver.
-            park_timeout(WATCHDOG);
+            park_timeout(before.period);
             let mut st = self.lock();
             if !st.watching {
                 continue;
@@ -320,23 +326,31 @@ impl Assist {
             // not poll (a leader that stopped polling, a request not awaited).
             let stale = waiting && before.waiting && st.polls == before.polls;
             let quiet = if st.polls == before.polls && !waiting {
-                before.quiet + 1
+                before.quiet + before.period
             } else {
-                0
+                Duration::ZERO
+            };
+            let period = if waiting {
+                WATCHDOG
+            } else {
+                (before.period * 2).min(WATCHDOG_MAX)
             };
             look = Some(Look {
                 polls: st.polls,
                 waiting,
                 quiet,
+                period,
             });
-            if !stale && quiet < IDLE_TICKS {
+            if !stale && quiet < IDLE {
                 continue;
             }
             // The leader, if any, no longer gets wake-ups: this thread does.
             let demoted = st.leader.take();
-            if quiet >= IDLE_TICKS {
-                // Quiet for a while: a new leader or submission wakes this thread to watch again.
+            if quiet >= IDLE {
+                // Quiet for a while: a new leader or submission wakes this thread to watch again,
+                // from a fresh look.
                 st.watching = false;
+                look = None;
             }
             if stale {
                 st.notified = true;
@@ -351,9 +365,7 @@ impl Assist {
 
 impl InlineDriver for Assist {
     fn new_token(&self) -> u64 {
-        let mut st = self.lock();
-        st.tokens += 1;
-        st.tokens
+        self.tokens.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     fn wait(&self, token: u64, waker: &Waker) {

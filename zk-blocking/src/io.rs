@@ -151,6 +151,12 @@ pub(crate) struct Io {
     writer_thread: OnceLock<std::thread::Thread>,
     /// The session is over: the writer thread ends.
     ended: AtomicBool,
+    /// Reading made the TLS layer queue records of its own: the writer thread sends them.
+    #[cfg(feature = "tls")]
+    tls_wanted: AtomicBool,
+    /// The current connection's socket, to shut it down without waiting for a writer blocked on
+    /// a server that does not read, or a caller reading.
+    socket: Mutex<Option<(ConnectionId, TcpStream)>>,
     /// Connection attempts that ended (on threads of their own), for the I/O thread to install
     /// or discard.
     opened: Mutex<Vec<(ConnectionId, io::Result<Halves>)>>,
@@ -173,6 +179,9 @@ impl Io {
             flushing: AtomicBool::new(false),
             writer_thread: OnceLock::new(),
             ended: AtomicBool::new(false),
+            #[cfg(feature = "tls")]
+            tls_wanted: AtomicBool::new(false),
+            socket: Mutex::new(None),
             opened: Mutex::new(Vec::new()),
         })
     }
@@ -232,13 +241,26 @@ impl Io {
     pub(crate) fn run_writer(&self) {
         let _ = self.writer_thread.set(std::thread::current());
         while !self.ended.load(SeqCst) {
+            #[cfg(feature = "tls")]
+            let tls = self.tls_wanted.swap(false, SeqCst);
             if self.flush_wanted.load(SeqCst) {
                 self.flush();
-                // What the TLS layer queued on its own (an answer to the server's records).
-                #[cfg(feature = "tls")]
+            }
+            // What the TLS layer queued on its own (an answer to the server's records).
+            #[cfg(feature = "tls")]
+            if tls {
                 self.flush_tls();
             }
             std::thread::park();
+        }
+    }
+
+    /// Has the records the TLS layer queued on its own sent by the writer thread.
+    #[cfg(feature = "tls")]
+    fn flush_tls_elsewhere(&self) {
+        self.tls_wanted.store(true, SeqCst);
+        if let Some(writer) = self.writer_thread.get() {
+            writer.unpark();
         }
     }
 
@@ -318,7 +340,7 @@ impl Io {
 
     /// Blocks on `call` like [`zk_client::block_on`]; while this caller is the only one
     /// waiting and nobody else reads, it reads the socket itself, so its reply needs no
-    /// hand-over from the I/O thread (see [`block_on_reading`]).
+    /// hand-over from the I/O thread.
     pub(crate) fn wait_for<F: Future>(
         &self,
         call: F,
@@ -337,7 +359,7 @@ impl Io {
         }
         self.waiting.fetch_add(1, SeqCst);
         let _waiting = Waiting(self);
-        block_on_reading(call, timeout, |left| self.read_for_caller(left))
+        zk_client::block_on_with(call, timeout, |left| self.read_for_caller(left))
     }
 
     /// One read by a waiting caller, when it is the only one waiting and the socket is free.
@@ -425,7 +447,7 @@ impl Io {
             Next::Nothing => {}
             Next::Closed => self.closed(reader, conn),
             #[cfg(feature = "tls")]
-            Next::FlushTls => self.flush_elsewhere(),
+            Next::FlushTls => self.flush_tls_elsewhere(),
         }
     }
 
@@ -448,6 +470,16 @@ impl Io {
     /// drops both halves; only those of connection `conn` when given.
     fn disconnect(&self, conn: Option<ConnectionId>) {
         {
+            // First the socket itself: a write blocked on it, or a read, returns at once, so the
+            // locks below are free soon.
+            let mut socket = lock(&self.socket);
+            if conn.is_none() || socket.as_ref().map(|s| s.0) == conn {
+                if let Some((_, socket)) = socket.take() {
+                    let _ = socket.shutdown(Shutdown::Both);
+                }
+            }
+        }
+        {
             let mut writer = self.writer();
             if conn.is_none() || writer.as_ref().map(|w| w.conn) == conn {
                 if let Some(writer) = writer.take() {
@@ -458,54 +490,6 @@ impl Io {
         let mut reader = self.reader();
         if conn.is_none() || reader.half.as_ref().map(|h| h.0) == conn {
             Self::drop_reader(&mut reader);
-        }
-    }
-}
-
-/// Polls `fut` on this thread until it completes (`Some`) or `timeout` passes (`None`), calling
-/// `read(time left)` each time it is pending: when that returns `true` (it read the socket that
-/// delivers the reply), the future is polled again at once; otherwise the thread parks until
-/// woken.
-fn block_on_reading<F: Future>(
-    fut: F,
-    timeout: Option<Duration>,
-    mut read: impl FnMut(Option<Duration>) -> bool,
-) -> Option<F::Output> {
-    /// Wakes the blocked caller.
-    struct Unparker(std::thread::Thread);
-    impl std::task::Wake for Unparker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    // A timeout too large for the clock means no timeout.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let waker = std::task::Waker::from(Arc::new(Unparker(std::thread::current())));
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return Some(out);
-        }
-        let left = match deadline {
-            None => None,
-            Some(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return None;
-                }
-                Some(deadline - now)
-            }
-        };
-        if read(left) {
-            continue;
-        }
-        match left {
-            None => std::thread::park(),
-            Some(left) => std::thread::park_timeout(left),
         }
     }
 }
@@ -674,6 +658,11 @@ impl IoThread {
                         half: write_half,
                         out: Vec::new(),
                     }));
+                    *lock(&self.io.socket) = read_half
+                        .stream()
+                        .try_clone()
+                        .ok()
+                        .map(|socket| (conn, socket));
                     self.shared()
                         .with_session(|s| s.handle_connected(conn, now));
                     // Readable only once the session knows the connection.

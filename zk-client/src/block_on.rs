@@ -23,6 +23,19 @@ impl Wake for Unparker {
 /// Polls `fut` on this thread, parking between wake-ups, until it completes (`Some`) or
 /// `timeout` passes (`None`; the future is dropped).
 pub fn block_on<F: Future>(fut: F, timeout: Option<Duration>) -> Option<F::Output> {
+    block_on_with(fut, timeout, |_| false)
+}
+
+/// [`block_on`], calling `instead_of_parking(time left)` each time the future is pending: when
+/// it returns `true` (it did some work, such as reading the socket that delivers the reply, as
+/// zk-blocking's callers do), the future is polled again at once; otherwise the thread parks
+/// until woken.
+#[doc(hidden)]
+pub fn block_on_with<F: Future>(
+    fut: F,
+    timeout: Option<Duration>,
+    mut instead_of_parking: impl FnMut(Option<Duration>) -> bool,
+) -> Option<F::Output> {
     // A timeout too large for the clock means no timeout.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
@@ -32,15 +45,22 @@ pub fn block_on<F: Future>(fut: F, timeout: Option<Duration>) -> Option<F::Outpu
         if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
             return Some(out);
         }
-        match deadline {
-            None => std::thread::park(),
+        let left = match deadline {
+            None => None,
             Some(deadline) => {
                 let now = Instant::now();
                 if now >= deadline {
                     return None;
                 }
-                std::thread::park_timeout(deadline - now);
+                Some(deadline - now)
             }
+        };
+        if instead_of_parking(left) {
+            continue;
+        }
+        match left {
+            None => std::thread::park(),
+            Some(left) => std::thread::park_timeout(left),
         }
     }
 }

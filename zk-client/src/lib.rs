@@ -31,7 +31,7 @@ pub mod tls;
 mod watch;
 
 pub use attempt::Attempt;
-pub use block_on::block_on;
+pub use block_on::{block_on, block_on_with};
 pub use call::Pending;
 pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
 pub use driver::Driver;

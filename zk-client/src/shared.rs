@@ -9,10 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use zk_session::proto::{EventType, Response};
-use zk_session::{
-    CommonError, Event, Operation, RequestId, Session, SessionState, WatchId, WatchNotice,
-};
+use zk_session::proto::Response;
+use zk_session::{CommonError, Event, Operation, RequestId, Session, SessionState, WatchId};
 
 use crate::oneshot::{self, Sender};
 use crate::queue::{ByteLimit, EventQueue, SessionBytes};
@@ -411,17 +409,7 @@ impl Inner {
                     };
                     // Decided by the notice itself, not by the registry, which already reflects
                     // later events of the same batch.
-                    let ends = *one_shot
-                        || match &notice {
-                            WatchNotice::SessionEnded(_) => true,
-                            WatchNotice::Node { event_type, .. } => matches!(
-                                event_type,
-                                EventType::PersistentWatchRemoved
-                                    | EventType::DataWatchRemoved
-                                    | EventType::ChildWatchRemoved
-                            ),
-                            _ => false,
-                        };
+                    let ends = *one_shot || notice.is_last();
                     let event = WatchEvent::from(notice);
                     if ends {
                         queue.push_last(event, wakers);

@@ -179,6 +179,24 @@ pub enum WatchNotice {
     SessionEnded(SessionState),
 }
 
+impl WatchNotice {
+    /// Whether no notice can follow this one for the same registration, whatever its kind: the
+    /// watch was removed, or the session ended. (A one-shot registration also ends with its
+    /// first node notice.)
+    pub fn is_last(&self) -> bool {
+        match self {
+            WatchNotice::SessionEnded(_) => true,
+            WatchNotice::Node { event_type, .. } => matches!(
+                event_type,
+                EventType::PersistentWatchRemoved
+                    | EventType::DataWatchRemoved
+                    | EventType::ChildWatchRemoved
+            ),
+            WatchNotice::PossiblyMissedEvents => false,
+        }
+    }
+}
+
 /// The completion of a request: its typed operation turns it into a result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
