@@ -92,7 +92,8 @@ fn a_reply_claiming_two_gigabytes_fails_its_call_and_then_the_read_timeout_drops
     ));
 }
 
-/// A session that had a good first connection, then met `handshake` on every reconnect.
+/// A session that had a good first connection, then met `handshake` on every reconnect (each of
+/// which must present the original session).
 fn expiry_after(handshake: impl Fn(&mut Sim)) -> (Sim, std::time::Duration) {
     let mut sim = connected(config("h1:1"));
     sim.answer_pings();
@@ -108,7 +109,15 @@ fn expiry_after(handshake: impl Fn(&mut Sim)) -> (Sim, std::time::Duration) {
             break;
         }
         sim.accept_transport();
-        let _ = sim.client_frames();
+        let presented = match sim.client_frames().first() {
+            Some(ClientFrame::Connect(request)) => request.session_id,
+            other => panic!("a reconnect began with {other:?}"),
+        };
+        assert_eq!(
+            presented,
+            SessionId(1),
+            "every reconnect presents the original session"
+        );
         handshake(&mut sim);
         if sim.conn.is_some() {
             // The server keeps the connection open; the handshake then times out.
@@ -146,7 +155,15 @@ fn a_server_granting_session_id_zero_on_reconnect_never_starts_a_new_session() {
     let (sim, confirmed_at) = expiry_after(|sim| {
         sim.answer_connect(0, 30_000, false);
     });
-    assert!(sim.elapsed() - confirmed_at <= secs(40));
+    let expired_after = sim.elapsed() - confirmed_at;
+    assert!(expired_after <= secs(40));
+    assert_eq!(
+        sim.session.end_reason(),
+        Some(&SessionEnd::Unconfirmed {
+            since: expired_after
+        }),
+        "id 0 is never a grant: the session ends unconfirmed, not replaced"
+    );
     assert!(!sim.states().contains(&SessionState::Connected));
     let lost = sim.lost();
     assert_eq!(lost[0], DisconnectReason::TransportClosed);
@@ -154,8 +171,6 @@ fn a_server_granting_session_id_zero_on_reconnect_never_starts_a_new_session() {
     assert!(lost[1..]
         .iter()
         .all(|r| matches!(r, DisconnectReason::ProtocolViolation(_))));
-    // Every reconnect presented the original session, never id 0.
-    assert_eq!(sim.session.session_id(), SessionId(1));
 }
 
 /// A fresh session whose first handshake is answered with `response`: it must be refused like

@@ -669,30 +669,48 @@ fn a_watch_forgotten_before_its_reply_is_removed_as_the_reply_sets_it() {
 }
 
 #[test]
-fn a_watch_set_by_a_caller_that_ignores_it_is_removed_as_the_reply_sets_it() {
+fn a_watch_nobody_receives_is_never_set_on_the_server() {
     let mut sim = connected(config("h1:1"));
     let now = sim.now;
     let id = sim
         .session
         .submit_ignoring_watch(&ops::GetData::new("/d").watch(), None, now)
         .expect("accepted");
+    // The read goes out without its watch flag: no server watch, no removal to follow.
+    sim.drain();
+    let frames = sim.client_frames();
+    let [frame] = frames.as_slice() else {
+        panic!("expected one request, got {frames:?}");
+    };
+    match frame.request() {
+        Request::GetData(r) => assert!(!r.watch, "the watch flag was sent"),
+        other => panic!("expected the getData, got {other:?}"),
+    }
+    sim.reply(frame.xid(), ErrorCode::Ok, &get_data_reply());
+    assert!(sim.completion(id).is_some());
+    assert!(!sim.session.has_watch(id.watch_id()));
+    assert!(sim.client_frames().is_empty(), "nothing follows the reply");
+}
+
+#[test]
+fn a_persistent_watch_nobody_receives_is_removed_as_the_reply_sets_it() {
+    let mut sim = connected(config("h1:1"));
+    let now = sim.now;
+    let id = sim
+        .session
+        .submit_ignoring_watch(
+            &ops::AddWatch::new("/d", AddWatchMode::Persistent),
+            None,
+            now,
+        )
+        .expect("accepted");
     sim.drain();
     let xid = sim.client_frames()[0].xid();
-    sim.reply(xid, ErrorCode::Ok, &get_data_reply());
+    sim.reply(xid, ErrorCode::Ok, &Response::Empty);
     assert_eq!(sim.completions().len(), 1);
     assert!(!sim.session.has_watch(id.watch_id()));
     match the_only_request(&mut sim) {
         Request::RemoveWatches(r) => assert_eq!(r.path, "/d"),
         other => panic!("expected the server watch removed, got {other:?}"),
     }
-    // A call without a watch flag costs nothing of the kind.
-    let plain = sim
-        .session
-        .submit_ignoring_watch(&ops::GetData::new("/d"), None, sim.now)
-        .expect("accepted");
-    sim.drain();
-    let xid = sim.client_frames()[0].xid();
-    sim.reply(xid, ErrorCode::Ok, &get_data_reply());
-    assert!(sim.completion(plain).is_some());
-    assert!(sim.client_frames().is_empty());
 }

@@ -59,14 +59,7 @@ impl Session {
             Paths::with_spare(&self.config.chroot, std::mem::take(&mut self.spare_paths));
         let prepared = op.prepare(&mut paths);
         self.spare_paths = paths.into_spare();
-        let id = self.submit_prepared(prepared?, now)?;
-        if !watch_wanted {
-            if let Some(q) = self.queued.back_mut() {
-                if q.request.id == Some(id) && matches!(q.request.after, AfterReply::Watch { .. }) {
-                    q.request.watch_unwanted = true;
-                }
-            }
-        }
+        let id = self.submit_prepared(prepared?, watch_wanted, now)?;
         if let Some(deadline) = deadline {
             self.compact_call_deadlines();
             self.call_deadlines.push(Reverse((deadline, id)));
@@ -105,6 +98,7 @@ impl Session {
                 after: AfterReply::Nothing,
             },
             None,
+            false,
             now,
         );
     }
@@ -135,6 +129,7 @@ impl Session {
     pub(super) fn submit_prepared(
         &mut self,
         prepared: Prepared,
+        watch_wanted: bool,
         now: Instant,
     ) -> Result<RequestId, CommonError> {
         if self.outstanding >= self.config.max_in_flight {
@@ -157,11 +152,12 @@ impl Session {
         self.next_request_id += 1;
         self.outstanding += 1;
         let mut prepared = prepared;
+        let watch_unwanted = !watch_wanted && !drop_watch_flag(&mut prepared);
         self.share_persistent_watch(&mut prepared);
         if let Request::Auth(packet) = prepared.request {
             self.add_credential(packet, id);
         } else {
-            self.enqueue(prepared, Some(id), now);
+            self.enqueue(prepared, Some(id), watch_unwanted, now);
         }
         Ok(id)
     }
@@ -205,7 +201,15 @@ impl Session {
         Xid(xid)
     }
 
-    pub(super) fn enqueue(&mut self, prepared: Prepared, id: Option<RequestId>, now: Instant) {
+    /// Queues `prepared` for call `id` (none for the session's own requests); `watch_unwanted`:
+    /// the watch its reply registers is forgotten at once (nobody receives it).
+    pub(super) fn enqueue(
+        &mut self,
+        prepared: Prepared,
+        id: Option<RequestId>,
+        watch_unwanted: bool,
+        now: Instant,
+    ) {
         let xid = self.next_xid();
         let before = self.outbox.len();
         write_request(&mut self.outbox, xid, &prepared.request);
@@ -220,7 +224,7 @@ impl Session {
                 id,
                 after: prepared.after,
                 timed_out: None,
-                watch_unwanted: false,
+                watch_unwanted,
             },
             frame_len: self.outbox.len() - before,
             deadline,
@@ -245,5 +249,26 @@ impl Session {
             _ => return,
         };
         self.spare_paths.push(path);
+    }
+}
+
+/// For a call whose caller will not receive its watch: sends a watching read without its watch
+/// flag, so nothing is set on the server, and returns `true` (also when nothing watches).
+/// Returns `false` for a request that is itself a watch (addWatch): the registration its reply
+/// makes must be forgotten then.
+fn drop_watch_flag(prepared: &mut Prepared) -> bool {
+    if !matches!(prepared.after, AfterReply::Watch { .. }) {
+        return true;
+    }
+    match &mut prepared.request {
+        Request::GetData(r)
+        | Request::Exists(r)
+        | Request::GetChildren(r)
+        | Request::GetChildren2(r) => {
+            r.watch = false;
+            prepared.after = AfterReply::Nothing;
+            true
+        }
+        _ => false,
     }
 }

@@ -231,6 +231,17 @@ impl Session {
 
     pub(super) fn complete(&mut self, id: RequestId, result: Result<Response, CommonError>) {
         self.outstanding = self.outstanding.saturating_sub(1);
+        // Calls are mostly answered in the order of their deadlines: the deadline goes with the
+        // call, so no timer wake-up comes for it (compaction clears the others).
+        if let Some(Reverse((_, first))) = self.call_deadlines.peek() {
+            if *first == id {
+                self.call_deadlines.pop();
+                match self.call_deadlines.peek() {
+                    Some(Reverse((deadline, _))) => self.timers.set(Timer::CallDeadline, *deadline),
+                    None => self.timers.stop(Timer::CallDeadline),
+                }
+            }
+        }
         self.events
             .push_back(Event::Completed(Completion { id, result }));
     }

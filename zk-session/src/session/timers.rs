@@ -42,25 +42,18 @@ impl Session {
         if due.is_empty() {
             return;
         }
-        // Sent: the reply will come and must still be matched; it is discarded then.
-        let mut timed_out_in_flight = false;
+        // Sent: the reply will come and must still be matched; it is discarded then. A read
+        // timeout after `timed_out`, the server is taken for stuck (see `check_liveness`: the
+        // read timer, at most a read timeout from now, is never later than that check).
         for entry in &mut self.in_flight {
             if let Some(id) = entry.id.filter(|id| due.contains(id)) {
                 if entry.timed_out.is_none() {
                     entry.timed_out = Some(now);
-                    timed_out_in_flight = true;
                     self.events.push_back(Event::Completed(Completion {
                         id,
                         result: Err(CommonError::RequestTimeout),
                     }));
                 }
-            }
-        }
-        if timed_out_in_flight {
-            // A read timeout from now, the server is taken for stuck if it has not answered.
-            let check = now + self.read_timeout();
-            if self.timers.get(Timer::Read).is_some_and(|t| check < t) {
-                self.timers.set(Timer::Read, check);
             }
         }
         // Not sent yet: they never will be. One pass over the outbox for all of them.
