@@ -51,9 +51,6 @@ pub struct Connect {
     pub call_timeout: Option<Duration>,
     /// Delays between connection attempts (default: the client's).
     pub backoff: Option<zk_client::session::Backoff>,
-    /// Largest frame accepted from the server and largest request sent (default: the
-    /// client's).
-    pub max_frame_len: Option<usize>,
     /// Bytes of events buffered `(per watch stream, per session)` before persistent watches
     /// report `Lagged` (default: the client's).
     pub event_buffer_bytes: Option<(usize, usize)>,
@@ -134,12 +131,6 @@ impl Connect {
         self
     }
 
-    /// Sets the maximum frame length.
-    pub fn max_frame_len(mut self, len: usize) -> Connect {
-        self.max_frame_len = Some(len);
-        self
-    }
-
     /// Sets the event buffer bounds, in bytes, per watch stream and per session.
     pub fn event_buffer_bytes(mut self, per_stream: usize, per_session: usize) -> Connect {
         self.event_buffer_bytes = Some((per_stream, per_session));
@@ -178,9 +169,6 @@ impl Connect {
         if let Some(backoff) = self.backoff {
             builder = builder.backoff(backoff);
         }
-        if let Some(len) = self.max_frame_len {
-            builder = builder.max_frame_len(len);
-        }
         if let Some((per_stream, per_session)) = self.event_buffer_bytes {
             builder = builder.event_buffer_bytes(per_stream, per_session);
         }
@@ -216,10 +204,6 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     fn timeout<F: Future>(limit: Duration, fut: F) -> impl Future<Output = Option<F::Output>> {
         race(fut, Self::sleep(limit))
     }
-
-    /// A handle on `client`'s session whose calls use `timeout` as their deadline instead of
-    /// the one the client was built with (`None`: no deadline).
-    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client;
 
     /// Runs `fut` concurrently with the caller (a task, or a thread for the blocking adapter).
     fn spawn<F>(fut: F) -> Task<F::Output>
@@ -370,10 +354,6 @@ impl Adapter for TokioAdapter {
         options.builder(zk_tokio::Tokio::default()).start()
     }
 
-    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
-        client.with_call_timeout(timeout)
-    }
-
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
         tokio::time::sleep(duration)
     }
@@ -409,10 +389,6 @@ impl Adapter for AsyncStdAdapter {
         options.builder(zk_async_std::AsyncIo::default()).start()
     }
 
-    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
-        client.with_call_timeout(timeout)
-    }
-
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(duration)
     }
@@ -446,10 +422,6 @@ impl Adapter for SmolAdapter {
 
     fn start(options: &Connect) -> Result<Self::Client, ConnectError> {
         options.builder(zk_async_std::AsyncIo::default()).start()
-    }
-
-    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
-        client.with_call_timeout(timeout)
     }
 
     async fn sleep(duration: Duration) {
@@ -495,10 +467,6 @@ impl Adapter for BlockingAdapter {
             .builder(zk_blocking::Blocking)
             .start()
             .map(|client| bounded_blocking_calls(options, client))
-    }
-
-    fn with_call_timeout(client: &Self::Client, timeout: Option<Duration>) -> Self::Client {
-        client.with_call_timeout(timeout)
     }
 
     async fn sleep(duration: Duration) {

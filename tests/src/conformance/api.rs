@@ -36,6 +36,10 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// not keep the server watch.
     fn add_watch_abandoned(&self, path: &str, mode: AddWatchMode);
 
+    /// A handle on the same session whose calls use `timeout` as their deadline instead of the
+    /// one the client was built with (`None`: no deadline).
+    fn with_call_timeout(&self, timeout: Option<Duration>) -> Self;
+
     /// `close`: the final state.
     fn close(&self) -> impl Future<Output = SessionState> + Send;
 
@@ -68,6 +72,10 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
 }
 
 impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
+    fn with_call_timeout(&self, timeout: Option<Duration>) -> Self {
+        zk_client::Client::with_call_timeout(self, timeout)
+    }
+
     zk_client::for_each_operation!(async_api_operations);
 
     fn create_abandoned(&self, path: &str, data: impl Into<Bytes>, mode: CreateMode) {
@@ -107,8 +115,7 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
     }
 
     fn calls_outstanding(&self) -> usize {
-        self.shared()
-            .read_session(|s| if s.has_transmit() { 0 } else { s.in_flight() })
+        calls_outstanding(self.shared())
     }
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {
@@ -117,6 +124,10 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 }
 
 impl Api for zk_blocking::Client {
+    fn with_call_timeout(&self, timeout: Option<Duration>) -> Self {
+        zk_blocking::Client::with_call_timeout(self, timeout)
+    }
+
     zk_client::for_each_operation!(blocking_api_operations);
 
     fn create_abandoned(&self, path: &str, data: impl Into<Bytes>, mode: CreateMode) {
@@ -174,13 +185,17 @@ impl Api for zk_blocking::Client {
     }
 
     fn calls_outstanding(&self) -> usize {
-        self.shared()
-            .read_session(|s| if s.has_transmit() { 0 } else { s.in_flight() })
+        calls_outstanding(self.shared())
     }
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {
         zk_blocking::Client::end_reason(self)
     }
+}
+
+/// [`Api::calls_outstanding`], read from the session of either client.
+fn calls_outstanding(shared: &zk_client::Shared) -> usize {
+    shared.read_session(|s| if s.has_transmit() { 0 } else { s.in_flight() })
 }
 
 /// The operation methods of [`Api`], from `zk_client::for_each_operation`: the client's

@@ -356,7 +356,8 @@ pub async fn wait_for_calls_outstanding<A: Adapter>(
             A::NAME,
             client.calls_outstanding()
         );
-        A::sleep(Duration::from_millis(2)).await;
+        // No event marks a request written; the session is read every 10 ms until it is.
+        A::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -1058,16 +1058,17 @@ pub async fn length_prefix_then_silence_is_cut_by_the_read_timeout<A: Adapter>()
 /// reply: the data arrives whole.
 pub async fn frame_of_exactly_the_max_length_is_accepted<A: Adapter>() {
     let data_len = DEFAULT_MAX_FRAME_LEN - 16 - 4 - Stat::default().encoded_len();
+    let response = Response::GetData(GetDataResponse {
+        data: Bytes::from(vec![0x5au8; data_len]),
+        stat: Stat::default(),
+    });
+    // Checked here, not in the server's thread, where a failure would only end the script.
+    assert_eq!(
+        16 + response.encoded_len(),
+        DEFAULT_MAX_FRAME_LEN,
+        "the reply frame is exactly the maximum"
+    );
     let server = misbehave_on_first_call(ROOMY_MS, move |peer, xid, _| {
-        let response = Response::GetData(GetDataResponse {
-            data: Bytes::from(vec![0x5au8; data_len]),
-            stat: Stat::default(),
-        });
-        assert_eq!(
-            16 + response.encoded_len(),
-            DEFAULT_MAX_FRAME_LEN,
-            "the reply frame is exactly the maximum"
-        );
         peer.reply(xid, ZXID, ErrorCode::Ok, &response)
     });
     let zk = connect::<A>(&options(&server, ROOMY_MS)).await;
@@ -1876,7 +1877,7 @@ pub async fn with_call_timeout_none_lifts_the_builders_call_timeout<A: Adapter>(
         "the builder's call timeout",
     )
     .await;
-    let patient = A::with_call_timeout(&zk, None);
+    let patient = zk.with_call_timeout(None);
     let started = Instant::now();
     let outcome = bounded::<A, _>("a slow call without a timeout", patient.get_data("/slow")).await;
     let took = started.elapsed();
