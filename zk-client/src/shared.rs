@@ -440,11 +440,11 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use zk_session::bench_support::ConnectedSession;
     use zk_session::proto::{
         self, AddWatchMode, ErrorCode, ErrorResponse, EventType, GetDataResponse, KeeperState,
         ReplyHeader, Response, Stat, WatcherEvent, Xid, Zxid,
     };
+    use zk_session::testing::ConnectedSession;
     use zk_session::{ops, ConnectionId};
 
     use super::*;

@@ -103,7 +103,7 @@ impl StateWatcher {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use zk_session::bench_support::ConnectedSession;
+    use zk_session::testing::ConnectedSession;
     use zk_session::Action;
 
     use super::*;

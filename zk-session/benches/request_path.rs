@@ -4,8 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use zk_session::bench_support::ConnectedSession;
 use zk_session::ops::{GetData, Operation};
+use zk_session::testing::ConnectedSession;
 
 fn one_request(c: &mut Criterion) {
     let mut s = ConnectedSession::new(1024);

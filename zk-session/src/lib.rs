@@ -25,7 +25,8 @@
 //!   completions, watch notices).
 //!
 //! After any input or command the driver drains all four outputs; the order in which it drains
-//! them does not matter, and draining gives the session no new work (polling only takes). Time must never go backwards between calls. Terminal states
+//! them does not matter, and draining gives the session no new work (polling only takes).
+//! Time must never go backwards between calls. Terminal states
 //! ([`SessionState::Expired`], [`SessionState::AuthFailed`], [`SessionState::Closed`]) are
 //! sticky: every later submission fails at once with the terminal reason.
 //!
@@ -98,14 +99,20 @@
 //!     session.handle_data(*conn, &buf[..n], Instant::now());
 //! }
 //! ```
+//!
+//! # Testing code built on the session
+//!
+//! The `testing` feature adds the `testing` module (a scripted fake server in virtual time, which
+//! replays exactly and checks the draining promises above as it goes) and `fuzzing` (the
+//! fuzzers' entry point). This crate's own tests, its fuzz target and its benchmarks all run on
+//! that one fake server.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[doc(hidden)]
-pub mod bench_support;
 pub mod config;
 pub mod error;
 pub mod event;
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 pub mod hosts;
 pub mod ops;
@@ -113,6 +120,8 @@ pub mod path;
 pub mod probe;
 mod rng;
 mod session;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod timer;
 pub mod watches;
 

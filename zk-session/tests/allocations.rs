@@ -5,8 +5,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use zk_session::bench_support::ConnectedSession;
 use zk_session::ops::{GetData, Operation};
+use zk_session::testing::ConnectedSession;
 
 struct Counting;
 

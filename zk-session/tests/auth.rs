@@ -3,17 +3,10 @@
 mod support;
 
 use bytes::Bytes;
-use support::{config, connected, secs, ClientFrame, Sim};
+use support::{config, connected, get_data_reply, secs, ClientFrame, Sim};
 use zk_session::ops;
-use zk_session::proto::{ErrorCode, GetDataResponse, OpCode, Request, Response, Stat, Xid};
+use zk_session::proto::{ErrorCode, OpCode, Request, Response, Xid};
 use zk_session::{CommonError, SessionState, WatchNotice};
-
-fn get_data_reply() -> Response {
-    Response::GetData(GetDataResponse {
-        data: Bytes::from_static(b"d"),
-        stat: Stat::default(),
-    })
-}
 
 /// The credential an auth frame carries, checking it travels with xid -4.
 fn credential(frame: &ClientFrame) -> (String, Bytes) {
@@ -54,7 +47,7 @@ fn credentials_are_replayed_first_after_every_reconnect() {
     // A watch, so the reconnection has watches to re-register.
     sim.submit(&ops::GetData::new("/w").watch());
     let xid = sim.client_frames()[0].xid();
-    sim.reply_ok(xid, get_data_reply());
+    sim.reply_ok(xid, get_data_reply(b"d"));
     sim.completions();
 
     // Added while disconnected, behind a queued request.
@@ -94,7 +87,7 @@ fn credentials_are_replayed_first_after_every_reconnect() {
         [c]
     );
     sim.reply_ok(frames[3].xid(), Response::Empty);
-    sim.reply_ok(frames[4].xid(), get_data_reply());
+    sim.reply_ok(frames[4].xid(), get_data_reply(b"d"));
     assert_eq!(
         sim.completions().iter().map(|c| c.id).collect::<Vec<_>>(),
         [queued]

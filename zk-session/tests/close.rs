@@ -3,18 +3,10 @@
 
 mod support;
 
-use bytes::Bytes;
-use support::{config, connected, ms, secs, ClientFrame, Sim};
+use support::{config, connected, get_data_reply, ms, secs, ClientFrame, Sim};
 use zk_session::ops;
-use zk_session::proto::{ErrorCode, GetDataResponse, OpCode, Response, SessionId, Stat};
+use zk_session::proto::{ErrorCode, OpCode, Response, SessionId};
 use zk_session::{CommonError, SessionState, WatchNotice};
-
-fn get_data_reply() -> Response {
-    Response::GetData(GetDataResponse {
-        data: Bytes::from_static(b"d"),
-        stat: Stat::default(),
-    })
-}
 
 /// Closed for good: no deadline, no connection, every submission refused with Closed.
 fn assert_closed_for_good(sim: &mut Sim) {
@@ -59,8 +51,8 @@ fn close_sends_close_session_after_earlier_requests_and_closes_on_its_reply() {
         sim.session.submit(&ops::GetData::new("/late"), sim.now),
         Err(CommonError::Closed)
     );
-    sim.reply_ok(frames[0].xid(), get_data_reply());
-    sim.reply_ok(frames[1].xid(), get_data_reply());
+    sim.reply_ok(frames[0].xid(), get_data_reply(b"d"));
+    sim.reply_ok(frames[1].xid(), get_data_reply(b"d"));
     let done = sim.completions();
     assert_eq!(done.iter().map(|c| c.id).collect::<Vec<_>>(), [a, b]);
     assert!(done.iter().all(|c| c.result.is_ok()));
@@ -148,7 +140,7 @@ fn close_while_disconnected_waits_for_a_connection_then_sends_close_session() {
     let frames = sim.client_frames();
     let ops: Vec<OpCode> = frames.iter().map(|f| f.opcode()).collect();
     assert_eq!(ops, [OpCode::GetData, OpCode::CloseSession]);
-    sim.reply_ok(frames[0].xid(), get_data_reply());
+    sim.reply_ok(frames[0].xid(), get_data_reply(b"d"));
     assert!(sim.completion(queued).expect("completed").result.is_ok());
     sim.reply_ok(frames[1].xid(), Response::Empty);
     assert_eq!(sim.session.state(), SessionState::Closed);

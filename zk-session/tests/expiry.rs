@@ -5,19 +5,10 @@ mod support;
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use support::{config, connected, ms, secs, ClientFrame, Sim};
+use support::{config, connected, get_data_reply, ms, secs, ClientFrame, Sim};
 use zk_session::ops;
-use zk_session::proto::{
-    AddWatchMode, ErrorCode, ErrorResponse, GetDataResponse, Response, SessionId, Stat,
-};
+use zk_session::proto::{AddWatchMode, ErrorCode, ErrorResponse, Response, SessionId};
 use zk_session::{CommonError, Event, RequestId, SessionState, WatchId, WatchNotice};
-
-fn get_data_reply() -> Response {
-    Response::GetData(GetDataResponse {
-        data: Bytes::from_static(b"d"),
-        stat: Stat::default(),
-    })
-}
 
 /// Replies to the single request the client just wrote.
 fn answer(sim: &mut Sim, response: Response) {
@@ -45,7 +36,7 @@ fn completions_once(sim: &mut Sim) -> HashMap<RequestId, Result<Response, Common
 fn session_with_work_in_the_handshake() -> (Sim, Vec<WatchId>, Vec<RequestId>, Vec<RequestId>) {
     let mut sim = connected(config("h1:1,h2:2"));
     let one_shot = sim.submit(&ops::GetData::new("/d").watch());
-    answer(&mut sim, get_data_reply());
+    answer(&mut sim, get_data_reply(b"d"));
     let persistent = sim.submit(&ops::AddWatch::new("/p", AddWatchMode::Persistent));
     answer(
         &mut sim,

@@ -5,19 +5,10 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{config, ClientFrame, Sim};
+use support::{config, get_data_reply, ClientFrame, Sim};
 use zk_session::ops::{self, Operation};
-use zk_session::proto::{
-    ErrorCode, GetDataResponse, Request, Response, SessionId, Stat, StatResponse, Xid, Zxid,
-};
+use zk_session::proto::{ErrorCode, Request, Response, SessionId, Stat, StatResponse, Xid, Zxid};
 use zk_session::{CommonError, DisconnectReason, Event, SessionState};
-
-fn get_data_reply(data: &'static [u8]) -> Response {
-    Response::GetData(GetDataResponse {
-        data: Bytes::from_static(data),
-        stat: Stat::default(),
-    })
-}
 
 #[test]
 fn handshake_sends_only_the_connect_request_until_the_response() {

@@ -250,11 +250,7 @@ fn a_call_past_its_deadline_fails_with_request_timeout_and_its_late_reply_is_dis
     c.max_in_flight = 1;
     let mut sim = connected(c);
     let now = sim.now;
-    let id = sim
-        .session
-        .submit_with_deadline(&ops::GetData::new("/a"), Some(now + ms(500)), now)
-        .expect("accepted");
-    sim.drain();
+    let id = sim.submit_with_deadline(&ops::GetData::new("/a"), Some(now + ms(500)));
     let xid = sent_xid(&mut sim);
     sim.advance(ms(499));
     assert_eq!(sim.completion(id), None);
@@ -291,15 +287,7 @@ fn a_call_queued_past_its_deadline_is_never_sent() {
     let mut sim = connected(c);
     sim.drop_transport();
     let early = sim.submit(&ops::GetData::new("/early"));
-    let kept = {
-        let now = sim.now;
-        let id = sim
-            .session
-            .submit_with_deadline(&ops::GetData::new("/kept"), None, now)
-            .expect("accepted");
-        sim.drain();
-        id
-    };
+    let kept = sim.submit_with_deadline(&ops::GetData::new("/kept"), None);
     let late = sim.submit(&ops::GetData::new("/late"));
     sim.advance(secs(2));
     for id in [early, late] {
@@ -329,11 +317,7 @@ fn a_call_queued_past_its_deadline_is_never_sent() {
 fn a_watching_call_that_timed_out_does_not_keep_the_watch_its_late_reply_set() {
     let mut sim = connected(config("h1:1"));
     let now = sim.now;
-    let id = sim
-        .session
-        .submit_with_deadline(&ops::GetData::new("/w").watch(), Some(now + ms(100)), now)
-        .expect("accepted");
-    sim.drain();
+    let id = sim.submit_with_deadline(&ops::GetData::new("/w").watch(), Some(now + ms(100)));
     let xid = sent_xid(&mut sim);
     sim.advance(ms(100));
     assert_eq!(
@@ -410,11 +394,7 @@ fn an_add_auth_that_timed_out_before_any_connection_is_never_presented() {
     let mut sim = connected(config("h1:1"));
     sim.drop_transport();
     let now = sim.now;
-    let auth = sim
-        .session
-        .submit_with_deadline(&ops::AddAuth::digest("u", "p"), Some(now + secs(1)), now)
-        .expect("accepted");
-    sim.drain();
+    let auth = sim.submit_with_deadline(&ops::AddAuth::digest("u", "p"), Some(now + secs(1)));
     sim.advance(secs(1));
     assert_eq!(
         sim.completion(auth).map(|c| c.result),
@@ -466,11 +446,7 @@ fn deadlines_of_completed_calls_are_not_kept() {
     );
     // A later call still gets its own deadline.
     let now = sim.now;
-    let late = sim
-        .session
-        .submit_with_deadline(&ops::Exists::new("/late"), Some(now + secs(1)), now)
-        .expect("accepted");
-    sim.drain();
+    let late = sim.submit_with_deadline(&ops::Exists::new("/late"), Some(now + secs(1)));
     sim.advance(secs(1));
     assert_eq!(
         sim.completion(late).map(|c| c.result),

@@ -3,19 +3,10 @@
 mod support;
 
 use bytes::{Bytes, BytesMut};
-use support::{config, connected, ClientFrame, Sim};
+use support::{config, connected, get_data_reply, ClientFrame, Sim};
 use zk_session::ops;
-use zk_session::proto::{
-    self, ErrorCode, GetDataResponse, ReplyHeader, Response, SessionId, Stat, Zxid,
-};
+use zk_session::proto::{self, ErrorCode, ReplyHeader, Response, SessionId, Zxid};
 use zk_session::{Action, ConnectionId, SessionState};
-
-fn get_data_reply(data: &'static [u8]) -> Response {
-    Response::GetData(GetDataResponse {
-        data: Bytes::from_static(data),
-        stat: Stat::default(),
-    })
-}
 
 /// A well-formed reply frame for `xid` that would complete a request if it were accepted.
 fn reply_bytes(xid: proto::Xid) -> Vec<u8> {

@@ -2,21 +2,13 @@
 
 mod support;
 
-use bytes::Bytes;
-use support::{config, connected, Sim};
+use support::{config, connected, get_data_reply, Sim};
 use zk_session::ops;
 use zk_session::proto::{
-    AddWatchMode, ErrorCode, ErrorResponse, EventType, GetChildren2Response, GetDataResponse,
-    OpCode, Request, Response, SetWatches2, Stat, StatResponse, Zxid,
+    AddWatchMode, ErrorCode, ErrorResponse, EventType, GetChildren2Response, OpCode, Request,
+    Response, SetWatches2, Stat, StatResponse, Zxid,
 };
 use zk_session::{SessionState, WatchId, WatchNotice};
-
-fn get_data_reply() -> Response {
-    Response::GetData(GetDataResponse {
-        data: Bytes::from_static(b"d"),
-        stat: Stat::default(),
-    })
-}
 
 /// Submits `op`, answers it with `err` / `response`, and returns its watch id.
 fn watch_with<O: ops::Operation>(
@@ -38,7 +30,7 @@ fn data_watch(sim: &mut Sim, path: &str) -> WatchId {
         sim,
         &ops::GetData::new(path).watch(),
         ErrorCode::Ok,
-        get_data_reply(),
+        get_data_reply(b"d"),
     )
 }
 
@@ -255,7 +247,7 @@ fn set_watches_is_split_into_batches_of_about_128_kb_of_paths() {
         sim.reply_ok(f.xid(), Response::Empty);
     }
     assert!(sim.completions().is_empty());
-    sim.reply_ok(last_frame.xid(), get_data_reply());
+    sim.reply_ok(last_frame.xid(), get_data_reply(b"d"));
     let done = sim.completions();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].id, queued);
@@ -451,7 +443,7 @@ fn forgetting_a_watch_keeps_the_server_watch_another_pending_request_sets() {
         !sent.contains(&OpCode::RemoveWatches),
         "removing the server watch would disarm the pending request's: {sent:?}"
     );
-    sim.reply_ok(pending[0].xid(), get_data_reply());
+    sim.reply_ok(pending[0].xid(), get_data_reply(b"d"));
     let second = sim.completions()[0].id.watch_id();
     assert!(sim.session.has_watch(second));
     // With no request pending any more, forgetting the last registration removes it.
@@ -479,7 +471,7 @@ fn one_shot_watches_share_a_persistent_watch_on_their_path_and_keep_it_while_the
         !request.watch,
         "the one-shot must not replace the persistent watch"
     );
-    sim.reply_ok(frames[0].xid(), get_data_reply());
+    sim.reply_ok(frames[0].xid(), get_data_reply(b"d"));
     assert_eq!(sim.completions().len(), 1);
     let one_shot = id.watch_id();
 
@@ -580,7 +572,7 @@ fn a_shared_one_shot_whose_persistent_watch_went_meanwhile_is_armed_with_set_wat
         unreachable!()
     };
     assert!(!request.watch, "sent to share the persistent watch");
-    sim.reply_ok(get.xid(), get_data_reply());
+    sim.reply_ok(get.xid(), get_data_reply(b"d"));
     assert!(sim.completion(id).expect("completed").result.is_ok());
     let frames = sim.client_frames();
     let rearm: Vec<_> = set_watches(&frames);
@@ -627,7 +619,7 @@ fn dropping_a_one_shot_beside_a_pending_watch_does_not_pass_for_a_persistent_wat
     let pending = sim.submit(&ops::GetData::new("/p").watch());
     let frames = sim.client_frames();
     sim.session.forget_watch(first, sim.now);
-    sim.reply_ok(frames[0].xid(), get_data_reply());
+    sim.reply_ok(frames[0].xid(), get_data_reply(b"d"));
     assert!(sim.completion(pending).is_some());
 
     sim.submit(&ops::GetChildren::new("/p").watch());
@@ -686,7 +678,7 @@ fn a_watch_nobody_receives_is_never_set_on_the_server() {
         Request::GetData(r) => assert!(!r.watch, "the watch flag was sent"),
         other => panic!("expected the getData, got {other:?}"),
     }
-    sim.reply(frame.xid(), ErrorCode::Ok, &get_data_reply());
+    sim.reply(frame.xid(), ErrorCode::Ok, &get_data_reply(b"d"));
     assert!(sim.completion(id).is_some());
     assert!(!sim.session.has_watch(id.watch_id()));
     assert!(sim.client_frames().is_empty(), "nothing follows the reply");
