@@ -256,6 +256,27 @@ fn misbehave_on_first_call(
     })
 }
 
+/// A client of `server` ([`ROOMY_MS`]), whose first connection misbehaves as soon as it is
+/// established: the client, watched from its start (the violation may come before `connect`
+/// would return), drops that connection (Connected and Disconnected only, never an end), then
+/// reconnects to the same session and closes cleanly.
+async fn first_connection_dropped_at_once<A: Adapter>(server: &FakeServer) {
+    let zk = A::start(&options(server, ROOMY_MS)).expect("start a client");
+    let mut states = zk.state_watcher();
+    let seen = wait_for_state::<A>(&mut states, SLACK, "the dropped first connection", |s| {
+        s == SessionState::Disconnected
+    })
+    .await;
+    assert!(
+        seen.iter()
+            .all(|s| matches!(s, SessionState::Connected | SessionState::Disconnected)),
+        "[{}] {seen:?}",
+        A::NAME
+    );
+    expect_reconnected::<A>(&zk, &mut states, server, 2).await;
+    assert_eq!(zk.close().await, SessionState::Closed);
+}
+
 /// The connection survived what the server did: a call (`what`) works, the session is
 /// connected on the one connection the server saw, and it closes cleanly.
 async fn kept_then_closed<A: Adapter>(zk: &A::Client, server: &FakeServer, what: &str) {
@@ -1294,11 +1315,7 @@ pub async fn reply_while_nothing_is_in_flight_drops_the_connection<A: Adapter>()
         }
         peer.serve()
     });
-    // Watched from the start: the violation may come before `connect` would return.
-    let zk = A::start(&options(&server, ROOMY_MS)).expect("start a client");
-    let mut states = zk.state_watcher();
-    expect_reconnection::<A>(&zk, &mut states, &server, 2).await;
-    assert_eq!(zk.close().await, SessionState::Closed);
+    first_connection_dropped_at_once::<A>(&server).await;
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1693,20 +1710,7 @@ pub async fn second_connect_response_drops_the_connection<A: Adapter>() {
         }
         peer.serve()
     });
-    let zk = A::start(&options(&server, ROOMY_MS)).expect("start a client");
-    let mut states = zk.state_watcher();
-    let seen = wait_for_state::<A>(&mut states, SLACK, "the dropped first connection", |s| {
-        s == SessionState::Disconnected
-    })
-    .await;
-    assert!(
-        seen.iter()
-            .all(|s| matches!(s, SessionState::Connected | SessionState::Disconnected)),
-        "[{}] {seen:?}",
-        A::NAME
-    );
-    expect_reconnected::<A>(&zk, &mut states, &server, 2).await;
-    assert_eq!(zk.close().await, SessionState::Closed);
+    first_connection_dropped_at_once::<A>(&server).await;
 }
 
 /// A server that answers pings but never the call: without a call timeout the call stays

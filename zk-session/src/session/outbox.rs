@@ -260,13 +260,22 @@ fn drop_watch_flag(prepared: &mut Prepared) -> bool {
     if !matches!(prepared.after, AfterReply::Watch { .. }) {
         return true;
     }
-    match &mut prepared.request {
+    let cleared = clear_watch_flag(&mut prepared.request);
+    if cleared {
+        prepared.after = AfterReply::Nothing;
+    }
+    cleared
+}
+
+/// Sends a read that can carry a watch flag (getData, exists, getChildren) without it; returns
+/// whether `request` is such a read.
+pub(super) fn clear_watch_flag(request: &mut Request) -> bool {
+    match request {
         Request::GetData(r)
         | Request::Exists(r)
         | Request::GetChildren(r)
         | Request::GetChildren2(r) => {
             r.watch = false;
-            prepared.after = AfterReply::Nothing;
             true
         }
         _ => false,

@@ -85,15 +85,8 @@ impl Session {
         if !persistent_pending && !self.watches.one_shot_would_replace_persistent(path, kind) {
             return;
         }
-        match &mut prepared.request {
-            Request::GetData(r)
-            | Request::Exists(r)
-            | Request::GetChildren(r)
-            | Request::GetChildren2(r) => {
-                r.watch = false;
-                *shared = true;
-            }
-            _ => {}
+        if super::outbox::clear_watch_flag(&mut prepared.request) {
+            *shared = true;
         }
     }
 
