@@ -152,8 +152,7 @@ impl Session {
         self.next_request_id += 1;
         self.outstanding += 1;
         let mut prepared = prepared;
-        let watch_unwanted = !watch_wanted && !drop_watch_flag(&mut prepared);
-        self.share_persistent_watch(&mut prepared);
+        let watch_unwanted = self.prepare_watch(&mut prepared, watch_wanted);
         if let Request::Auth(packet) = prepared.request {
             self.add_credential(packet, id);
         } else {
@@ -249,35 +248,5 @@ impl Session {
             _ => return,
         };
         self.spare_paths.push(path);
-    }
-}
-
-/// For a call whose caller will not receive its watch: sends a watching read without its watch
-/// flag, so nothing is set on the server, and returns `true` (also when nothing watches).
-/// Returns `false` for a request that is itself a watch (addWatch): the registration its reply
-/// makes must be forgotten then.
-fn drop_watch_flag(prepared: &mut Prepared) -> bool {
-    if !matches!(prepared.after, AfterReply::Watch { .. }) {
-        return true;
-    }
-    let cleared = clear_watch_flag(&mut prepared.request);
-    if cleared {
-        prepared.after = AfterReply::Nothing;
-    }
-    cleared
-}
-
-/// Sends a read that can carry a watch flag (getData, exists, getChildren) without it; returns
-/// whether `request` is such a read.
-pub(super) fn clear_watch_flag(request: &mut Request) -> bool {
-    match request {
-        Request::GetData(r)
-        | Request::Exists(r)
-        | Request::GetChildren(r)
-        | Request::GetChildren2(r) => {
-            r.watch = false;
-            true
-        }
-        _ => false,
     }
 }

@@ -126,8 +126,7 @@ impl Session {
                 let watching = matches!(entry.after, AfterReply::Watch { .. });
                 self.finish(entry, result, now);
                 if watching {
-                    // A watch it was to set may have been the last need of a kept one.
-                    self.remove_unneeded_watches(now);
+                    self.after_watch_reply(now);
                 }
             }
         }
@@ -167,47 +166,9 @@ impl Session {
     ) {
         match &entry.after {
             AfterReply::Nothing => {}
-            AfterReply::Watch {
-                path,
-                on_ok,
-                on_no_node,
-                shared,
-            } => {
-                let kind = match &result {
-                    // An addWatch whose reply body carries an error set nothing.
-                    Ok(Response::AddWatch(r)) if !r.err.is_ok() => None,
-                    Ok(_) => Some(*on_ok),
-                    Err(CommonError::Server(ErrorCode::NoNode)) => *on_no_node,
-                    Err(_) => None,
-                };
-                if let (Some(kind), Some(id)) = (kind, entry.id) {
-                    self.watches.add(path.clone(), kind, id.watch_id());
-                    if *shared {
-                        self.rearm_shared_watch(path, kind, now);
-                    }
-                }
-            }
+            AfterReply::Watch { .. } => self.watch_reply(&entry, &result, now),
             AfterReply::RemoveWatches { path, watcher_type } => {
-                if matches!(
-                    result,
-                    Ok(_) | Err(CommonError::Server(ErrorCode::NoWatcher))
-                ) {
-                    let client_path = self.client_path(path);
-                    let events = &mut self.events;
-                    self.watches
-                        .remove_matching(path, *watcher_type, |watch, event_type| {
-                            events.push_back(Event::Watch {
-                                watch,
-                                notice: WatchNotice::Node {
-                                    event_type,
-                                    path: client_path.clone(),
-                                },
-                            });
-                        });
-                    if matches!(watcher_type, WatcherType::Data | WatcherType::Children) {
-                        self.restore_persistent_watches(path, now);
-                    }
-                }
+                self.removal_reply(path, *watcher_type, &result, now)
             }
         }
         match entry.id {
@@ -259,19 +220,7 @@ impl Session {
         if event.event_type == EventType::None {
             return;
         }
-        let chroot = &self.config.chroot;
-        let events = &mut self.events;
-        self.watches
-            .dispatch(event.event_type, &event.path, |watch, event_type, path| {
-                events.push_back(Event::Watch {
-                    watch,
-                    notice: WatchNotice::Node {
-                        event_type,
-                        path: chroot.to_client(path).unwrap_or(path).to_owned(),
-                    },
-                });
-            });
-        self.remove_unneeded_watches(now);
+        self.deliver_node_event(event.event_type, &event.path, now);
     }
 
     pub(super) fn handle_auth_reply(&mut self, err: ErrorCode, now: Instant) {

@@ -10,75 +10,8 @@ use std::collections::{HashMap, HashSet};
 
 use zk_proto::{EventType, Request, SetWatches, SetWatches2, WatcherType, Zxid};
 
-/// Identifies one watch registration: the id of the request that set it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct WatchId(pub u64);
-
-/// The kinds of watch a client can hold on a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WatchKind {
-    /// One-shot, set by getData or by exists on an existing node: fires on data change or
-    /// deletion.
-    Data,
-    /// One-shot, set by exists on a missing node: fires on creation.
-    Exist,
-    /// One-shot, set by getChildren: fires on a child change or deletion of the node.
-    Child,
-    /// Persistent (addWatch): every data and child event of the node.
-    Persistent,
-    /// Persistent-recursive (addWatch): created / deleted / data-changed events of the node and
-    /// every descendant; never NodeChildrenChanged.
-    PersistentRecursive,
-}
-
-impl WatchKind {
-    /// Whether the registration ends when it fires.
-    pub fn is_one_shot(self) -> bool {
-        matches!(self, WatchKind::Data | WatchKind::Exist | WatchKind::Child)
-    }
-
-    fn uses_server_data_table(self) -> bool {
-        !matches!(self, WatchKind::Child)
-    }
-
-    fn uses_server_child_table(self) -> bool {
-        !matches!(self, WatchKind::Data | WatchKind::Exist)
-    }
-
-    fn matches_watcher_type(self, watcher_type: WatcherType) -> bool {
-        match watcher_type {
-            WatcherType::Children => self == WatchKind::Child,
-            WatcherType::Data => matches!(self, WatchKind::Data | WatchKind::Exist),
-            WatcherType::Persistent => self == WatchKind::Persistent,
-            WatcherType::PersistentRecursive => self == WatchKind::PersistentRecursive,
-            _ => true,
-        }
-    }
-
-    /// Whether a one-shot watch of this kind set on a path replaces, on a 3.8 server, a
-    /// persistent watch of kind `persistent` there. Such a server keeps one mode per path in
-    /// each of its two watch tables (ZOOKEEPER-4466), and an addWatch enters both. A data or
-    /// exist watch shares the data table with every persistent kind; a child watch conflicts
-    /// only with a plain persistent watch, which delivers NodeChildrenChanged itself (a
-    /// recursive one never does, so beside it the child watch is set normally).
-    pub(crate) fn displaces(self, persistent: WatchKind) -> bool {
-        self.is_one_shot()
-            && !persistent.is_one_shot()
-            && (self != WatchKind::Child || persistent == WatchKind::Persistent)
-    }
-
-    /// The event a registration of this kind receives when it is removed.
-    fn removed_event(self) -> EventType {
-        match self {
-            WatchKind::Data | WatchKind::Exist => EventType::DataWatchRemoved,
-            WatchKind::Child => EventType::ChildWatchRemoved,
-            WatchKind::Persistent | WatchKind::PersistentRecursive => {
-                EventType::PersistentWatchRemoved
-            }
-        }
-    }
-}
+use super::server_rules::{self, ServerRemoval};
+use super::{WatchId, WatchKind};
 
 #[derive(Debug, Clone, Copy)]
 struct Registration {
@@ -126,14 +59,14 @@ impl WatchRegistry {
     }
 
     /// Whether a one-shot watch of `kind` on `path` would replace the server's persistent
-    /// watch there (see [`WatchKind::displaces`]); a kept persistent watch counts whatever its
-    /// kind.
+    /// watch there ([`server_rules::one_shot_displaces`]); a kept persistent watch counts
+    /// whatever its kind.
     pub(crate) fn one_shot_would_replace_persistent(&self, path: &str, kind: WatchKind) -> bool {
         self.lingering.contains(path)
-            || self
-                .by_path
-                .get(path)
-                .is_some_and(|regs| regs.iter().any(|r| kind.displaces(r.kind)))
+            || self.by_path.get(path).is_some_and(|regs| {
+                regs.iter()
+                    .any(|r| server_rules::one_shot_displaces(kind, r.kind))
+            })
     }
 
     /// Paths where the server keeps a persistent watch that no registration needs any more,
@@ -175,8 +108,8 @@ impl WatchRegistry {
     ///
     /// A node created or deleted under a path that holds both a child registration and a
     /// persistent-recursive one (or a lingering persistent watch) also fires the child
-    /// registration with NodeChildrenChanged on the parent: the server sends no such event
-    /// under a recursive watch, which on servers before 3.9 replaces the child watch.
+    /// registration with NodeChildrenChanged on the parent
+    /// ([`server_rules::derives_parent_child_event`]).
     pub(crate) fn dispatch(
         &mut self,
         event_type: EventType,
@@ -184,7 +117,7 @@ impl WatchRegistry {
         mut deliver: impl FnMut(WatchId, EventType, &str),
     ) {
         let may_derive = self.persistent > 0 || !self.lingering.is_empty();
-        if may_derive && matches!(event_type, EventType::NodeCreated | EventType::NodeDeleted) {
+        if may_derive && server_rules::derives_parent_child_event(event_type) {
             if let Some(parent) = ancestors(path).nth(1) {
                 let covered_by_recursive = self.lingering.contains(parent)
                     || self.by_path.get(parent).is_some_and(|regs| {
@@ -209,26 +142,14 @@ impl WatchRegistry {
         deliver: &mut impl FnMut(WatchId, EventType, &str),
         one_shots_only: bool,
     ) {
-        let fires_one_shot = |kind: WatchKind| match event_type {
-            EventType::NodeCreated | EventType::NodeDataChanged => {
-                matches!(kind, WatchKind::Data | WatchKind::Exist)
-            }
-            EventType::NodeChildrenChanged => kind == WatchKind::Child,
-            EventType::NodeDeleted => kind.is_one_shot(),
-            _ => false,
-        };
-        let recursive_applies = matches!(
-            event_type,
-            EventType::NodeCreated | EventType::NodeDataChanged | EventType::NodeDeleted
-        );
-        let node_event = recursive_applies || event_type == EventType::NodeChildrenChanged;
-        if !node_event {
+        if !server_rules::is_node_event(event_type) {
             return;
         }
+        let recursive_applies = server_rules::recursive_receives(event_type);
         if let Some(regs) = self.by_path.get_mut(path) {
             let mut removed = Vec::new();
             regs.retain(|r| {
-                let one_shot = fires_one_shot(r.kind);
+                let one_shot = server_rules::one_shot_fires(r.kind, event_type);
                 let persistent = !one_shots_only
                     && (r.kind == WatchKind::Persistent
                         || (r.kind == WatchKind::PersistentRecursive && recursive_applies));
@@ -274,34 +195,24 @@ impl WatchRegistry {
         if !kind.is_one_shot() {
             self.persistent -= 1;
         }
-        let need_data = regs.iter().any(|r| r.kind.uses_server_data_table());
-        let need_child = regs.iter().any(|r| r.kind.uses_server_child_table());
-        let emptied = regs.is_empty();
-        if emptied {
+        let shared = self.lingering.contains(&path);
+        let removal =
+            server_rules::server_watch_to_remove(kind, shared, regs.iter().map(|r| r.kind));
+        if regs.is_empty() {
             self.by_path.remove(&path);
         }
-        if self.lingering.contains(&path) {
-            // The server's persistent watch serves what remains: no partial removal (on 3.8 it
-            // would strip the persistent watch from one of its tables); all of it with the last.
-            if emptied {
-                self.lingering.remove(&path);
-                return Some((path, kind, Some(WatcherType::Any)));
+        let server_type = match removal {
+            ServerRemoval::None => None,
+            ServerRemoval::Remove(watcher_type) => {
+                if watcher_type == WatcherType::Any {
+                    self.lingering.remove(&path);
+                }
+                Some(watcher_type)
             }
-            return Some((path, kind, None));
-        }
-        if !kind.is_one_shot() && !emptied && !self.has_persistent_on(&path) {
-            // One-shot registrations remain, served by this persistent watch (they set none of
-            // their own, or theirs was replaced): keep it until they go.
-            self.lingering.insert(path.clone());
-            return Some((path, kind, None));
-        }
-        let drop_data = kind.uses_server_data_table() && !need_data;
-        let drop_child = kind.uses_server_child_table() && !need_child;
-        let server_type = match (drop_data, drop_child) {
-            (true, true) => Some(WatcherType::Any),
-            (true, false) => Some(WatcherType::Data),
-            (false, true) => Some(WatcherType::Children),
-            (false, false) => None,
+            ServerRemoval::KeepShared => {
+                self.lingering.insert(path.clone());
+                None
+            }
         };
         Some((path, kind, server_type))
     }
@@ -323,7 +234,7 @@ impl WatchRegistry {
         };
         let mut gone = Vec::new();
         regs.retain(|r| {
-            let hit = r.kind.matches_watcher_type(watcher_type);
+            let hit = server_rules::removal_ends(r.kind, watcher_type);
             if hit {
                 gone.push(*r);
             }
@@ -337,7 +248,7 @@ impl WatchRegistry {
             if !r.kind.is_one_shot() {
                 self.persistent -= 1;
             }
-            removed(r.id, r.kind.removed_event());
+            removed(r.id, server_rules::removed_event(r.kind));
         }
     }
 
