@@ -17,6 +17,9 @@ use crate::shared::Shared;
 const BUDGET: usize = 32;
 /// Size of the read buffer.
 const READ_CHUNK: usize = 64 * 1024;
+/// Capacity the write buffer keeps once written: a burst of large requests leaves no lasting
+/// heap, steady traffic allocates nothing.
+const KEPT_WRITE_CAPACITY: usize = 64 * 1024;
 
 struct Connection<T> {
     id: ConnectionId,
@@ -164,6 +167,7 @@ impl<R: Runtime> Driver<R> {
         }
         if !failed && c.written == c.out.len() {
             c.out.clear();
+            c.out.shrink_to(KEPT_WRITE_CAPACITY);
             c.written = 0;
             if c.needs_flush {
                 match c.transport.poll_flush(cx) {

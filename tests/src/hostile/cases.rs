@@ -1630,6 +1630,68 @@ pub async fn silence_after_the_handshake_is_cut_by_the_read_timeout<A: Adapter>(
     assert_eq!(zk.close().await, SessionState::Closed);
 }
 
+/// Payload of each call that fills the socket of a server that stops reading.
+const STALL_PAYLOAD: usize = 512 << 10;
+/// Calls of [`STALL_PAYLOAD`] each: 8 MiB, more than the socket buffers of both ends hold
+/// while the receiver does not read (its receive buffer does not grow unless it reads).
+const STALL_CALLS: usize = 16;
+
+/// A server that stops reading after the handshake (and sends nothing): the client's writes
+/// fill both socket buffers and block (zk-blocking's callers write on their own threads, so
+/// one is blocked in `write` holding the connection's writer). The read timeout must still
+/// drop the connection: every call written fails with ConnectionLoss by then, not when the
+/// server goes away, the client reconnects, and the 8 MiB of requests leave the heap within
+/// the hostile suite's bound.
+pub async fn server_that_stops_reading_is_cut_by_the_read_timeout<A: Adapter>() {
+    let server = FakeServer::scripted(|peer| {
+        peer.handshake(SESSION, TIMEOUT_MS)?;
+        if peer.index() == 0 {
+            return peer.stall();
+        }
+        peer.serve()
+    });
+    let zk = connect::<A>(&options(&server, TIMEOUT_MS)).await;
+    let connected_at = Instant::now();
+    let mut states = zk.state_watcher();
+    let payload = Bytes::from(vec![b's'; STALL_PAYLOAD]);
+    let calls: Vec<_> = (0..STALL_CALLS)
+        .map(|i| {
+            let caller = zk.clone();
+            let payload = payload.clone();
+            A::spawn(async move { caller.set_data(&format!("/stall-{i}"), payload, None).await })
+        })
+        .collect();
+    let mut lost = 0;
+    for (i, call) in calls.into_iter().enumerate() {
+        let outcome = bounded::<A, _>("a call to a server that stopped reading", call).await;
+        match outcome {
+            Err(zk_client::ops::SetDataError::Common(CommonError::ConnectionLoss)) => lost += 1,
+            // Not written yet when the connection was dropped (zk-blocking's callers leave
+            // their frames to the one writing): sent on the next connection, and answered.
+            Ok(_) => {}
+            other => panic!(
+                "[{}] call {i} to a server that stopped reading: {other:?}",
+                A::NAME
+            ),
+        }
+    }
+    assert!(
+        lost > 0,
+        "[{}] the calls written to a server that stopped reading fail with ConnectionLoss",
+        A::NAME
+    );
+    let took = connected_at.elapsed();
+    let read = read_timeout(TIMEOUT_MS);
+    assert!(
+        took <= read + SLACK,
+        "[{}] the calls to a server that stopped reading ended {took:?} after the handshake; \
+         the read timeout is {read:?}",
+        A::NAME
+    );
+    expect_reconnection::<A>(&zk, &mut states, &server, 2).await;
+    assert_eq!(zk.close().await, SessionState::Closed);
+}
+
 /// A valid reply trickled one byte every 200 ms: bytes keep arriving but no frame completes,
 /// so the read timeout drops the connection; the call fails with ConnectionLoss.
 pub async fn reply_trickled_one_byte_every_200_ms_is_cut_by_the_read_timeout<A: Adapter>() {

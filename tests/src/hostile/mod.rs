@@ -243,6 +243,7 @@ macro_rules! hostile_tests {
             }
             liveness {
                 silence_after_the_handshake_is_cut_by_the_read_timeout,
+                server_that_stops_reading_is_cut_by_the_read_timeout,
                 reply_trickled_one_byte_every_200_ms_is_cut_by_the_read_timeout,
                 close_after_every_handshake_reconnects_at_most_once_a_second,
                 second_connect_response_drops_the_connection,

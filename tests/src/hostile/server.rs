@@ -548,6 +548,15 @@ impl Peer {
         }
     }
 
+    /// Neither reads nor writes until the server stops: what the client sends piles up in the
+    /// socket buffers until its writes block.
+    pub fn stall(&mut self) -> io::Result<()> {
+        while !self.stopped() {
+            thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
     /// Closes the connection gracefully: everything written reaches the client before the
     /// end of stream (the client's unread requests are drained rather than answered with a
     /// reset), waiting at most a couple of seconds for the client to close its side.

@@ -379,12 +379,15 @@ impl Session {
             Phase::Ready(_) => true,
             _ => return 0,
         };
-        if ready {
-            self.promote_outbox();
+        let mut written = take_frames(&mut self.control, buf);
+        if ready && !self.outbox.is_empty() {
+            // Behind the control frames, as `promote_outbox` would put them, without copying
+            // them there first.
+            written += take_frames(&mut self.outbox, buf);
+            self.in_flight
+                .extend(self.queued.drain(..).map(|q| q.request));
+            self.timers.stop(Timer::QueueDeadline);
         }
-        let written = self.control.len();
-        buf.put_slice(&self.control);
-        self.control.clear();
         if written > 0 && ready {
             self.timers.set(Timer::Ping, now + self.ping_interval());
         }
@@ -428,4 +431,20 @@ mod tests {
         assert_eq!(session.next_xid(), Xid(1));
         assert_eq!(session.next_xid(), Xid(2));
     }
+}
+
+/// Capacity a frame buffer keeps once emptied: enough for the frames of ordinary traffic, so
+/// that steady work allocates nothing, while a burst of large requests leaves no lasting heap.
+const KEPT_BUFFER_CAPACITY: usize = 64 << 10;
+
+/// Appends every frame of `frames` to `buf` and empties `frames`, releasing its memory if a
+/// burst grew it past [`KEPT_BUFFER_CAPACITY`]. Returns the bytes moved.
+fn take_frames<B: BufMut>(frames: &mut BytesMut, buf: &mut B) -> usize {
+    let len = frames.len();
+    buf.put_slice(frames);
+    frames.clear();
+    if frames.capacity() > KEPT_BUFFER_CAPACITY {
+        *frames = BytesMut::new();
+    }
+    len
 }
