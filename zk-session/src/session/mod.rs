@@ -418,21 +418,6 @@ impl Session {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xids_wrap_from_i32_max_to_one_never_zero_or_negative() {
-        let config = Config::new("h:1").expect("valid connect string");
-        let mut session = Session::new(config, Instant::now()).expect("valid config");
-        session.next_xid = i32::MAX;
-        assert_eq!(session.next_xid(), Xid(i32::MAX));
-        assert_eq!(session.next_xid(), Xid(1));
-        assert_eq!(session.next_xid(), Xid(2));
-    }
-}
-
 /// Capacity a frame buffer keeps once emptied: enough for the frames of ordinary traffic, so
 /// that steady work allocates nothing, while a burst of large requests leaves no lasting heap.
 const KEPT_BUFFER_CAPACITY: usize = 64 << 10;
@@ -447,4 +432,19 @@ fn take_frames<B: BufMut>(frames: &mut BytesMut, buf: &mut B) -> usize {
         *frames = BytesMut::new();
     }
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xids_wrap_from_i32_max_to_one_never_zero_or_negative() {
+        let config = Config::new("h:1").expect("valid connect string");
+        let mut session = Session::new(config, Instant::now()).expect("valid config");
+        session.next_xid = i32::MAX;
+        assert_eq!(session.next_xid(), Xid(i32::MAX));
+        assert_eq!(session.next_xid(), Xid(1));
+        assert_eq!(session.next_xid(), Xid(2));
+    }
 }
