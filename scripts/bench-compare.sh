@@ -7,6 +7,11 @@
 #
 # pinned: the server's JVM on the last CPU and both benchmarks on the others (as zk-bench's
 # own --pin, which cannot be combined with --connect); shared: every process on every CPU.
+# KEEP_AWAKE=1 also runs, on the clients' CPUs, a process that wakes every millisecond and does
+# nothing else, for both builds alike. On this machine (a virtual machine with the haltpoll
+# cpuidle driver) the CPU a process is charged per wake-up grows with how long its CPU was
+# idle before; a client that sleeps in fewer, longer stretches can measure more CPU per call
+# for the same work. Keeping the CPU awake takes that out of the comparison.
 # Each run writes OUTDIR/{old,new}-N.md; compare them side by side with
 #   python3 scripts/bench-table.py OUTDIR
 # Example (the review of session 5):
@@ -21,7 +26,9 @@ old_tree=$(mktemp -d /tmp/zk-bench-old.XXXXXX)
 old_target=${OLD_TARGET_DIR:-/tmp/zk-bench-old-target}
 fifo=$(mktemp -u /tmp/zk-harness-in.XXXXXX)
 harness_out=$(mktemp /tmp/zk-harness-out.XXXXXX)
+keeper=
 cleanup() {
+    [ -n "$keeper" ] && kill "$keeper" 2>/dev/null || true
     exec 3>&- 2>/dev/null || true
     git -C "$root" worktree remove --force "$old_tree" 2>/dev/null || true
     rm -f "$fifo" "$harness_out"
@@ -45,7 +52,12 @@ if [ "$cpus" = pinned ]; then
     taskset -a -p -c "$last" "$jvm" >/dev/null
     client=(taskset -c "0-$((last - 1))")
 fi
-echo "server $connect (JVM $jvm), CPUs $cpus"
+if [ "${KEEP_AWAKE:-0}" = 1 ]; then
+    "${client[@]}" python3 -c 'import time
+while True: time.sleep(0.001)' &
+    keeper=$!
+fi
+echo "server $connect (JVM $jvm), CPUs $cpus, keep awake ${KEEP_AWAKE:-0}"
 for i in $(seq 1 "$reps"); do
     for v in old new; do
         if [ "$v" = old ]; then bin=$old_target/release/zk-bench; else bin=$root/target/release/zk-bench; fi

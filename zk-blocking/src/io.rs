@@ -86,9 +86,9 @@ impl ReadHalf {
     }
 }
 
-/// Capacity a writer's buffer keeps once written: a burst of large requests leaves no lasting
-/// heap, steady traffic allocates nothing.
-const KEPT_WRITE_CAPACITY: usize = 64 * 1024;
+/// Capacity a writer's buffer may keep once written: steady traffic (up to this much per
+/// write) reuses it, while a burst of large requests leaves no lasting heap.
+const KEPT_WRITE_CAPACITY: usize = 1 << 20;
 
 /// The write half of a connection, shared by the writers under [`Io`]'s mutex.
 enum WriteHalf {

@@ -17,9 +17,9 @@ use crate::shared::Shared;
 const BUDGET: usize = 32;
 /// Size of the read buffer.
 const READ_CHUNK: usize = 64 * 1024;
-/// Capacity the write buffer keeps once written: a burst of large requests leaves no lasting
-/// heap, steady traffic allocates nothing.
-const KEPT_WRITE_CAPACITY: usize = 64 * 1024;
+/// Capacity the write buffer may keep once written: steady traffic (up to this much per
+/// write) reuses it, while a burst of large requests leaves no lasting heap.
+const KEPT_WRITE_CAPACITY: usize = 1 << 20;
 
 struct Connection<T> {
     id: ConnectionId,

@@ -1632,8 +1632,8 @@ pub async fn silence_after_the_handshake_is_cut_by_the_read_timeout<A: Adapter>(
 
 /// Payload of each call that fills the socket of a server that stops reading.
 const STALL_PAYLOAD: usize = 512 << 10;
-/// Calls of [`STALL_PAYLOAD`] each: 8 MiB, more than the socket buffers of both ends hold
-/// while the receiver does not read (its receive buffer does not grow unless it reads).
+/// Calls of [`STALL_PAYLOAD`] each: 8 MiB, more than the client's send buffer holds (Linux's
+/// default `tcp_wmem` maximum is 4 MiB) beside the stalled server's minimal receive buffer.
 const STALL_CALLS: usize = 16;
 
 /// A server that stops reading after the handshake (and sends nothing): the client's writes
@@ -1662,10 +1662,14 @@ pub async fn server_that_stops_reading_is_cut_by_the_read_timeout<A: Adapter>() 
         })
         .collect();
     let mut lost = 0;
+    let mut first_lost = None;
     for (i, call) in calls.into_iter().enumerate() {
         let outcome = bounded::<A, _>("a call to a server that stopped reading", call).await;
         match outcome {
-            Err(zk_client::ops::SetDataError::Common(CommonError::ConnectionLoss)) => lost += 1,
+            Err(zk_client::ops::SetDataError::Common(CommonError::ConnectionLoss)) => {
+                lost += 1;
+                first_lost.get_or_insert_with(|| connected_at.elapsed());
+            }
             // Not written yet when the connection was dropped (zk-blocking's callers leave
             // their frames to the one writing): sent on the next connection, and answered.
             Ok(_) => {}
@@ -1686,6 +1690,15 @@ pub async fn server_that_stops_reading_is_cut_by_the_read_timeout<A: Adapter>() 
         took <= read + SLACK,
         "[{}] the calls to a server that stopped reading ended {took:?} after the handshake; \
          the read timeout is {read:?}",
+        A::NAME
+    );
+    // Seen no earlier than it happened: a connection dropped before the read timeout (by
+    // anything but the liveness rule) fails this.
+    let first_lost = first_lost.unwrap_or(took);
+    assert!(
+        first_lost >= read - ms(200),
+        "[{}] a call was lost {first_lost:?} after the handshake, before the read timeout \
+         ({read:?})",
         A::NAME
     );
     expect_reconnection::<A>(&zk, &mut states, &server, 2).await;

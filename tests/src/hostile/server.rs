@@ -549,8 +549,10 @@ impl Peer {
     }
 
     /// Neither reads nor writes until the server stops: what the client sends piles up in the
-    /// socket buffers until its writes block.
+    /// socket buffers until its writes block. The receive buffer is made as small as the
+    /// system allows first, so that the client's send buffer is what fills.
     pub fn stall(&mut self) -> io::Result<()> {
+        rustix::net::sockopt::set_socket_recv_buffer_size(&self.stream, 0)?;
         while !self.stopped() {
             thread::sleep(Duration::from_millis(10));
         }

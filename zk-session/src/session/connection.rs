@@ -301,7 +301,7 @@ impl Session {
             self.set_state(SessionState::Disconnected);
         }
         if !self.config.queue_while_disconnected {
-            self.outbox.clear();
+            clear_frames(&mut self.outbox);
             for q in std::mem::take(&mut self.queued) {
                 if let Some(id) = q.request.id {
                     self.complete(id, Err(CommonError::ConnectionLoss));

@@ -418,20 +418,26 @@ impl Session {
     }
 }
 
-/// Capacity a frame buffer keeps once emptied: enough for the frames of ordinary traffic, so
-/// that steady work allocates nothing, while a burst of large requests leaves no lasting heap.
-const KEPT_BUFFER_CAPACITY: usize = 64 << 10;
+/// Capacity a frame buffer may keep once emptied: steady traffic (up to this much per write)
+/// reuses its buffer, while a burst of large requests leaves no lasting heap.
+const KEPT_BUFFER_CAPACITY: usize = 1 << 20;
 
-/// Appends every frame of `frames` to `buf` and empties `frames`, releasing its memory if a
-/// burst grew it past [`KEPT_BUFFER_CAPACITY`]. Returns the bytes moved.
+/// Appends every frame of `frames` to `buf` and empties `frames` ([`clear_frames`]). Returns
+/// the bytes moved.
 fn take_frames<B: BufMut>(frames: &mut BytesMut, buf: &mut B) -> usize {
     let len = frames.len();
     buf.put_slice(frames);
-    frames.clear();
+    clear_frames(frames);
+    len
+}
+
+/// Empties `frames`, releasing its memory if it holds more than [`KEPT_BUFFER_CAPACITY`].
+fn clear_frames(frames: &mut BytesMut) {
     if frames.capacity() > KEPT_BUFFER_CAPACITY {
         *frames = BytesMut::new();
+    } else {
+        frames.clear();
     }
-    len
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ impl Session {
             return;
         }
         self.control.extend_from_slice(&self.outbox);
-        self.outbox.clear();
+        clear_frames(&mut self.outbox);
         self.in_flight
             .extend(self.queued.drain(..).map(|q| q.request));
         self.timers.stop(Timer::QueueDeadline);

@@ -188,9 +188,9 @@ impl Session {
 
     /// Rule 2 of [`server_rules`]: a removal of a path's data or child watches strips a
     /// persistent watch there from one of the server's two watch tables, which would then miss
-    /// those events for good. Sets every persistent watch of the path again, and tells each one that events
-    /// may have been missed in between (on later servers the removal did not touch them, and
-    /// setting them again changes nothing).
+    /// those events for good. Sets every persistent watch of the path again, and tells each
+    /// one that events may have been missed in between (on later servers the removal did not
+    /// touch them, and setting them again changes nothing).
     fn restore_persistent_watches(&mut self, path: &str, now: Instant) {
         for (watch, kind) in self.watches.persistent_on(path) {
             let mode = match kind {

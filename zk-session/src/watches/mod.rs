@@ -4,8 +4,8 @@
 //! * `registry`: which registrations exist for which paths, how a notification reaches every
 //!   registration it matches, and how the whole set is re-registered after a reconnect.
 //! * `server_rules`: what a 3.8 server does with a session's watches (one mode per path,
-//!   removals that strip persistent watches, recursive watches that replace child watches), in
-//!   one place.
+//!   removals that strip persistent watches, recursive watches that replace child watches,
+//!   shared persistent watches kept for one-shots), in one place.
 
 mod registry;
 pub(crate) mod server_rules;

@@ -1,8 +1,9 @@
 //! What a ZooKeeper server does with a session's watches, as far as the client must know it to
-//! keep its promises: every rule the session follows about the server's watch tables is here,
-//! each with the server behaviour it answers. [`crate::watches::WatchRegistry`] keeps the
-//! bookkeeping and the session's `watching` module acts on these answers; neither decides a
-//! rule of its own.
+//! keep its promises: the rules of the server's watch tables that the session follows, each
+//! stated once, with the server behaviour it answers. [`crate::watches::WatchRegistry`] keeps
+//! the bookkeeping (which registrations exist, which paths hold a shared persistent watch) and
+//! asks these functions; the session's `watching` module is the only session code that acts
+//! on the answers.
 //!
 //! A server keeps, per session, two watch tables: a data table (getData and exists watches, and
 //! every persistent kind) and a child table (getChildren watches, and every persistent kind).
@@ -17,13 +18,16 @@
 //!    sets its persistent watches there again and reports that events may have been missed
 //!    ([`removal_strips_persistent`]).
 //! 3. **A recursive watch replaces a child watch**: a persistent-recursive watch never delivers
-//!    NodeChildrenChanged, and a getChildren watch beside it is replaced by it (rule 1). The
-//!    client derives NodeChildrenChanged on the parent from the creation or deletion of a child
-//!    ([`derives_parent_child_event`]).
+//!    NodeChildrenChanged, and an addWatch of the recursive kind on a path that holds a
+//!    getChildren watch replaces that watch in the child table. The client sets child watches
+//!    beside a recursive one normally and derives NodeChildrenChanged on the parent from the
+//!    creation or deletion of a child ([`derives_parent_child_event`]).
 //! 4. **A shared persistent watch outlives its registration** while one-shot registrations it
 //!    serves remain: removing it would leave them without a server watch; and no partial removal
 //!    is sent for a path whose server watch is such a shared persistent one, which rule 2 would
-//!    strip ([`server_watch_to_remove`]).
+//!    strip ([`server_watch_to_remove`]). Whatever its kind was, a kept watch is treated as
+//!    the one that does the most: one-shots beside it share it (rule 1) and NodeChildrenChanged
+//!    is derived under it (rule 3), so no event is missed either way.
 //!
 //! Later servers keep separate modes (ZOOKEEPER-4466 is fixed in 3.9); the tests run against
 //! 3.8, where every rule above holds.
