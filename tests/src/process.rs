@@ -295,7 +295,7 @@ fn all_threads_stopped(pid: u32) -> bool {
     };
     tasks.flatten().all(|task| {
         // A thread that vanished meanwhile is not running either.
-        state_of(&task.path().join("stat")).map_or(true, |state| "TtZX".contains(state))
+        state_of(&task.path().join("stat")).is_none_or(|state| "TtZX".contains(state))
     })
 }
 

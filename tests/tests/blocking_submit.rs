@@ -34,7 +34,7 @@ fn submitted_calls_are_applied_in_call_order_and_each_gets_its_own_result() {
         let created = call.wait(Some(Duration::from_secs(10))).expect("create");
         // Sequence numbers follow call order.
         assert!(
-            last.as_ref().map_or(true, |prev| prev < &created.path),
+            last.as_ref().is_none_or(|prev| prev < &created.path),
             "call {i} created {} after {last:?}",
             created.path
         );

@@ -37,7 +37,7 @@
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
-use zk_client::{BoxFuture, InlineDriver};
+use zk_client::adapter::{BoxFuture, InlineDriver};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};

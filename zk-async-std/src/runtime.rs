@@ -10,7 +10,8 @@ use crate::stream::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::sync::Arc;
 
-use zk_client::{BoxFuture, HostAddr, InlineDriver, Runtime, Transport};
+use zk_client::adapter::{BoxFuture, InlineDriver, Runtime, Transport};
+use zk_client::HostAddr;
 
 use crate::assist::Assist;
 

@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use zk_client::adapter::{block_on, BuilderParts, Launch};
 use zk_client::proto::SessionId;
 use zk_client::session::Operation;
-use zk_client::{
-    block_on, BuilderParts, CommonError, ConnectError, Launch, Pending, SessionState, StateWatcher,
-};
+use zk_client::{CommonError, ConnectError, Pending, SessionState, StateWatcher};
 
 use crate::io::{Connector, Io, IoThread};
 
@@ -165,7 +164,7 @@ impl<O: Operation> Submitted<O> {
 impl<O: Operation> Submitted<O> {
     /// Whether the result is here: [`Submitted::wait`] would return at once.
     pub fn is_ready(&self) -> bool {
-        self.pending.as_ref().map_or(true, Pending::is_ready)
+        self.pending.as_ref().is_none_or(Pending::is_ready)
     }
 }
 
@@ -204,7 +203,7 @@ impl Client {
 
     /// The shared core (for tests).
     #[doc(hidden)]
-    pub fn shared(&self) -> &Arc<zk_client::Shared> {
+    pub fn shared(&self) -> &Arc<zk_client::adapter::Shared> {
         self.inner.shared()
     }
 

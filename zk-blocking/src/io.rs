@@ -32,8 +32,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use zk_client::adapter::{Attempt, Shared, PROBE_STEP_TIMEOUT};
 use zk_client::session::{Action, ConnectionId, Session};
-use zk_client::{Attempt, CommonError, HostAddr, Shared, PROBE_STEP_TIMEOUT};
+use zk_client::{CommonError, HostAddr};
 
 /// Longest single wait of the I/O thread, so it notices work even without a deadline.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -345,7 +346,7 @@ impl Io {
             .unwrap_or(Err(E::from(CommonError::RequestTimeout)))
     }
 
-    /// Blocks on `call` like [`zk_client::block_on`]; while this caller is the only one
+    /// Blocks on `call` like [`zk_client::adapter::block_on`]; while this caller is the only one
     /// waiting and nobody else reads, it reads the socket itself, so its reply needs no
     /// hand-over from the I/O thread.
     pub(crate) fn wait_for<F: Future>(
@@ -366,7 +367,7 @@ impl Io {
         }
         self.waiting.fetch_add(1, SeqCst);
         let _waiting = Waiting(self);
-        zk_client::block_on_with(call, timeout, |left| self.read_for_caller(left))
+        zk_client::adapter::block_on_with(call, timeout, |left| self.read_for_caller(left))
     }
 
     /// One read by a waiting caller, when it is the only one waiting and the socket is free.

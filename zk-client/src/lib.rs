@@ -5,11 +5,12 @@
 //! here (or, for `zk-blocking`, a blocking twin of it), so the API, its types and its
 //! guarantees are the same everywhere.
 //!
-//! Inside: a [`Shared`] core holding the `zk_session::Session` and routing its completions,
-//! watch notices and state changes to the handles that wait for them; an async [`Driver`]
-//! written against the [`Runtime`] and [`Transport`] traits, which runs as a task of the runtime
+//! Inside: a `Shared` core holding the `zk_session::Session` and routing its completions,
+//! watch notices and state changes to the handles that wait for them; an async `Driver`
+//! written against the `Runtime` and `Transport` traits, which runs as a task of the runtime
 //! or, for runtimes whose cross-thread wake-ups are costly, is polled by the tasks awaiting
-//! replies through the runtime's [`InlineDriver`]; and the handles themselves.
+//! replies through the runtime's `InlineDriver`; and the handles themselves. What only adapter
+//! crates need is in [`adapter`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -30,15 +31,10 @@ mod timeout;
 pub mod tls;
 mod watch;
 
-pub use attempt::Attempt;
-pub use block_on::{block_on, block_on_with};
 pub use call::Pending;
-pub use client::{BuilderParts, Client, ClientBuilder, ConnectError, Launch};
-pub use driver::Driver;
-pub use runtime::{BoxFuture, InlineDriver, Runtime, Transport, PROBE_STEP_TIMEOUT};
+pub use client::{Client, ClientBuilder, ConnectError};
 pub use shared::{
-    Clock, DriverSignal, EventLimits, Shared, DEFAULT_EVENT_CAPACITY, DEFAULT_SESSION_BUFFER_BYTES,
-    DEFAULT_STREAM_BUFFER_BYTES,
+    DEFAULT_EVENT_CAPACITY, DEFAULT_SESSION_BUFFER_BYTES, DEFAULT_STREAM_BUFFER_BYTES,
 };
 pub use state::StateWatcher;
 pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
@@ -47,6 +43,18 @@ pub use zk_session as session;
 pub use zk_session::ops;
 pub use zk_session::proto;
 pub use zk_session::{CommonError, HostAddr, SessionEnd, SessionState};
+
+/// What an adapter crate needs to run the client on a runtime: the session's shared core, the
+/// async driver and the runtime traits it is written against, the connection attempt, the
+/// launch hook and a thread-parking `block_on`. Applications never need it.
+pub mod adapter {
+    pub use crate::attempt::Attempt;
+    pub use crate::block_on::{block_on, block_on_with};
+    pub use crate::client::{BuilderParts, Launch};
+    pub use crate::driver::Driver;
+    pub use crate::runtime::{BoxFuture, InlineDriver, Runtime, Transport, PROBE_STEP_TIMEOUT};
+    pub use crate::shared::{Clock, DriverSignal, EventLimits, Shared};
+}
 
 /// What the operation list's expansion names in other crates.
 #[doc(hidden)]

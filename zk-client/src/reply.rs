@@ -33,7 +33,7 @@ impl Reply {
 
     /// Whether the reply is here (or will never come): waiting would not block.
     pub(crate) fn is_ready(&self) -> bool {
-        self.rx.as_ref().map_or(true, Receiver::is_ready)
+        self.rx.as_ref().is_none_or(Receiver::is_ready)
     }
 
     /// Blocks until the reply arrives (`None`: it never will) or `timeout` passes (`Err`).

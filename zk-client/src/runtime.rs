@@ -47,7 +47,7 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     fn spawn(&self, task: BoxFuture<()>) -> io::Result<()> {
         std::thread::Builder::new()
             .name("zk-session".into())
-            .spawn(move || crate::block_on(task, None))
+            .spawn(move || crate::block_on::block_on(task, None))
             .map(drop)
     }
 
@@ -239,7 +239,7 @@ mod tests {
             let runtime = Mute::new(silent_connect);
             let started = *runtime.clock.lock().unwrap();
             let probe = probe_read_write(runtime.clone(), host.clone());
-            let answer = crate::block_on(probe, Some(Duration::from_secs(10)));
+            let answer = crate::block_on::block_on(probe, Some(Duration::from_secs(10)));
             assert_eq!(answer, Some(false), "silent connect: {silent_connect}");
             let took = *runtime.clock.lock().unwrap() - started;
             assert!(

@@ -108,7 +108,7 @@ mod tests {
 
     use super::*;
     use crate::queue::EventQueue;
-    use crate::EventLimits;
+    use crate::shared::EventLimits;
 
     fn events(capacity: usize) -> EventLimits {
         EventLimits {

@@ -16,10 +16,51 @@ pub const DEFAULT_PORT: u16 = 2181;
 #[non_exhaustive]
 pub enum ConfigError {
     /// The connect string names no host.
-    #[error("the connect string names no host")]
+    #[error("the connect string names no host (expected host:port[,host:port...][/chroot])")]
     NoHosts,
+    /// The connect string is a URL.
+    #[error(
+        "{input:?} is a URL, not a connect string: write host:port[,host:port...][/chroot], \
+         without \"{scheme}://\""
+    )]
+    Url {
+        /// The connect string as given.
+        input: String,
+        /// The URL's scheme.
+        scheme: String,
+    },
+    /// A host entry is empty: two commas in a row, or a comma at either end.
+    #[error(
+        "host {position} of the connect string is empty (two commas in a row, or a comma at \
+         an end)"
+    )]
+    EmptyHost {
+        /// Its position in the list, from 1.
+        position: usize,
+    },
+    /// A port is not a number from 1 to 65535.
+    #[error("bad port {port:?} in {entry:?}: expected a number from 1 to 65535")]
+    BadPort {
+        /// The host entry.
+        entry: String,
+        /// The port as written.
+        port: String,
+    },
+    /// An IPv6 address without brackets in a list of several hosts, where its last group could
+    /// be taken for a port.
+    #[error(
+        "{entry:?}: in a list of hosts an IPv6 address goes in brackets, with its port after \
+         them: [address]:port"
+    )]
+    UnbracketedIpv6 {
+        /// The host entry.
+        entry: String,
+    },
     /// A host entry could not be parsed.
-    #[error("bad host {0:?} in the connect string (expected host, host:port or [ipv6]:port)")]
+    #[error(
+        "bad host {0:?} in the connect string (expected host, host:port, [ipv6] or \
+         [ipv6]:port)"
+    )]
     BadHost(String),
     /// The chroot is not a valid path.
     #[error("bad chroot: {0}")]
@@ -40,31 +81,51 @@ pub struct ConnectString {
 
 impl ConnectString {
     /// Parses `host1:port1,host2:port2/chroot`. Ports default to 2181; IPv6 literals are written
-    /// in brackets (`[::1]:2181`), or bare without a port.
+    /// in brackets (`[::1]:2181`), or bare without a port when they are the only host.
+    ///
+    /// Every mistake is refused here, with an error saying what was expected: a URL
+    /// (`zk://...`), an empty entry (`a,,b`), a port outside 1-65535, an unbracketed IPv6
+    /// address in a list (`a,::1:2181`), anything after a bracketed address but a port.
     pub fn parse(s: &str) -> Result<ConnectString, ConfigError> {
         let s = s.trim();
+        if let Some((scheme, _)) = s.split_once("://") {
+            return Err(ConfigError::Url {
+                input: s.to_owned(),
+                scheme: scheme.to_owned(),
+            });
+        }
         let (hosts_part, chroot) = match s.find('/') {
             Some(i) => (&s[..i], Chroot::new(&s[i..])?),
             None => (s, Chroot::none()),
         };
-        let mut hosts = Vec::new();
-        for entry in hosts_part.split(',') {
-            let entry = entry.trim();
-            if entry.is_empty() {
-                continue;
-            }
-            hosts.push(parse_host(entry)?);
-        }
-        if hosts.is_empty() {
+        if hosts_part.trim().is_empty() {
             return Err(ConfigError::NoHosts);
+        }
+        let entries: Vec<&str> = hosts_part.split(',').map(str::trim).collect();
+        let several = entries.len() > 1;
+        let mut hosts = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.into_iter().enumerate() {
+            if entry.is_empty() {
+                return Err(ConfigError::EmptyHost { position: i + 1 });
+            }
+            hosts.push(parse_host(entry, several)?);
         }
         Ok(ConnectString { hosts, chroot })
     }
 }
 
-fn parse_host(entry: &str) -> Result<HostAddr, ConfigError> {
+/// Parses one host entry; `in_list`: the connect string names several hosts.
+fn parse_host(entry: &str, in_list: bool) -> Result<HostAddr, ConfigError> {
     let bad = || ConfigError::BadHost(entry.to_owned());
-    let parse_port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad);
+    let parse_port = |p: &str| {
+        p.parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| ConfigError::BadPort {
+                entry: entry.to_owned(),
+                port: p.to_owned(),
+            })
+    };
     if let Some(rest) = entry.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;
         if host.is_empty() {
@@ -76,6 +137,9 @@ fn parse_host(entry: &str) -> Result<HostAddr, ConfigError> {
         };
         return Ok(HostAddr::new(host, port));
     }
+    if entry.contains(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '@' | '?' | '#')) {
+        return Err(bad());
+    }
     match entry.matches(':').count() {
         0 => Ok(HostAddr::new(entry, DEFAULT_PORT)),
         1 => {
@@ -85,7 +149,12 @@ fn parse_host(entry: &str) -> Result<HostAddr, ConfigError> {
             }
             Ok(HostAddr::new(host, parse_port(port)?))
         }
-        _ => Ok(HostAddr::new(entry, DEFAULT_PORT)),
+        _ if in_list => Err(ConfigError::UnbracketedIpv6 {
+            entry: entry.to_owned(),
+        }),
+        // A bare IPv6 address, alone: it must be one.
+        _ if entry.parse::<std::net::Ipv6Addr>().is_ok() => Ok(HostAddr::new(entry, DEFAULT_PORT)),
+        _ => Err(bad()),
     }
 }
 
@@ -315,30 +384,114 @@ mod tests {
     #[test]
     fn bad_connect_strings_are_typed_errors() {
         assert_eq!(ConnectString::parse(""), Err(ConfigError::NoHosts));
-        assert_eq!(ConnectString::parse(" , /x"), Err(ConfigError::NoHosts));
-        assert!(matches!(
-            ConnectString::parse("h:x"),
-            Err(ConfigError::BadHost(_))
-        ));
-        assert!(matches!(
-            ConnectString::parse("h:0"),
-            Err(ConfigError::BadHost(_))
-        ));
-        assert!(matches!(
+        assert_eq!(ConnectString::parse(" /x"), Err(ConfigError::NoHosts));
+        assert_eq!(
+            ConnectString::parse(" , /x"),
+            Err(ConfigError::EmptyHost { position: 1 })
+        );
+        let bad_port = |entry: &str, port: &str| ConfigError::BadPort {
+            entry: entry.into(),
+            port: port.into(),
+        };
+        assert_eq!(ConnectString::parse("h:x"), Err(bad_port("h:x", "x")));
+        assert_eq!(ConnectString::parse("h:0"), Err(bad_port("h:0", "0")));
+        assert_eq!(
             ConnectString::parse("h:70000"),
-            Err(ConfigError::BadHost(_))
-        ));
-        assert!(matches!(
-            ConnectString::parse("[::1"),
-            Err(ConfigError::BadHost(_))
-        ));
-        assert!(matches!(
-            ConnectString::parse(":1"),
-            Err(ConfigError::BadHost(_))
-        ));
+            Err(bad_port("h:70000", "70000"))
+        );
+        assert_eq!(
+            ConnectString::parse("[::1]:99999"),
+            Err(bad_port("[::1]:99999", "99999"))
+        );
+        assert_eq!(ConnectString::parse("h:"), Err(bad_port("h:", "")));
+        for bad in ["[::1", ":1", "[]:1", "[::1]x", "a b:1", "user@h:1", "h:1?x"] {
+            assert_eq!(
+                ConnectString::parse(bad),
+                Err(ConfigError::BadHost(bad.into())),
+                "{bad:?}"
+            );
+        }
         assert!(matches!(
             ConnectString::parse("h/a/"),
             Err(ConfigError::BadChroot(_))
         ));
+    }
+
+    #[test]
+    fn urls_are_refused_naming_the_scheme() {
+        for (input, scheme) in [
+            ("http://127.0.0.1:2181", "http"),
+            ("zk://a:1,b:2/app", "zk"),
+            (" zookeeper://h ", "zookeeper"),
+        ] {
+            let err = ConnectString::parse(input).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::Url {
+                    input: input.trim().into(),
+                    scheme: scheme.into()
+                }
+            );
+            assert!(err.to_string().contains("host:port"), "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_entries_are_refused_with_their_position() {
+        for (input, position) in [("a:1,,b:2", 2), (",a:1", 1), ("a:1,", 2), ("a, ,b", 2)] {
+            assert_eq!(
+                ConnectString::parse(input),
+                Err(ConfigError::EmptyHost { position }),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_in_lists_need_brackets() {
+        assert_eq!(
+            ConnectString::parse("a,b:1:2:x"),
+            Err(ConfigError::UnbracketedIpv6 {
+                entry: "b:1:2:x".into()
+            })
+        );
+        assert_eq!(
+            ConnectString::parse("a:1,::1:2181"),
+            Err(ConfigError::UnbracketedIpv6 {
+                entry: "::1:2181".into()
+            })
+        );
+        let listed = ConnectString::parse("a:1,[::1]:2182,[fe80::1]").unwrap();
+        assert_eq!(
+            listed.hosts,
+            [
+                HostAddr::new("a", 1),
+                HostAddr::new("::1", 2182),
+                HostAddr::new("fe80::1", DEFAULT_PORT)
+            ]
+        );
+        // Alone and bare, it must be an address: taken whole, on the default port.
+        assert_eq!(
+            ConnectString::parse("::1").unwrap().hosts,
+            [HostAddr::new("::1", DEFAULT_PORT)]
+        );
+        assert_eq!(
+            ConnectString::parse("b:1:2:x"),
+            Err(ConfigError::BadHost("b:1:2:x".into()))
+        );
+    }
+
+    #[test]
+    fn good_connect_strings_parse() {
+        let c = ConnectString::parse(" zk1:2181, zk2 ,10.0.0.3:2182/app/x ").unwrap();
+        assert_eq!(
+            c.hosts,
+            [
+                HostAddr::new("zk1", 2181),
+                HostAddr::new("zk2", DEFAULT_PORT),
+                HostAddr::new("10.0.0.3", 2182)
+            ]
+        );
+        assert_eq!(c.chroot, Chroot::new("/app/x").unwrap());
     }
 }

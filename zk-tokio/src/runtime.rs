@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use zk_client::{BoxFuture, Runtime, Transport};
+use zk_client::adapter::{BoxFuture, Runtime, Transport};
 
 #[cfg(feature = "tls")]
 use crate::tls::Tls;

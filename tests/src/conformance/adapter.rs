@@ -10,9 +10,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use zk_client::adapter::Launch;
 use zk_client::proto::SessionId;
 use zk_client::{
-    ClientBuilder, ConnectError, Launch, SessionState, StateWatcher, Timeout, Watch, WatchEvent,
+    ClientBuilder, ConnectError, SessionState, StateWatcher, Timeout, Watch, WatchEvent,
     WatchStream,
 };
 
@@ -451,7 +452,8 @@ impl Adapter for BlockingAdapter {
     fn block_on<F: Future>(fut: F) -> F::Output {
         // The scenario's futures are completed by blocking calls, by other threads (spawned
         // work) or by the client's I/O thread: parking until woken is all it takes.
-        zk_client::block_on(fut, None).expect("block_on without a timeout always completes")
+        zk_client::adapter::block_on(fut, None)
+            .expect("block_on without a timeout always completes")
     }
 
     fn connect(options: &Connect) -> impl Future<Output = Result<Self::Client, ConnectError>> {
@@ -474,7 +476,7 @@ impl Adapter for BlockingAdapter {
     }
 
     async fn timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
-        zk_client::block_on(fut, Some(limit))
+        zk_client::adapter::block_on(fut, Some(limit))
     }
 
     fn spawn<F>(fut: F) -> Task<F::Output>
@@ -483,7 +485,7 @@ impl Adapter for BlockingAdapter {
         F::Output: Send + 'static,
     {
         let (run, task) = Task::wrap(fut);
-        std::thread::spawn(move || zk_client::block_on(run, None));
+        std::thread::spawn(move || zk_client::adapter::block_on(run, None));
         task
     }
 

@@ -194,7 +194,7 @@ impl Api for zk_blocking::Client {
 }
 
 /// [`Api::calls_outstanding`], read from the session of either client.
-fn calls_outstanding(shared: &zk_client::Shared) -> usize {
+fn calls_outstanding(shared: &zk_client::adapter::Shared) -> usize {
     shared.read_session(|s| if s.has_transmit() { 0 } else { s.in_flight() })
 }
 

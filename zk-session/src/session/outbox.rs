@@ -64,7 +64,7 @@ impl Session {
             self.compact_call_deadlines();
             self.call_deadlines.push(Reverse((deadline, id)));
             let armed = self.timers.get(Timer::CallDeadline);
-            if armed.map_or(true, |armed| deadline < armed) {
+            if armed.is_none_or(|armed| deadline < armed) {
                 self.timers.set(Timer::CallDeadline, deadline);
             }
         }
