@@ -214,8 +214,11 @@ fn assert_refused<C: std::fmt::Debug, E: std::fmt::Debug>(
         Err(e) => {
             assert!(
                 is_timeout(&e),
-                "{what} ({version:?}): expected a connect timeout, got {e:?}"
+                "{what} ({version:?}): expected a connect timeout naming why each host failed, \
+                 got {e:?}"
             );
+            // Shown with `--nocapture`: what a user is told.
+            eprintln!("{what} ({version:?}): {e:?}");
             assert!(
                 elapsed < REFUSED_WAIT + SLACK,
                 "{what} ({version:?}): refused only after {elapsed:?}"
@@ -263,9 +266,13 @@ async fn tokio_round_trip(version: Version) {
 async fn tokio_refused(version: Version, credentials: Credentials, what: &str) {
     let started = Instant::now();
     let result = tokio_connect(version, credentials, REFUSED_WAIT).await;
-    assert_refused(version, what, result, started, |e| {
-        matches!(e, zk_tokio::ConnectError::Timeout(_))
-    });
+    assert_refused(
+        version,
+        what,
+        result,
+        started,
+        |e| matches!(e, zk_tokio::ConnectError::Timeout { failures, .. } if !failures.is_empty()),
+    );
 }
 
 #[tokio::test]
@@ -341,9 +348,13 @@ fn smol_round_trip(version: Version) {
 fn smol_refused(version: Version, credentials: Credentials, what: &str) {
     let started = Instant::now();
     let result = smol::block_on(smol_connect(version, credentials, REFUSED_WAIT));
-    assert_refused(version, what, result, started, |e| {
-        matches!(e, zk_async_std::ConnectError::Timeout(_))
-    });
+    assert_refused(
+        version,
+        what,
+        result,
+        started,
+        |e| matches!(e, zk_async_std::ConnectError::Timeout { failures, .. } if !failures.is_empty()),
+    );
 }
 
 #[test]
@@ -415,9 +426,13 @@ fn blocking_round_trip(version: Version) {
 fn blocking_refused(version: Version, credentials: Credentials, what: &str) {
     let started = Instant::now();
     let result = blocking_connect(version, credentials, REFUSED_WAIT);
-    assert_refused(version, what, result, started, |e| {
-        matches!(e, zk_blocking::ConnectError::Timeout(_))
-    });
+    assert_refused(
+        version,
+        what,
+        result,
+        started,
+        |e| matches!(e, zk_blocking::ConnectError::Timeout { failures, .. } if !failures.is_empty()),
+    );
 }
 
 #[test]
@@ -534,7 +549,7 @@ fn secure_port_refuses_plain_clients_while_the_plain_port_serves_them() {
         "plain client on the secure port",
         result,
         started,
-        |e| matches!(e, zk_blocking::ConnectError::Timeout(_)),
+        |e| matches!(e, zk_blocking::ConnectError::Timeout { failures, .. } if !failures.is_empty()),
     );
 
     let client = zk_blocking::Client::builder(&fixture.server.connect_string())
@@ -547,6 +562,74 @@ fn secure_port_refuses_plain_clients_while_the_plain_port_serves_them() {
         .expect("create");
     assert_eq!(&client.get_data(&path).expect("get_data").0[..], b"plain");
     client.close();
+}
+
+/// A TLS client pointed at the plain port: the server takes the TLS ClientHello for a
+/// ConnectRequest and closes the connection. The connect error says the TLS handshake failed,
+/// on every adapter.
+#[test]
+fn tls_client_on_the_plain_port_is_told_the_handshake_failed() {
+    let plain = fixture(Version::Tls12).server.connect_string();
+    let check = |adapter: &str, failures: Vec<zk_blocking::HostFailure>, text: String| {
+        assert_eq!(failures.len(), 1, "{adapter}: {text}");
+        let zk_blocking::DisconnectReason::TransportFailed(cause) = &failures[0].reason else {
+            panic!("{adapter}: the TLS failure is the transport's: {text}");
+        };
+        assert!(
+            cause.to_lowercase().contains("tls"),
+            "{adapter}: the cause names TLS: {text}"
+        );
+        eprintln!("{adapter}, TLS on the plain port: {text}");
+    };
+    let wait = Duration::from_secs(2);
+    match zk_blocking::Client::builder(&plain)
+        .tls(Credentials::Good.options())
+        .connect_wait(wait)
+        .connect()
+    {
+        Err(e @ zk_blocking::ConnectError::Timeout { .. }) => {
+            let text = e.to_string();
+            let zk_blocking::ConnectError::Timeout { failures, .. } = e else {
+                unreachable!()
+            };
+            check("blocking", failures, text);
+        }
+        other => panic!("blocking: {:?}", other.map(|_| ())),
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(
+        zk_tokio::Client::builder(&plain)
+            .tls(Credentials::Good.options())
+            .connect_wait(wait)
+            .connect(),
+    ) {
+        Err(e @ zk_tokio::ConnectError::Timeout { .. }) => {
+            let text = e.to_string();
+            let zk_tokio::ConnectError::Timeout { failures, .. } = e else {
+                unreachable!()
+            };
+            check("tokio", failures, text);
+        }
+        other => panic!("tokio: {:?}", other.map(|_| ())),
+    }
+    match smol::block_on(
+        zk_async_std::Client::builder(&plain)
+            .tls(Credentials::Good.options())
+            .connect_wait(wait)
+            .connect(),
+    ) {
+        Err(e @ zk_async_std::ConnectError::Timeout { .. }) => {
+            let text = e.to_string();
+            let zk_async_std::ConnectError::Timeout { failures, .. } = e else {
+                unreachable!()
+            };
+            check("smol", failures, text);
+        }
+        other => panic!("smol: {:?}", other.map(|_| ())),
+    }
 }
 
 /// A TLS server that accepts connections and never answers: a handshake with it lasts the

@@ -295,8 +295,8 @@ impl Io {
         if writer.out.is_empty() {
             return;
         }
-        if writer.half.write_all(&writer.out).is_err() {
-            self.write_failed(guard, conn);
+        if let Err(e) = writer.half.write_all(&writer.out) {
+            self.write_failed(guard, conn, e);
             return;
         }
         writer.out.clear();
@@ -312,18 +312,25 @@ impl Io {
             return;
         };
         let conn = writer.conn;
-        if writer.half.write_all(&[]).is_err() {
-            self.write_failed(guard, conn);
+        if let Err(e) = writer.half.write_all(&[]) {
+            self.write_failed(guard, conn, e);
         }
     }
 
-    fn write_failed(&self, mut guard: MutexGuard<'_, Option<Writer>>, conn: ConnectionId) {
+    fn write_failed(
+        &self,
+        mut guard: MutexGuard<'_, Option<Writer>>,
+        conn: ConnectionId,
+        error: std::io::Error,
+    ) {
         if let Some(writer) = guard.take() {
             let _ = writer.half.stream().shutdown(Shutdown::Both);
         }
         drop(guard);
         let now = self.shared.now();
-        self.shared.with_session(|s| s.handle_closed(conn, now));
+        let cause = format!("writing failed: {error}");
+        self.shared
+            .with_session(|s| s.handle_failed(conn, cause, now));
     }
 
     fn set_writer(&self, writer: Option<Writer>) {
@@ -401,6 +408,7 @@ impl Io {
         enum Next {
             Nothing,
             Closed,
+            Failed(std::io::Error),
             #[cfg(feature = "tls")]
             FlushTls,
         }
@@ -449,22 +457,27 @@ impl Io {
                 Next::Nothing
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => Next::Nothing,
-            Err(_) => Next::Closed,
+            Err(e) => Next::Failed(e),
         };
         match next {
             Next::Nothing => {}
-            Next::Closed => self.closed(reader, conn),
+            Next::Closed => self.closed(reader, conn, None),
+            Next::Failed(e) => self.closed(reader, conn, Some(format!("reading failed: {e}"))),
             #[cfg(feature = "tls")]
             Next::FlushTls => self.flush_tls_elsewhere(),
         }
     }
 
-    /// The connection `conn` ended: drops both halves and tells the session.
-    fn closed(&self, reader: &mut Reader, conn: ConnectionId) {
+    /// The connection `conn` ended (because of `cause`, when known): drops both halves and
+    /// tells the session.
+    fn closed(&self, reader: &mut Reader, conn: ConnectionId, cause: Option<String>) {
         Self::drop_reader(reader);
         self.set_writer(None);
         let now = self.shared.now();
-        self.shared.with_session(|s| s.handle_closed(conn, now));
+        self.shared.with_session(|s| match cause {
+            Some(cause) => s.handle_failed(conn, cause, now),
+            None => s.handle_closed(conn, now),
+        });
     }
 
     fn drop_reader(reader: &mut Reader) {
@@ -680,7 +693,11 @@ impl IoThread {
                     let _ = write_half.stream().shutdown(Shutdown::Both);
                     drop(read_half);
                 }
-                Err(_) => self.shared().with_session(|s| s.handle_closed(conn, now)),
+                Err(e) => {
+                    let cause = e.to_string();
+                    self.shared()
+                        .with_session(|s| s.handle_failed(conn, cause, now));
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use zk_session::ops::Operation;
 use zk_session::proto::SessionId;
-use zk_session::{CommonError, Config, ConfigError, HostAddr, Session, SessionState};
+use zk_session::{CommonError, Config, ConfigError, HostAddr, HostFailure, Session, SessionState};
 
 use crate::call::Pending;
 use crate::driver::Driver;
@@ -24,9 +24,16 @@ pub enum ConnectError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
-    /// No server accepted the session in time; the attempt was abandoned.
-    #[error("no server accepted the session within {0:?}")]
-    Timeout(Duration),
+    /// No server accepted the session in time; the attempt was abandoned. The message lists
+    /// why the last connection to each host tried failed (`127.0.0.1:2181: connection refused;
+    /// ...`).
+    #[error("no server accepted the session within {waited:?}{}", failure_list(.failures))]
+    Timeout {
+        /// How long the client waited.
+        waited: Duration,
+        /// Why the last connection to each host tried failed, in the order first tried.
+        failures: Vec<HostFailure>,
+    },
     /// TLS could not be set up.
     #[error("TLS: {0}")]
     Tls(String),
@@ -36,6 +43,16 @@ pub enum ConnectError {
     /// The session ended before it was established (expired resume, refused credential).
     #[error("the session ended while connecting: {0:?}")]
     Ended(SessionState),
+}
+
+/// `: host: cause; host: cause` for a connect error, or nothing when no attempt has ended.
+fn failure_list(failures: &[HostFailure]) -> String {
+    let mut text = String::new();
+    for (i, failure) in failures.iter().enumerate() {
+        text.push_str(if i == 0 { ": " } else { "; " });
+        text.push_str(&failure.to_string());
+    }
+    text
 }
 
 /// Closes the session when the last client handle is dropped.
@@ -434,8 +451,9 @@ impl<R> Client<R> {
             Some(s) if s.is_connected() => Ok(self),
             Some(_) => Err(ConnectError::Ended(self.state())),
             None => {
+                let failures = self.shared.read_session(|s| s.host_failures().to_vec());
                 self.shared.close_in_background();
-                Err(ConnectError::Timeout(waited))
+                Err(ConnectError::Timeout { waited, failures })
             }
         }
     }

@@ -123,7 +123,9 @@ impl<R: Runtime> Driver<R> {
                 });
                 self.shared.with_session(|s| s.handle_connected(id, now));
             }
-            Err(_) => self.shared.with_session(|s| s.handle_closed(id, now)),
+            Err(e) => self
+                .shared
+                .with_session(|s| s.handle_failed(id, e.to_string(), now)),
         }
         true
     }
@@ -154,34 +156,41 @@ impl<R: Runtime> Driver<R> {
         let Some(c) = self.connection.as_mut() else {
             return false;
         };
-        let mut failed = false;
+        let mut failed: Option<Option<io::Error>> = None;
         while c.written < c.out.len() {
             match c.transport.poll_write(cx, &c.out[c.written..]) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    failed = true;
+                Poll::Ready(Ok(0)) => {
+                    failed = Some(None);
+                    break;
+                }
+                Poll::Ready(Err(e)) => {
+                    failed = Some(Some(e));
                     break;
                 }
                 Poll::Ready(Ok(n)) => c.written += n,
                 Poll::Pending => break,
             }
         }
-        if !failed && c.written == c.out.len() {
+        if failed.is_none() && c.written == c.out.len() {
             c.out.clear();
             c.out.shrink_to(KEPT_WRITE_CAPACITY);
             c.written = 0;
             if c.needs_flush {
                 match c.transport.poll_flush(cx) {
                     Poll::Ready(Ok(())) => c.needs_flush = false,
-                    Poll::Ready(Err(_)) => failed = true,
+                    Poll::Ready(Err(e)) => failed = Some(Some(e)),
                     Poll::Pending => {}
                 }
             }
         }
-        if failed {
+        if let Some(error) = failed {
             let id = c.id;
             self.connection = None;
             let now = self.now();
-            self.shared.with_session(|s| s.handle_closed(id, now));
+            self.shared.with_session(|s| match error {
+                Some(e) => s.handle_failed(id, format!("writing failed: {e}"), now),
+                None => s.handle_closed(id, now),
+            });
             return true;
         }
         false
@@ -194,9 +203,16 @@ impl<R: Runtime> Driver<R> {
         };
         let id = c.id;
         match c.transport.poll_read(cx, &mut self.read_buf) {
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+            Poll::Ready(Ok(0)) => {
                 self.connection = None;
                 self.shared.with_session(|s| s.handle_closed(id, now));
+                true
+            }
+            Poll::Ready(Err(e)) => {
+                self.connection = None;
+                let cause = format!("reading failed: {e}");
+                self.shared
+                    .with_session(|s| s.handle_failed(id, cause, now));
                 true
             }
             Poll::Ready(Ok(n)) => {

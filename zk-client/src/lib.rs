@@ -42,7 +42,9 @@ pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
 pub use zk_session as session;
 pub use zk_session::ops;
 pub use zk_session::proto;
-pub use zk_session::{CommonError, HostAddr, SessionEnd, SessionState};
+pub use zk_session::{
+    CommonError, DisconnectReason, HostAddr, HostFailure, SessionEnd, SessionState,
+};
 
 /// What an adapter crate needs to run the client on a runtime: the session's shared core, the
 /// async driver and the runtime traits it is written against, the connection attempt, the
@@ -67,8 +69,8 @@ pub mod api {
     #[cfg(feature = "tls")]
     pub use crate::tls::{TlsError, TlsOptions};
     pub use crate::{
-        ops, proto, CommonError, ConnectError, Pending, SessionEnd, SessionState, StateWatcher,
-        Timeout, Watch, WatchEvent, WatchStream,
+        ops, proto, CommonError, ConnectError, DisconnectReason, HostAddr, HostFailure, Pending,
+        SessionEnd, SessionState, StateWatcher, Timeout, Watch, WatchEvent, WatchStream,
     };
     pub use zk_session::proto::{
         Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,

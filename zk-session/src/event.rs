@@ -5,6 +5,7 @@ use std::time::Duration;
 use zk_proto::{EventType, Response, SessionId};
 
 use crate::error::CommonError;
+use crate::hosts::HostAddr;
 use crate::watches::WatchId;
 
 /// Identifies a submitted request; its completion carries the same id.
@@ -145,8 +146,11 @@ impl std::fmt::Display for SessionEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DisconnectReason {
-    /// The driver reported the transport closed or failed.
+    /// The driver reported the transport closed (by the peer) or failed without a cause.
     TransportClosed,
+    /// The driver reported why the transport could not be opened or failed: the name did not
+    /// resolve, the connection was refused, the TLS handshake failed (the text says which).
+    TransportFailed(String),
     /// The TCP connect or the handshake took longer than the connect timeout.
     ConnectTimeout,
     /// No complete frame was received for 2/3 of the session timeout.
@@ -158,6 +162,45 @@ pub enum DisconnectReason {
     ProtocolViolation(String),
     /// A read-write server was found while connected read-only.
     ReadWriteServerFound,
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisconnectReason::TransportClosed => f.write_str("connection closed"),
+            DisconnectReason::TransportFailed(cause) => f.write_str(cause),
+            DisconnectReason::ConnectTimeout => {
+                f.write_str("no connection and handshake within the connect timeout")
+            }
+            DisconnectReason::ReadTimeout => {
+                f.write_str("nothing received for 2/3 of the session timeout")
+            }
+            DisconnectReason::UnansweredRequest => {
+                f.write_str("a timed-out request stayed unanswered on a live connection")
+            }
+            DisconnectReason::ProtocolViolation(what) => {
+                write!(f, "the server broke the protocol: {what}")
+            }
+            DisconnectReason::ReadWriteServerFound => {
+                f.write_str("left a read-only server for a read-write one")
+            }
+        }
+    }
+}
+
+/// Why the last connection to one host ended, as [`crate::Session::host_failures`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFailure {
+    /// The host, as written in the connect string.
+    pub host: HostAddr,
+    /// Why its last connection ended.
+    pub reason: DisconnectReason,
+}
+
+impl std::fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.host, self.reason)
+    }
 }
 
 /// A notice for one watch registration.

@@ -7,9 +7,9 @@
 //!
 //! * **Getters** on `&self`: [`Session::state`], [`Session::session_id`],
 //!   [`Session::negotiated_timeout`], [`Session::last_zxid_seen`], [`Session::in_flight`],
-//!   [`Session::end_reason`].
+//!   [`Session::end_reason`], [`Session::host_failures`].
 //! * **Inputs**, each taking `now`: the transport opened ([`Session::handle_connected`]),
-//!   failed or closed ([`Session::handle_closed`]); bytes arrived ([`Session::handle_data`]); a
+//!   failed ([`Session::handle_failed`], with the cause) or closed ([`Session::handle_closed`]); bytes arrived ([`Session::handle_data`]); a
 //!   deadline passed ([`Session::handle_timeout`]); a read-write probe answered
 //!   ([`Session::handle_probe_result`]). Inputs about a connection that is no longer current
 //!   are ignored, so bytes from a dead socket can never corrupt a new connection. Whatever the
@@ -128,7 +128,7 @@ pub mod watches;
 pub use config::{Backoff, Config, ConfigError, ConnectString};
 pub use error::CommonError;
 pub use event::{
-    Completion, ConnectionId, DisconnectReason, Event, ProbeId, RequestId, SessionEnd,
+    Completion, ConnectionId, DisconnectReason, Event, HostFailure, ProbeId, RequestId, SessionEnd,
     SessionState, WatchNotice,
 };
 pub use hosts::HostAddr;

@@ -40,10 +40,20 @@ impl Session {
         let _ = now;
     }
 
-    /// The transport of `conn` failed to open, failed, or was closed by the peer.
+    /// The transport of `conn` was closed by the peer, or failed for a reason the driver
+    /// cannot tell ([`Session::handle_failed`] reports one it can).
     pub fn handle_closed(&mut self, conn: ConnectionId, now: Instant) {
         if self.phase.connection() == Some(conn) {
             self.connection_lost(DisconnectReason::TransportClosed, now);
+        }
+    }
+
+    /// The transport of `conn` could not be opened, or failed, because of `cause` (a name
+    /// that did not resolve, a refused connection, a TLS error): reported as
+    /// [`DisconnectReason::TransportFailed`] and in [`Session::host_failures`].
+    pub fn handle_failed(&mut self, conn: ConnectionId, cause: impl Into<String>, now: Instant) {
+        if self.phase.connection() == Some(conn) {
+            self.connection_lost(DisconnectReason::TransportFailed(cause.into()), now);
         }
     }
 
@@ -125,6 +135,7 @@ impl Session {
             self.seen_read_write_server = true;
         }
         self.ready_since = Some(now);
+        self.host_failures.clear();
         self.last_confirmed = now;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Backoff);
@@ -246,6 +257,18 @@ impl Session {
             .set(Timer::Connect, now + self.connect_timeout());
     }
 
+    /// Records why the connection to the current host ended.
+    fn note_host_failure(&mut self, reason: DisconnectReason) {
+        let host = self.hosts.get(self.hosts.current_index());
+        match self.host_failures.iter_mut().find(|f| f.host == *host) {
+            Some(failure) => failure.reason = reason,
+            None => self.host_failures.push(HostFailure {
+                host: host.clone(),
+                reason,
+            }),
+        }
+    }
+
     /// Tells the driver to close a transport the session no longer wants.
     pub(super) fn disown(&mut self, conn: ConnectionId) {
         self.actions.push_back(Action::Disconnect { conn });
@@ -258,6 +281,7 @@ impl Session {
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: Instant) {
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
+            self.note_host_failure(reason.clone());
         }
         if let Some(since) = self.ready_since.take() {
             // Only a connection that lasted resets the back-off: one that a server drops right

@@ -20,7 +20,7 @@ use zk_proto::{
 use crate::config::{Config, ConfigError};
 use crate::error::CommonError;
 use crate::event::{
-    Completion, ConnectionId, DisconnectReason, Event, ProbeId, RequestId, SessionEnd,
+    Completion, ConnectionId, DisconnectReason, Event, HostFailure, ProbeId, RequestId, SessionEnd,
     SessionState, WatchNotice,
 };
 use crate::hosts::{HostAddr, HostList};
@@ -197,6 +197,8 @@ pub struct Session {
     /// When the current connection became ready; a connection lost sooner than a read timeout
     /// after it does not reset the reconnect back-off.
     ready_since: Option<Instant>,
+    /// Why the last connection to each host failed, since the last established one.
+    host_failures: Vec<HostFailure>,
     /// Deadlines of calls submitted with one, earliest first (entries of calls that completed
     /// meanwhile are skipped when they come up).
     call_deadlines: BinaryHeap<Reverse<(Instant, RequestId)>>,
@@ -261,6 +263,7 @@ impl Session {
             last_frame: now,
             last_confirmed: now,
             ready_since: None,
+            host_failures: Vec::new(),
             call_deadlines: BinaryHeap::new(),
             probe: None,
             probe_cursor: 0,
@@ -293,6 +296,13 @@ impl Session {
     /// Why the session ended, once it has: which expiry, which refused credential, or a close.
     pub fn end_reason(&self) -> Option<&SessionEnd> {
         self.end.as_ref()
+    }
+
+    /// Why the last connection to each host tried since the session last established one
+    /// failed, in the order the hosts were first tried (empty once a handshake succeeds): what
+    /// to tell a user whose client cannot connect.
+    pub fn host_failures(&self) -> &[HostFailure] {
+        &self.host_failures
     }
 
     /// The session password, to resume the session from another client.

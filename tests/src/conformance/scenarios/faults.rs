@@ -299,7 +299,7 @@ pub async fn read_only_server_serves_reads_and_refuses_writes<A: Adapter>(env: E
         .await
         .map(|client| client.session_id());
     assert!(
-        matches!(refused, Err(ConnectError::Timeout(_))),
+        matches!(refused, Err(ConnectError::Timeout { .. })),
         "a client that does not allow read-only gets no session: {refused:?}"
     );
 
