@@ -316,6 +316,7 @@ pub fn session_inputs(data: &[u8]) {
                     d.sim.session.handle_data(old, &[0, 0, 0, 1, 0], now);
                     d.sim.session.handle_connected(old, now);
                     d.sim.session.handle_closed(old, now);
+                    d.sim.session.handle_failed(old, "stale", now);
                     d.step();
                 }
             }

@@ -274,6 +274,19 @@ impl Sim {
         host
     }
 
+    /// Fails the pending Connect action with `cause`, as a driver whose connection attempt
+    /// failed reports it.
+    pub fn fail_transport(&mut self, cause: &str) -> HostAddr {
+        let (conn, host) = self
+            .pending_connect
+            .take()
+            .expect("the session asked for a connection");
+        self.closed.push(conn);
+        self.session.handle_failed(conn, cause, self.now);
+        self.drain();
+        host
+    }
+
     /// Closes the current transport as a server crash would.
     pub fn drop_transport(&mut self) {
         let (conn, _) = self.conn.take().expect("a transport is open");

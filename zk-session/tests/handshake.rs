@@ -194,3 +194,42 @@ fn xids_start_at_one_and_increase() {
     let xids: Vec<Xid> = sim.client_frames().iter().map(|f| f.xid()).collect();
     assert_eq!(xids, [Xid(1), Xid(2)]);
 }
+
+#[test]
+fn host_failures_name_each_host_with_its_last_cause_until_a_handshake() {
+    let mut sim = Sim::new(config("h1:1,h2:2"));
+    assert!(sim.session.host_failures().is_empty());
+    let first = sim.fail_transport("connection refused");
+    sim.wait_for_connect();
+    let second = sim.accept_transport();
+    // The second host accepts the connection but never answers the handshake.
+    sim.run_until(Duration::from_secs(60), |s| s.pending_connect.is_some());
+    let failures = sim.session.host_failures().to_vec();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert_eq!(failures[0].host, first);
+    assert_eq!(
+        failures[0].reason,
+        DisconnectReason::TransportFailed("connection refused".into())
+    );
+    assert_eq!(
+        failures[0].to_string(),
+        format!("{first}: connection refused")
+    );
+    assert_eq!(failures[1].host, second);
+    assert_eq!(failures[1].reason, DisconnectReason::ConnectTimeout);
+    // The first host again, refused another way: its entry is replaced, not repeated.
+    let again = sim.fail_transport("no route to host");
+    assert_eq!(again, first);
+    let failures = sim.session.host_failures().to_vec();
+    assert_eq!(failures.len(), 2);
+    assert_eq!(
+        failures[0].reason,
+        DisconnectReason::TransportFailed("no route to host".into())
+    );
+    // A handshake that succeeds clears them.
+    sim.wait_for_connect();
+    sim.accept_transport();
+    sim.answer_connect(1, 30_000, false);
+    assert_eq!(sim.session.state(), SessionState::Connected);
+    assert!(sim.session.host_failures().is_empty());
+}
