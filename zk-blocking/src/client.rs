@@ -288,6 +288,13 @@ impl Client {
         self.inner.end_reason()
     }
 
+    /// Why the session's most recent connection ended (a read timeout, the server closing
+    /// it, a refused connection, a protocol violation...), if one has: what explains a
+    /// `Disconnected` state. Kept until the next connection ends.
+    pub fn last_disconnect(&self) -> Option<zk_client::DisconnectReason> {
+        self.inner.last_disconnect()
+    }
+
     /// An observer of the session's state and its changes.
     pub fn state_watcher(&self) -> StateWatcher {
         self.inner.state_watcher()

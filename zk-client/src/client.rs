@@ -8,7 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use zk_session::ops::Operation;
 use zk_session::proto::SessionId;
-use zk_session::{CommonError, Config, ConfigError, HostAddr, HostFailure, Session, SessionState};
+use zk_session::{
+    CommonError, Config, ConfigError, DisconnectReason, HostAddr, HostFailure, Session,
+    SessionState,
+};
 
 use crate::call::Pending;
 use crate::driver::Driver;
@@ -511,6 +514,13 @@ impl<R> Client<R> {
     /// session granted, or client-side), which refused credential, or a close.
     pub fn end_reason(&self) -> Option<zk_session::SessionEnd> {
         self.shared.end_reason()
+    }
+
+    /// Why the session's most recent connection ended (a read timeout, the server closing
+    /// it, a refused connection, a protocol violation...), if one has: what explains a
+    /// `Disconnected` state. Kept until the next connection ends.
+    pub fn last_disconnect(&self) -> Option<DisconnectReason> {
+        self.shared.read_session(|s| s.last_disconnect().cloned())
     }
 
     /// An observer of the session's state and its changes.

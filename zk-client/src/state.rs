@@ -34,6 +34,12 @@ impl StateWatcher {
         self.shared.state()
     }
 
+    /// Why the session's most recent connection ended, if one has: the cause of the latest
+    /// `Disconnected` (see `Client::last_disconnect`).
+    pub fn last_disconnect(&self) -> Option<zk_session::DisconnectReason> {
+        self.shared.read_session(|s| s.last_disconnect().cloned())
+    }
+
     /// What a received entry reports, or `Err(())` for a gap to skip: changes buffered after
     /// it are newer than those dropped there and lead to the current state themselves, while
     /// reporting the current state before them would show the state going back.

@@ -7,7 +7,7 @@
 //!
 //! * **Getters** on `&self`: [`Session::state`], [`Session::session_id`],
 //!   [`Session::negotiated_timeout`], [`Session::last_zxid_seen`], [`Session::in_flight`],
-//!   [`Session::end_reason`], [`Session::host_failures`].
+//!   [`Session::end_reason`], [`Session::host_failures`], [`Session::last_disconnect`].
 //! * **Inputs**, each taking `now`: the transport opened ([`Session::handle_connected`]),
 //!   failed ([`Session::handle_failed`], with the cause) or closed ([`Session::handle_closed`]); bytes arrived ([`Session::handle_data`]); a
 //!   deadline passed ([`Session::handle_timeout`]); a read-write probe answered

@@ -217,6 +217,10 @@ fn host_failures_name_each_host_with_its_last_cause_until_a_handshake() {
     );
     assert_eq!(failures[1].host, second);
     assert_eq!(failures[1].reason, DisconnectReason::ConnectTimeout);
+    assert_eq!(
+        sim.session.last_disconnect(),
+        Some(&DisconnectReason::ConnectTimeout)
+    );
     // The first host again, refused another way: its entry is replaced, not repeated.
     let again = sim.fail_transport("no route to host");
     assert_eq!(again, first);
@@ -232,4 +236,9 @@ fn host_failures_name_each_host_with_its_last_cause_until_a_handshake() {
     sim.answer_connect(1, 30_000, false);
     assert_eq!(sim.session.state(), SessionState::Connected);
     assert!(sim.session.host_failures().is_empty());
+    // The last disconnect stays, to explain the Disconnected state before this connection.
+    assert_eq!(
+        sim.session.last_disconnect(),
+        Some(&DisconnectReason::TransportFailed("no route to host".into()))
+    );
 }

@@ -64,6 +64,9 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// `end_reason`.
     fn end_reason(&self) -> Option<zk_client::SessionEnd>;
 
+    /// `last_disconnect`.
+    fn last_disconnect(&self) -> Option<zk_client::DisconnectReason>;
+
     /// Calls submitted and not completed, counted only when no request waits to be written
     /// to a ready connection (a test hook, read from the session: a blocking call spawned on a
     /// thread counts once it has submitted and written its request; while disconnected, calls
@@ -120,6 +123,10 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {
         zk_client::Client::end_reason(self)
+    }
+
+    fn last_disconnect(&self) -> Option<zk_client::DisconnectReason> {
+        zk_client::Client::last_disconnect(self)
     }
 }
 
@@ -190,6 +197,10 @@ impl Api for zk_blocking::Client {
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {
         zk_blocking::Client::end_reason(self)
+    }
+
+    fn last_disconnect(&self) -> Option<zk_client::DisconnectReason> {
+        zk_blocking::Client::last_disconnect(self)
     }
 }
 

@@ -1626,6 +1626,12 @@ pub async fn silence_after_the_handshake_is_cut_by_the_read_timeout<A: Adapter>(
         "[{}] silence detected {took:?} after the handshake; the read timeout is {read:?}",
         A::NAME
     );
+    assert_eq!(
+        zk.last_disconnect(),
+        Some(zk_client::DisconnectReason::ReadTimeout),
+        "[{}] the client says why it disconnected",
+        A::NAME
+    );
     expect_reconnection::<A>(&zk, &mut states, &server, 2).await;
     assert_eq!(zk.close().await, SessionState::Closed);
 }
@@ -1690,6 +1696,12 @@ pub async fn server_that_stops_reading_is_cut_by_the_read_timeout<A: Adapter>() 
         took <= read + SLACK,
         "[{}] the calls to a server that stopped reading ended {took:?} after the handshake; \
          the read timeout is {read:?}",
+        A::NAME
+    );
+    assert_eq!(
+        zk.last_disconnect(),
+        Some(zk_client::DisconnectReason::ReadTimeout),
+        "[{}] the client says why it disconnected",
         A::NAME
     );
     // Seen no earlier than it happened: a connection dropped before the read timeout (by

@@ -282,6 +282,7 @@ impl Session {
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
             self.note_host_failure(reason.clone());
+            self.last_disconnect = Some(reason.clone());
         }
         if let Some(since) = self.ready_since.take() {
             // Only a connection that lasted resets the back-off: one that a server drops right

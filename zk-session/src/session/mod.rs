@@ -199,6 +199,8 @@ pub struct Session {
     ready_since: Option<Instant>,
     /// Why the last connection to each host failed, since the last established one.
     host_failures: Vec<HostFailure>,
+    /// Why the most recent connection ended.
+    last_disconnect: Option<DisconnectReason>,
     /// Deadlines of calls submitted with one, earliest first (entries of calls that completed
     /// meanwhile are skipped when they come up).
     call_deadlines: BinaryHeap<Reverse<(Instant, RequestId)>>,
@@ -264,6 +266,7 @@ impl Session {
             last_confirmed: now,
             ready_since: None,
             host_failures: Vec::new(),
+            last_disconnect: None,
             call_deadlines: BinaryHeap::new(),
             probe: None,
             probe_cursor: 0,
@@ -303,6 +306,12 @@ impl Session {
     /// to tell a user whose client cannot connect.
     pub fn host_failures(&self) -> &[HostFailure] {
         &self.host_failures
+    }
+
+    /// Why the most recent connection (or connection attempt) ended, if one has: kept until the
+    /// next one ends, so that a `Disconnected` state can be explained.
+    pub fn last_disconnect(&self) -> Option<&DisconnectReason> {
+        self.last_disconnect.as_ref()
     }
 
     /// The session password, to resume the session from another client.
