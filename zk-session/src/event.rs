@@ -148,6 +148,10 @@ impl std::fmt::Display for SessionEnd {
 pub enum DisconnectReason {
     /// The driver reported the transport closed (by the peer) or failed without a cause.
     TransportClosed,
+    /// The server closed the connection before answering the ConnectRequest. A read-only
+    /// server does so to a client that does not allow read-only sessions (3.8 logs "Refusing
+    /// session request for not-read-only client"); a server still starting may too.
+    ClosedDuringHandshake,
     /// The driver reported why the transport could not be opened or failed: the name did not
     /// resolve, the connection was refused, the TLS handshake failed (the text says which).
     TransportFailed(String),
@@ -168,6 +172,10 @@ impl std::fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DisconnectReason::TransportClosed => f.write_str("connection closed"),
+            DisconnectReason::ClosedDuringHandshake => f.write_str(
+                "closed by the server during the handshake (as a read-only server does to a \
+                 client that does not allow read-only sessions)",
+            ),
             DisconnectReason::TransportFailed(cause) => f.write_str(cause),
             DisconnectReason::ConnectTimeout => {
                 f.write_str("no connection and handshake within the connect timeout")

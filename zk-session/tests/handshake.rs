@@ -239,6 +239,25 @@ fn host_failures_name_each_host_with_its_last_cause_until_a_handshake() {
     // The last disconnect stays, to explain the Disconnected state before this connection.
     assert_eq!(
         sim.session.last_disconnect(),
-        Some(&DisconnectReason::TransportFailed("no route to host".into()))
+        Some(&DisconnectReason::TransportFailed(
+            "no route to host".into()
+        ))
+    );
+}
+
+#[test]
+fn a_connection_closed_before_the_connect_response_says_so() {
+    let mut sim = Sim::new(config("h1:1"));
+    let host = sim.accept_transport();
+    sim.drop_transport();
+    assert_eq!(sim.lost(), [DisconnectReason::ClosedDuringHandshake]);
+    let failures = sim.session.host_failures();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].to_string().starts_with(&format!(
+            "{host}: closed by the server during the handshake"
+        )),
+        "{}",
+        failures[0]
     );
 }

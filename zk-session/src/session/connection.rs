@@ -44,7 +44,11 @@ impl Session {
     /// cannot tell ([`Session::handle_failed`] reports one it can).
     pub fn handle_closed(&mut self, conn: ConnectionId, now: Instant) {
         if self.phase.connection() == Some(conn) {
-            self.connection_lost(DisconnectReason::TransportClosed, now);
+            let reason = match self.phase {
+                Phase::Handshaking(_) => DisconnectReason::ClosedDuringHandshake,
+                _ => DisconnectReason::TransportClosed,
+            };
+            self.connection_lost(reason, now);
         }
     }
 

@@ -298,9 +298,20 @@ pub async fn read_only_server_serves_reads_and_refuses_writes<A: Adapter>(env: E
     let refused = A::connect(&Connect::new(&connect_string).connect_wait(Duration::from_secs(3)))
         .await
         .map(|client| client.session_id());
+    let Err(ConnectError::Timeout { failures, .. }) = &refused else {
+        panic!("a client that does not allow read-only gets no session: {refused:?}");
+    };
+    // And is told why: the read-only member closes the connection before answering.
     assert!(
-        matches!(refused, Err(ConnectError::Timeout { .. })),
-        "a client that does not allow read-only gets no session: {refused:?}"
+        failures
+            .iter()
+            .any(|f| f.reason == zk_client::DisconnectReason::ClosedDuringHandshake),
+        "the refusal of the read-only member is reported: {refused:?}"
+    );
+    eprintln!(
+        "[{}] refused by a read-only ensemble: {:?}",
+        A::NAME,
+        refused.as_ref().err()
     );
 
     let ro = env
