@@ -295,6 +295,13 @@ impl Client {
         self.inner.last_disconnect()
     }
 
+    /// What the client has done since it was created: connection attempts, connections,
+    /// disconnects by reason, requests, replies, watch notifications, bytes, calls in flight,
+    /// and watch events dropped by full streams.
+    pub fn stats(&self) -> zk_client::Stats {
+        self.inner.stats()
+    }
+
     /// An observer of the session's state and its changes.
     pub fn state_watcher(&self) -> StateWatcher {
         self.inner.state_watcher()

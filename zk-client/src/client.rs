@@ -523,6 +523,13 @@ impl<R> Client<R> {
         self.shared.read_session(|s| s.last_disconnect().cloned())
     }
 
+    /// What the client has done since it was created: connection attempts, connections,
+    /// disconnects by reason, requests, replies, watch notifications, bytes, calls in flight,
+    /// and watch events dropped by full streams.
+    pub fn stats(&self) -> crate::Stats {
+        self.shared.stats()
+    }
+
     /// An observer of the session's state and its changes.
     pub fn state_watcher(&self) -> StateWatcher {
         StateWatcher::new(self.shared.clone())

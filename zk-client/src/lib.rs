@@ -26,6 +26,7 @@ mod reply;
 mod runtime;
 mod shared;
 mod state;
+mod stats;
 mod timeout;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -37,6 +38,7 @@ pub use shared::{
     DEFAULT_EVENT_CAPACITY, DEFAULT_SESSION_BUFFER_BYTES, DEFAULT_STREAM_BUFFER_BYTES,
 };
 pub use state::StateWatcher;
+pub use stats::{DisconnectCounts, SessionStats, Stats};
 pub use watch::{Timeout, Watch, WatchEvent, WatchStream};
 
 pub use zk_session as session;
@@ -69,8 +71,9 @@ pub mod api {
     #[cfg(feature = "tls")]
     pub use crate::tls::{TlsError, TlsOptions};
     pub use crate::{
-        ops, proto, CommonError, ConnectError, DisconnectReason, HostAddr, HostFailure, Pending,
-        SessionEnd, SessionState, StateWatcher, Timeout, Watch, WatchEvent, WatchStream,
+        ops, proto, CommonError, ConnectError, DisconnectCounts, DisconnectReason, HostAddr,
+        HostFailure, Pending, SessionEnd, SessionState, SessionStats, StateWatcher, Stats, Timeout,
+        Watch, WatchEvent, WatchStream,
     };
     pub use zk_session::proto::{
         Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,

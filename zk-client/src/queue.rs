@@ -190,19 +190,23 @@ impl<T> EventQueue<T> {
     }
 
     /// Adds an item without ever waiting; drops it (counting it) when the queue is full, by
-    /// count or by bytes. The consumer's waker is left in `wakers`.
-    pub(crate) fn push(&self, item: T, wakers: &mut Vec<Waker>) {
+    /// count or by bytes. The consumer's waker is left in `wakers`. Returns whether the item
+    /// was kept.
+    pub(crate) fn push(&self, item: T, wakers: &mut Vec<Waker>) -> bool {
         let capacity = self.capacity;
+        let mut kept = false;
         self.update(wakers, |s| {
             if s.items < capacity && self.admit(s, &item) {
                 s.entries.push_back(Entry::Item(item));
                 s.items += 1;
+                kept = true;
             } else if let Some(Entry::Gap(n)) = s.entries.back_mut() {
                 *n += 1;
             } else {
                 s.entries.push_back(Entry::Gap(1));
             }
         });
+        kept
     }
 
     /// Adds a last item that is never dropped, then closes the queue. The consumer's waker is

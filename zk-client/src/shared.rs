@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     /// The driver is gone: nothing submitted now could ever complete.
     gone: bool,
     state_subscribers: Vec<Weak<EventQueue<SessionState>>>,
+    /// Watch events dropped because their stream's buffer was full.
+    watch_events_dropped: u64,
 }
 
 /// Wakes the driver when a handle gave the session work.
@@ -162,6 +164,7 @@ impl Shared {
                 watches: HashMap::new(),
                 state_subscribers: Vec::new(),
                 gone: false,
+                watch_events_dropped: 0,
             }),
             clock,
             signal: DriverSignal::default(),
@@ -222,6 +225,15 @@ impl Shared {
     /// Reads the session without changing it.
     pub fn read_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
         f(&self.lock().session)
+    }
+
+    /// The client's counters now.
+    pub fn stats(&self) -> crate::Stats {
+        let inner = self.lock();
+        crate::Stats {
+            session: inner.session.stats(),
+            watch_events_dropped: inner.watch_events_dropped,
+        }
     }
 
     /// The session's state; `Closed` once the driver is gone, whatever the session last knew.
@@ -414,8 +426,8 @@ impl Inner {
                     if ends {
                         queue.push_last(event, wakers);
                         self.watches.remove(&watch);
-                    } else {
-                        queue.push(event, wakers);
+                    } else if !queue.push(event, wakers) {
+                        self.watch_events_dropped += 1;
                     }
                 }
                 Event::State(state) => {
@@ -424,7 +436,7 @@ impl Inner {
                             if state.is_terminal() {
                                 q.push_last(state, wakers);
                             } else {
-                                q.push(state, wakers);
+                                let _ = q.push(state, wakers);
                             }
                             true
                         }

@@ -7,7 +7,8 @@
 //!
 //! * **Getters** on `&self`: [`Session::state`], [`Session::session_id`],
 //!   [`Session::negotiated_timeout`], [`Session::last_zxid_seen`], [`Session::in_flight`],
-//!   [`Session::end_reason`], [`Session::host_failures`], [`Session::last_disconnect`].
+//!   [`Session::end_reason`], [`Session::host_failures`], [`Session::last_disconnect`],
+//!   [`Session::stats`].
 //! * **Inputs**, each taking `now`: the transport opened ([`Session::handle_connected`]),
 //!   failed ([`Session::handle_failed`], with the cause) or closed ([`Session::handle_closed`]); bytes arrived ([`Session::handle_data`]); a
 //!   deadline passed ([`Session::handle_timeout`]); a read-write probe answered
@@ -120,6 +121,7 @@ pub mod path;
 pub mod probe;
 mod rng;
 mod session;
+pub mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod timer;
@@ -135,6 +137,7 @@ pub use hosts::HostAddr;
 pub use ops::{Operation, Paths};
 pub use path::{Chroot, PathError};
 pub use session::{Action, Session};
+pub use stats::{DisconnectCounts, SessionStats};
 pub use watches::{WatchId, WatchKind};
 
 /// The wire protocol crate this session speaks, re-exported for drivers and tests.

@@ -261,3 +261,42 @@ fn a_connection_closed_before_the_connect_response_says_so() {
         failures[0]
     );
 }
+
+#[test]
+fn stats_count_what_the_session_did() {
+    let mut sim = support::connected(config("h1:1"));
+    let after_handshake = sim.session.stats();
+    assert_eq!(after_handshake.connection_attempts, 1);
+    assert_eq!(after_handshake.connections, 1);
+    assert_eq!(after_handshake.disconnects.total(), 0);
+    assert!(after_handshake.bytes_sent > 0 && after_handshake.bytes_received > 0);
+
+    let first = sim.submit(&ops::GetData::new("/a"));
+    let _second = sim.submit(&ops::GetData::new("/b"));
+    let frames = sim.client_frames();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(sim.session.stats().requests_sent, 2);
+    assert_eq!(sim.session.stats().in_flight, 2);
+    sim.reply_ok(frames[0].xid(), get_data_reply(b"x"));
+    assert!(sim.completion(first).is_some());
+    sim.notify(zk_session::proto::EventType::NodeDataChanged, "/a");
+    let stats = sim.session.stats();
+    assert_eq!(stats.replies_received, 1);
+    assert_eq!(stats.watch_notifications, 1);
+    assert_eq!(stats.in_flight, 1);
+
+    sim.drop_transport();
+    let stats = sim.session.stats();
+    assert_eq!(stats.disconnects.closed, 1);
+    assert_eq!(stats.disconnects.total(), 1);
+    assert_eq!(
+        stats.in_flight, 0,
+        "the call in flight failed with the connection"
+    );
+    sim.wait_for_connect();
+    sim.fail_transport("connection refused");
+    let stats = sim.session.stats();
+    assert_eq!(stats.connection_attempts, 2);
+    assert_eq!(stats.disconnects.failed, 1);
+    assert_eq!(stats.connections, 1);
+}

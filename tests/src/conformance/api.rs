@@ -67,6 +67,9 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// `last_disconnect`.
     fn last_disconnect(&self) -> Option<zk_client::DisconnectReason>;
 
+    /// `stats`.
+    fn stats(&self) -> zk_client::Stats;
+
     /// Calls submitted and not completed, counted only when no request waits to be written
     /// to a ready connection (a test hook, read from the session: a blocking call spawned on a
     /// thread counts once it has submitted and written its request; while disconnected, calls
@@ -127,6 +130,10 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 
     fn last_disconnect(&self) -> Option<zk_client::DisconnectReason> {
         zk_client::Client::last_disconnect(self)
+    }
+
+    fn stats(&self) -> zk_client::Stats {
+        zk_client::Client::stats(self)
     }
 }
 
@@ -201,6 +208,10 @@ impl Api for zk_blocking::Client {
 
     fn last_disconnect(&self) -> Option<zk_client::DisconnectReason> {
         zk_blocking::Client::last_disconnect(self)
+    }
+
+    fn stats(&self) -> zk_client::Stats {
+        zk_blocking::Client::stats(self)
     }
 }
 

@@ -1494,6 +1494,19 @@ pub async fn notification_flood_without_a_consumer_keeps_memory_bounded<A: Adapt
         "[{}] flood without a consumer: {delivered} delivered, {lagged} lagged",
         A::NAME
     );
+    let stats = zk.stats();
+    assert_eq!(
+        stats.watch_events_dropped,
+        lagged,
+        "[{}] the client's count of dropped events is what the stream reported: {stats:?}",
+        A::NAME
+    );
+    assert_eq!(
+        stats.session.watch_notifications,
+        delivered + lagged,
+        "[{}] every notification is counted: {stats:?}",
+        A::NAME
+    );
     assert_eq!(server.connections(), 1);
     assert_peak_below::<A>(FLOOD_MEMORY, "the flood, read afterwards");
     assert_eq!(zk.close().await, SessionState::Closed);

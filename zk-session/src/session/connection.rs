@@ -140,6 +140,7 @@ impl Session {
         }
         self.ready_since = Some(now);
         self.host_failures.clear();
+        self.stats.connections += 1;
         self.last_confirmed = now;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Backoff);
@@ -251,6 +252,7 @@ impl Session {
     pub(super) fn start_attempt(&mut self, now: Instant) {
         let conn = ConnectionId(self.next_connection_id);
         self.next_connection_id += 1;
+        self.stats.connection_attempts += 1;
         let (_, host) = self.hosts.next();
         self.actions.push_back(Action::Connect {
             conn,
@@ -286,6 +288,7 @@ impl Session {
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
             self.note_host_failure(reason.clone());
+            self.stats.disconnects.count(&reason);
             self.last_disconnect = Some(reason.clone());
         }
         if let Some(since) = self.ready_since.take() {

@@ -27,6 +27,7 @@ use crate::hosts::{HostAddr, HostList};
 use crate::ops::{AfterReply, Operation, Paths, Prepared};
 use crate::path::Chroot;
 use crate::rng::Rng;
+use crate::stats::SessionStats;
 use crate::timer::{Timer, TimerTable};
 use crate::watches::{WatchId, WatchKind, WatchRegistry};
 
@@ -201,6 +202,8 @@ pub struct Session {
     host_failures: Vec<HostFailure>,
     /// Why the most recent connection ended.
     last_disconnect: Option<DisconnectReason>,
+    /// Counters of what the session did.
+    stats: SessionStats,
     /// Deadlines of calls submitted with one, earliest first (entries of calls that completed
     /// meanwhile are skipped when they come up).
     call_deadlines: BinaryHeap<Reverse<(Instant, RequestId)>>,
@@ -267,6 +270,7 @@ impl Session {
             ready_since: None,
             host_failures: Vec::new(),
             last_disconnect: None,
+            stats: SessionStats::default(),
             call_deadlines: BinaryHeap::new(),
             probe: None,
             probe_cursor: 0,
@@ -312,6 +316,14 @@ impl Session {
     /// next one ends, so that a `Disconnected` state can be explained.
     pub fn last_disconnect(&self) -> Option<&DisconnectReason> {
         self.last_disconnect.as_ref()
+    }
+
+    /// What the session has done since it was created.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            in_flight: self.outstanding,
+            ..self.stats.clone()
+        }
     }
 
     /// The session password, to resume the session from another client.
@@ -403,6 +415,7 @@ impl Session {
             // Behind the control frames, as `promote_outbox` would put them, without copying
             // them there first.
             written += take_frames(&mut self.outbox, buf);
+            self.stats.requests_sent += self.queued.len() as u64;
             self.in_flight
                 .extend(self.queued.drain(..).map(|q| q.request));
             self.timers.stop(Timer::QueueDeadline);
@@ -410,6 +423,7 @@ impl Session {
         if written > 0 && ready {
             self.timers.set(Timer::Ping, now + self.ping_interval());
         }
+        self.stats.bytes_sent += written as u64;
         written
     }
 

@@ -111,6 +111,7 @@ impl Session {
         }
         self.control.extend_from_slice(&self.outbox);
         clear_frames(&mut self.outbox);
+        self.stats.requests_sent += self.queued.len() as u64;
         self.in_flight
             .extend(self.queued.drain(..).map(|q| q.request));
         self.timers.stop(Timer::QueueDeadline);

@@ -16,6 +16,7 @@ impl Session {
             self.recv.reserve(data.len().max(RECV_CHUNK));
         }
         self.recv.extend_from_slice(data);
+        self.stats.bytes_received += data.len() as u64;
         self.process_received(conn, now);
     }
 
@@ -113,6 +114,7 @@ impl Session {
                 let Some(entry) = self.pop_reply_entry(xid, now) else {
                     return;
                 };
+                self.stats.replies_received += 1;
                 self.last_confirmed = now;
                 self.note_zxid(reply.header.zxid);
                 let result = match reply.response(entry.op) {
@@ -215,6 +217,7 @@ impl Session {
                 return;
             }
         };
+        self.stats.watch_notifications += 1;
         // Only a server that holds the session sends its watch events.
         self.last_confirmed = now;
         if event.event_type == EventType::None {

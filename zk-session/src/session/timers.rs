@@ -190,6 +190,7 @@ impl Session {
             Timer::Ping => {
                 if let Phase::Ready(_) = self.phase {
                     write_request(&mut self.control, Xid::PING, &Request::Ping);
+                    self.stats.pings_sent += 1;
                     self.timers.set(Timer::Ping, now + self.ping_interval());
                 }
             }
