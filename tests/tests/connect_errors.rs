@@ -1,6 +1,7 @@
-//! What a client that cannot connect says, on every adapter: the connect error names each host
-//! tried and why its last connection failed. Needs no ZooKeeper (the ports are refused or
-//! malformed locally).
+//! Connecting, on every adapter: the connect error names each host tried and why its last
+//! connection failed (refused ports, locally); a tiny requested session timeout, which the
+//! server raises, still connects (needs Apache ZooKeeper: a missing installation fails with the
+//! install command).
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -8,7 +9,8 @@ use std::time::Duration;
 use zk_client::session::Backoff;
 use zk_client::{ConnectError, DisconnectReason};
 use zk_tests::conformance::{
-    Adapter, AsyncStdAdapter, BlockingAdapter, Connect, SmolAdapter, TokioAdapter,
+    shared_server, Adapter, Api, AsyncStdAdapter, BlockingAdapter, Connect, SmolAdapter,
+    TokioAdapter,
 };
 
 /// A loopback port nothing listens on: bound, then released.
@@ -83,6 +85,50 @@ async fn refused_ports_are_named_with_their_cause<A: Adapter>() {
         "[{}] {config}",
         A::NAME
     );
+}
+
+/// A requested session timeout of 1 ms, which the server raises to its minimum: the attempts
+/// and the connect wait are not derived from the request alone, so the client connects with
+/// its default options and works with the granted timeout.
+async fn a_tiny_session_timeout_still_connects<A: Adapter>() {
+    let options =
+        Connect::new(shared_server().connect_string()).session_timeout(Duration::from_millis(1));
+    let client = match A::connect(&options).await {
+        Ok(client) => client,
+        Err(e) => panic!("[{}] a 1 ms session timeout: {e}", A::NAME),
+    };
+    let granted = client.negotiated_timeout().expect("a negotiated timeout");
+    assert!(
+        granted >= Duration::from_millis(100),
+        "[{}] the server raised the timeout: {granted:?}",
+        A::NAME
+    );
+    assert!(
+        client.exists("/").await.is_ok(),
+        "[{}] a call works",
+        A::NAME
+    );
+    client.close().await;
+}
+
+#[test]
+fn tokio_connects_with_a_tiny_session_timeout() {
+    TokioAdapter::block_on(a_tiny_session_timeout_still_connects::<TokioAdapter>());
+}
+
+#[test]
+fn async_std_connects_with_a_tiny_session_timeout() {
+    AsyncStdAdapter::block_on(a_tiny_session_timeout_still_connects::<AsyncStdAdapter>());
+}
+
+#[test]
+fn smol_connects_with_a_tiny_session_timeout() {
+    SmolAdapter::block_on(a_tiny_session_timeout_still_connects::<SmolAdapter>());
+}
+
+#[test]
+fn blocking_connects_with_a_tiny_session_timeout() {
+    BlockingAdapter::block_on(a_tiny_session_timeout_still_connects::<BlockingAdapter>());
 }
 
 #[test]

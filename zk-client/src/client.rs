@@ -261,7 +261,7 @@ impl<R: Launch> ClientBuilder<R> {
     }
 
     /// How long [`ClientBuilder::connect`] waits for the first session (default: the session
-    /// timeout).
+    /// timeout, but at least the 4 s a server grants at least, whatever was requested).
     pub fn connect_wait(mut self, wait: Duration) -> Self {
         self.connect_wait = Some(wait);
         self
@@ -290,7 +290,11 @@ impl<R: Launch> ClientBuilder<R> {
         let config = self.config?;
         config.validate()?;
         Ok(BuilderParts {
-            connect_wait: self.connect_wait.unwrap_or(config.session_timeout),
+            connect_wait: self.connect_wait.unwrap_or(
+                config
+                    .session_timeout
+                    .max(zk_session::config::SERVER_MIN_SESSION_TIMEOUT),
+            ),
             config,
             events: self.events,
             runtime: self.runtime,

@@ -11,6 +11,16 @@ use crate::path::{Chroot, PathError};
 /// The port used when the connect string gives none.
 pub const DEFAULT_PORT: u16 = 2181;
 
+/// The smallest session timeout a server with default settings grants (twice its `tickTime`
+/// of 2 s): it raises a smaller request to this. What to wait for a first session at least,
+/// whatever was requested.
+pub const SERVER_MIN_SESSION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The least time a connection attempt is given when its timeout is derived from the session
+/// timeout (the Java rule: session timeout / number of hosts): a tiny requested timeout,
+/// which the server would raise anyway, must not make every attempt fail.
+pub const MIN_DERIVED_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -196,7 +206,8 @@ pub struct Config {
     /// the negotiated value. Default 30 s.
     pub session_timeout: Duration,
     /// Bound on one connection attempt, TCP connect and handshake together. `None` (default)
-    /// means the Java rule: session timeout / number of hosts.
+    /// means the Java rule: session timeout / number of hosts, but at least
+    /// [`MIN_DERIVED_CONNECT_TIMEOUT`].
     pub connect_timeout: Option<Duration>,
     /// Whether a read-only server (partitioned from its quorum) may take the session.
     pub read_only_allowed: bool,

@@ -169,7 +169,10 @@ impl Session {
     pub(super) fn connect_timeout(&self) -> Duration {
         self.config
             .connect_timeout
-            .unwrap_or_else(|| self.negotiated_or_requested() / self.hosts.len().max(1) as u32)
+            .unwrap_or_else(|| {
+                (self.negotiated_or_requested() / self.hosts.len().max(1) as u32)
+                    .max(crate::config::MIN_DERIVED_CONNECT_TIMEOUT)
+            })
             .max(Duration::from_millis(1))
     }
 
