@@ -1,7 +1,7 @@
 //! Connecting, on every adapter: the connect error names each host tried and why its last
 //! connection failed (refused ports, locally); a tiny requested session timeout, which the
 //! server raises, still connects (needs Apache ZooKeeper: a missing installation fails with the
-//! install command).
+//! install command); with `check_chroot`, a missing chroot is named.
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -109,6 +109,54 @@ async fn a_tiny_session_timeout_still_connects<A: Adapter>() {
         A::NAME
     );
     client.close().await;
+}
+
+/// With `check_chroot`, a chroot missing on the server fails the connect naming it; one that
+/// exists connects.
+async fn a_missing_chroot_is_named<A: Adapter>() {
+    let server = shared_server().connect_string();
+    let missing = format!("/no-such-chroot-{}-{}", A::NAME, std::process::id());
+    let outcome = A::connect(&Connect::new(format!("{server}{missing}")).check_chroot(true)).await;
+    let error = match outcome {
+        Ok(_) => panic!("[{}] connected under a missing chroot", A::NAME),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(&error, ConnectError::Chroot { chroot, error: None } if *chroot == missing),
+        "[{}] {error:?}",
+        A::NAME
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("chroot {missing}: no such node")),
+        "[{}] {error}",
+        A::NAME
+    );
+    let client = A::connect(&Connect::new(format!("{server}/zookeeper")).check_chroot(true))
+        .await
+        .unwrap_or_else(|e| panic!("[{}] an existing chroot: {e}", A::NAME));
+    client.close().await;
+}
+
+#[test]
+fn tokio_names_a_missing_chroot() {
+    TokioAdapter::block_on(a_missing_chroot_is_named::<TokioAdapter>());
+}
+
+#[test]
+fn async_std_names_a_missing_chroot() {
+    AsyncStdAdapter::block_on(a_missing_chroot_is_named::<AsyncStdAdapter>());
+}
+
+#[test]
+fn smol_names_a_missing_chroot() {
+    SmolAdapter::block_on(a_missing_chroot_is_named::<SmolAdapter>());
+}
+
+#[test]
+fn blocking_names_a_missing_chroot() {
+    BlockingAdapter::block_on(a_missing_chroot_is_named::<BlockingAdapter>());
 }
 
 #[test]

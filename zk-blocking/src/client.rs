@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use zk_client::adapter::{block_on, BuilderParts, Launch};
+use zk_client::adapter::{block_on, check_chroot, BuilderParts, Launch};
 use zk_client::proto::SessionId;
 use zk_client::session::Operation;
 use zk_client::{CommonError, ConnectError, Pending, SessionState, StateWatcher};
@@ -107,6 +107,7 @@ impl Launch for Blocking {
     ) -> Result<Client, ConnectError> {
         let parts = parts?;
         let wait = parts.connect_wait;
+        let chroot_checked = parts.check_chroot;
         let client = Blocking::start(parts)?;
         let mut states = client.state_watcher();
         let reached = block_on(
@@ -116,7 +117,11 @@ impl Launch for Blocking {
         let Client { inner, io, flusher } = client;
         let inner =
             inner.connected_or_closed(reached.map(|s| s.unwrap_or(SessionState::Closed)), wait)?;
-        Ok(Client { inner, io, flusher })
+        let client = Client { inner, io, flusher };
+        if chroot_checked {
+            check_chroot(client.exists("/"), client.inner.shared())?;
+        }
+        Ok(client)
     }
 
     #[cfg(feature = "tls")]

@@ -46,6 +46,41 @@ pub enum ConnectError {
     /// The session ended before it was established (expired resume, refused credential).
     #[error("the session ended while connecting: {0:?}")]
     Ended(SessionState),
+    /// With [`ClientBuilder::check_chroot`]: the chroot does not exist on the server (`error`
+    /// `None`), or checking it failed.
+    #[error("chroot {chroot}: {}", chroot_problem(.error))]
+    Chroot {
+        /// The chroot, as given in the connect string.
+        chroot: String,
+        /// Why it could not be checked; `None` when the server said it does not exist.
+        error: Option<crate::ops::ExistsError>,
+    },
+}
+
+/// What went wrong with the chroot, for [`ConnectError::Chroot`].
+fn chroot_problem(error: &Option<crate::ops::ExistsError>) -> String {
+    match error {
+        None => "no such node on the server (create it, or connect without the chroot)".into(),
+        Some(e) => format!("could not check that it exists: {e}"),
+    }
+}
+
+/// The outcome of the chroot check (`exists("/")` under the chroot): the chroot exists, or
+/// [`ConnectError::Chroot`] naming it, and the session is closed.
+pub fn check_chroot(
+    exists: Result<Option<zk_session::proto::Stat>, crate::ops::ExistsError>,
+    shared: &Shared,
+) -> Result<(), ConnectError> {
+    let error = match exists {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) => None,
+        Err(e) => Some(e),
+    };
+    shared.close_in_background();
+    Err(ConnectError::Chroot {
+        chroot: shared.read_session(|s| s.chroot().as_str().to_owned()),
+        error,
+    })
 }
 
 /// `: host: cause; host: cause` for a connect error, or nothing when no attempt has ended.
@@ -122,6 +157,7 @@ pub struct ClientBuilder<R> {
     runtime: R,
     events: EventLimits,
     connect_wait: Option<Duration>,
+    check_chroot: bool,
     #[cfg(feature = "tls")]
     tls_error: Option<crate::tls::TlsError>,
 }
@@ -134,6 +170,7 @@ impl<R: Launch> ClientBuilder<R> {
             runtime,
             events: EventLimits::default(),
             connect_wait: None,
+            check_chroot: false,
             #[cfg(feature = "tls")]
             tls_error: None,
         }
@@ -267,6 +304,14 @@ impl<R: Launch> ClientBuilder<R> {
         self
     }
 
+    /// Has [`ClientBuilder::connect`] check that the connect string's chroot exists once a
+    /// server accepts the session, failing with [`ConnectError::Chroot`] naming it if not
+    /// (default: off, as in Java, where calls then fail with NoNode).
+    pub fn check_chroot(mut self, on: bool) -> Self {
+        self.check_chroot = on;
+        self
+    }
+
     /// Connects with TLS (to the servers' `secureClientPort`).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, options: crate::tls::TlsOptions) -> Self {
@@ -295,6 +340,7 @@ impl<R: Launch> ClientBuilder<R> {
                     .session_timeout
                     .max(zk_session::config::SERVER_MIN_SESSION_TIMEOUT),
             ),
+            check_chroot: self.check_chroot && config.chroot.is_some(),
             config,
             events: self.events,
             runtime: self.runtime,
@@ -323,6 +369,8 @@ pub struct BuilderParts<R> {
     pub events: EventLimits,
     /// How long `connect` waits for the first session.
     pub connect_wait: Duration,
+    /// Whether `connect` checks that the chroot exists (see [`check_chroot`]).
+    pub check_chroot: bool,
     /// The runtime (or marker) the client is built for.
     pub runtime: R,
 }
@@ -379,6 +427,7 @@ impl<R: Runtime> Launch for R {
         Box::pin(async move {
             let parts = parts?;
             let wait = parts.connect_wait;
+            let chroot_checked = parts.check_chroot;
             let runtime = parts.runtime.clone();
             let client = R::start(parts)?;
             let mut states = client.state_watcher();
@@ -388,7 +437,12 @@ impl<R: Runtime> Launch for R {
                 states.wait_for(|s| s.is_connected() || s.is_terminal()),
             )
             .await;
-            client.connected_or_closed(connected.map(|s| s.unwrap_or(SessionState::Closed)), wait)
+            let client = client
+                .connected_or_closed(connected.map(|s| s.unwrap_or(SessionState::Closed)), wait)?;
+            if chroot_checked {
+                check_chroot(client.exists("/").await, &client.shared)?;
+            }
+            Ok(client)
         })
     }
 

@@ -43,6 +43,8 @@ pub struct Connect {
     pub event_capacity: Option<usize>,
     /// How long `connect` waits for the first session (default: the session timeout).
     pub connect_wait: Option<Duration>,
+    /// Check at connect time that the chroot exists.
+    pub check_chroot: bool,
     /// Seed for host shuffling and back-off jitter.
     pub seed: Option<u64>,
     /// Bound on one connection attempt, handshake included (default: the client's).
@@ -102,6 +104,12 @@ impl Connect {
         self
     }
 
+    /// Has `connect` check that the chroot exists.
+    pub fn check_chroot(mut self, on: bool) -> Connect {
+        self.check_chroot = on;
+        self
+    }
+
     /// Sets how long `connect` waits.
     pub fn connect_wait(mut self, wait: Duration) -> Connect {
         self.connect_wait = Some(wait);
@@ -157,6 +165,9 @@ impl Connect {
         }
         if let Some(wait) = self.connect_wait {
             builder = builder.connect_wait(wait);
+        }
+        if self.check_chroot {
+            builder = builder.check_chroot(true);
         }
         if let Some(seed) = self.seed {
             builder = builder.seed(seed);
