@@ -660,3 +660,64 @@ impl ConnectedSession {
         None
     }
 }
+
+/// A `tracing` subscriber that keeps every event as one line (`LEVEL message field=value ...`),
+/// for tests that check what the session logs. Install it with
+/// `tracing::subscriber::with_default(capture.clone(), || ...)`, then read [`LogCapture::lines`].
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LogCapture {
+    /// The events logged so far, one line each, in order.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Writes an event's fields into one line.
+struct LineWriter<'a>(&'a mut String);
+
+impl tracing::field::Visit for LineWriter<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        if field.name() == "message" {
+            let _ = write!(self.0, " {value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        use std::fmt::Write;
+        let _ = write!(self.0, " {}={value}", field.name());
+    }
+}
+
+impl tracing::Subscriber for LogCapture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = event.metadata().level().to_string();
+        event.record(&mut LineWriter(&mut line));
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}

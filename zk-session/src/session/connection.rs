@@ -141,6 +141,19 @@ impl Session {
         self.ready_since = Some(now);
         self.host_failures.clear();
         self.stats.connections += 1;
+        tracing::info!(
+            session_id = %self.session_id,
+            host = %self.hosts.get(self.hosts.current_index()),
+            negotiated_timeout_ms = response.timeout_ms,
+            read_only = response.read_only,
+            "session established"
+        );
+        if !self.credentials.is_empty() {
+            tracing::debug!(
+                credentials = self.credentials.len(),
+                "presenting credentials again"
+            );
+        }
         self.last_confirmed = now;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Backoff);
@@ -182,6 +195,11 @@ impl Session {
             let requests = self
                 .watches
                 .reregistration_requests(self.last_zxid_seen, batch_bytes);
+            tracing::debug!(
+                watches = self.watches.len(),
+                frames = requests.len(),
+                "re-registering watches"
+            );
             for request in requests {
                 let xid = self.next_xid();
                 write_request(&mut self.control, xid, &request);
@@ -240,6 +258,10 @@ impl Session {
         let probe = ProbeId(self.next_probe_id);
         self.next_probe_id += 1;
         self.probe = Some((probe, self.probe_cursor));
+        tracing::debug!(
+            host = %self.hosts.get(self.probe_cursor),
+            "probing for a read-write server"
+        );
         self.actions.push_back(Action::Probe {
             probe,
             host: self.hosts.get(self.probe_cursor).clone(),
@@ -254,6 +276,7 @@ impl Session {
         self.next_connection_id += 1;
         self.stats.connection_attempts += 1;
         let (_, host) = self.hosts.next();
+        tracing::debug!(host = %host, conn = conn.0, "connecting");
         self.actions.push_back(Action::Connect {
             conn,
             host: host.clone(),
@@ -287,6 +310,12 @@ impl Session {
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: Instant) {
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
+            tracing::warn!(
+                host = %self.hosts.get(self.hosts.current_index()),
+                reason = %reason,
+                silent_ms = now.saturating_duration_since(self.last_frame).as_millis() as u64,
+                "connection lost"
+            );
             self.note_host_failure(reason.clone());
             self.stats.disconnects.count(&reason);
             self.last_disconnect = Some(reason.clone());
@@ -377,6 +406,10 @@ impl Session {
         }
         self.phase = Phase::Idle;
         let state = end.state();
+        match &end {
+            SessionEnd::Closed => tracing::info!(session_id = %self.session_id, "session closed"),
+            other => tracing::warn!(session_id = %self.session_id, end = ?other, "session ended"),
+        }
         self.end = Some(end);
         let error = state.terminal_error();
         for entry in std::mem::take(&mut self.in_flight) {
@@ -419,6 +452,7 @@ impl Session {
 
     pub(super) fn set_state(&mut self, state: SessionState) {
         if self.state != state {
+            tracing::info!(from = ?self.state, to = ?state, "session state");
             self.state = state;
             self.events.push_back(Event::State(state));
         }

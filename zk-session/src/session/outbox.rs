@@ -134,6 +134,10 @@ impl Session {
         now: Instant,
     ) -> Result<RequestId, CommonError> {
         if self.outstanding >= self.config.max_in_flight {
+            tracing::warn!(
+                max = self.config.max_in_flight,
+                "the queue is full: a call is refused with TooManyRequests"
+            );
             return Err(CommonError::TooManyRequests {
                 max: self.config.max_in_flight,
             });

@@ -265,6 +265,10 @@ impl Session {
                 return;
             }
             if let Some(q) = self.queued.pop_front() {
+                tracing::warn!(
+                    op = ?q.request.op,
+                    "a request waited a queue timeout for a connection: it fails with ConnectionLoss"
+                );
                 self.outbox.advance(q.frame_len);
                 if let Some(id) = q.request.id {
                     self.complete(id, Err(CommonError::ConnectionLoss));
