@@ -14,7 +14,8 @@ import sys
 
 
 def version(text):
-    return tuple(int(part) for part in text.split("."))
+    """`1.85` and `1.85.0` alike: (1, 85, 0)."""
+    return (tuple(int(part) for part in text.split(".")) + (0, 0))[:3]
 
 
 def main():

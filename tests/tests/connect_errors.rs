@@ -13,16 +13,19 @@ use zk_tests::conformance::{
     TokioAdapter,
 };
 
-/// A loopback port nothing listens on: bound, then released.
-fn refused_port() -> u16 {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
-    listener.local_addr().expect("its address").port()
+/// Two different loopback ports nothing listens on: both bound at once (so they differ),
+/// then released.
+fn refused_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
+    let (a, b) = (bind(), bind());
+    let port = |l: &TcpListener| l.local_addr().expect("its address").port();
+    (port(&a), port(&b))
 }
 
 /// Connecting to two refused ports fails within the wait, listing both hosts with the OS's
 /// "connection refused"; a connect string naming a URL is refused before any attempt.
 async fn refused_ports_are_named_with_their_cause<A: Adapter>() {
-    let (first, second) = (refused_port(), refused_port());
+    let (first, second) = refused_ports();
     let connect_string = format!("127.0.0.1:{first},127.0.0.1:{second}");
     let options = Connect::new(&connect_string)
         .connect_wait(Duration::from_millis(1500))

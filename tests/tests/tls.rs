@@ -549,7 +549,12 @@ fn secure_port_refuses_plain_clients_while_the_plain_port_serves_them() {
         "plain client on the secure port",
         result,
         started,
-        |e| matches!(e, zk_blocking::ConnectError::Timeout { failures, .. } if !failures.is_empty()),
+        |e| {
+            matches!(e, zk_blocking::ConnectError::Timeout { failures, .. }
+            if !failures.is_empty() && failures.iter().all(|f| {
+                f.reason == zk_blocking::DisconnectReason::ClosedDuringHandshake
+            }))
+        },
     );
 
     let client = zk_blocking::Client::builder(&fixture.server.connect_string())

@@ -512,7 +512,7 @@ impl<R> Client<R> {
             Some(s) if s.is_connected() => Ok(self),
             Some(_) => Err(ConnectError::Ended(self.state())),
             None => {
-                let failures = self.shared.read_session(|s| s.host_failures().to_vec());
+                let failures = self.shared.read_session(|s| s.connect_report());
                 self.shared.close_in_background();
                 Err(ConnectError::Timeout { waited, failures })
             }

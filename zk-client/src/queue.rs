@@ -191,11 +191,13 @@ impl<T> EventQueue<T> {
 
     /// Adds an item without ever waiting; drops it (counting it) when the queue is full, by
     /// count or by bytes. The consumer's waker is left in `wakers`. Returns whether the item
-    /// was kept.
+    /// was kept (or the queue was closed, after which nothing counts as dropped).
     pub(crate) fn push(&self, item: T, wakers: &mut Vec<Waker>) -> bool {
         let capacity = self.capacity;
         let mut kept = false;
         self.update(wakers, |s| {
+            // After the close nothing counts as dropped (the router never pushes there).
+            kept = s.closed;
             if s.items < capacity && self.admit(s, &item) {
                 s.entries.push_back(Entry::Item(item));
                 s.items += 1;

@@ -56,11 +56,11 @@ pub enum ConfigError {
         /// The port as written.
         port: String,
     },
-    /// An IPv6 address without brackets in a list of several hosts, where its last group could
-    /// be taken for a port.
+    /// An IPv6 address without brackets in a list of several hosts, or one whose last group
+    /// could be taken for a port.
     #[error(
-        "{entry:?}: in a list of hosts an IPv6 address goes in brackets, with its port after \
-         them: [address]:port"
+        "{entry:?}: an IPv6 address goes in brackets, with its port after them: \
+         [address]:port (without brackets its last group could be a port)"
     )]
     UnbracketedIpv6 {
         /// The host entry.
@@ -128,8 +128,9 @@ impl ConnectString {
 fn parse_host(entry: &str, in_list: bool) -> Result<HostAddr, ConfigError> {
     let bad = || ConfigError::BadHost(entry.to_owned());
     let parse_port = |p: &str| {
-        p.parse::<u16>()
-            .ok()
+        Some(p)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
             .filter(|p| *p != 0)
             .ok_or_else(|| ConfigError::BadPort {
                 entry: entry.to_owned(),
@@ -159,12 +160,24 @@ fn parse_host(entry: &str, in_list: bool) -> Result<HostAddr, ConfigError> {
             }
             Ok(HostAddr::new(host, parse_port(port)?))
         }
-        _ if in_list => Err(ConfigError::UnbracketedIpv6 {
-            entry: entry.to_owned(),
-        }),
-        // A bare IPv6 address, alone: it must be one.
-        _ if entry.parse::<std::net::Ipv6Addr>().is_ok() => Ok(HostAddr::new(entry, DEFAULT_PORT)),
-        _ => Err(bad()),
+        _ => {
+            let is_ipv6 = |text: &str| text.parse::<std::net::Ipv6Addr>().is_ok();
+            // Without brackets, an address's last group could be a port (Java reads it so):
+            // `2001:db8::5:2181` is refused as ambiguous, alone or in a list.
+            let port_split = entry
+                .rsplit_once(':')
+                .is_some_and(|(before, _)| is_ipv6(before));
+            if port_split || (in_list && is_ipv6(entry)) {
+                return Err(ConfigError::UnbracketedIpv6 {
+                    entry: entry.to_owned(),
+                });
+            }
+            if is_ipv6(entry) {
+                // A bare IPv6 address, alone and unambiguous (`::1`, `fe80::1`).
+                return Ok(HostAddr::new(entry, DEFAULT_PORT));
+            }
+            Err(bad())
+        }
     }
 }
 
@@ -462,9 +475,21 @@ mod tests {
     fn ipv6_addresses_in_lists_need_brackets() {
         assert_eq!(
             ConnectString::parse("a,b:1:2:x"),
+            Err(ConfigError::BadHost("b:1:2:x".into())),
+            "not an IPv6 address at all"
+        );
+        assert_eq!(
+            ConnectString::parse("a,fe80::1"),
             Err(ConfigError::UnbracketedIpv6 {
-                entry: "b:1:2:x".into()
+                entry: "fe80::1".into()
             })
+        );
+        assert_eq!(
+            ConnectString::parse("2001:db8::5:2181"),
+            Err(ConfigError::UnbracketedIpv6 {
+                entry: "2001:db8::5:2181".into()
+            }),
+            "alone, but its last group could be a port"
         );
         assert_eq!(
             ConnectString::parse("a:1,::1:2181"),

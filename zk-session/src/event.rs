@@ -148,10 +148,15 @@ impl std::fmt::Display for SessionEnd {
 pub enum DisconnectReason {
     /// The driver reported the transport closed (by the peer) or failed without a cause.
     TransportClosed,
-    /// The server closed the connection before answering the ConnectRequest. A read-only
-    /// server does so to a client that does not allow read-only sessions (3.8 logs "Refusing
-    /// session request for not-read-only client"); a server still starting may too.
+    /// The server closed the connection before answering the ConnectRequest: a read-only
+    /// server refusing a client that does not allow read-only sessions (3.8 logs "Refusing
+    /// session request for not-read-only client"), too many connections from this address
+    /// (`maxClientCnxns`), a server behind the zxid the client has seen, a plain client on a
+    /// TLS port, or a server still starting.
     ClosedDuringHandshake,
+    /// Only in a connect error's list: the attempt was still under way (connecting, or waiting
+    /// for the handshake's answer) when the client stopped waiting.
+    StillTrying,
     /// The driver reported why the transport could not be opened or failed: the name did not
     /// resolve, the connection was refused, the TLS handshake failed (the text says which).
     TransportFailed(String),
@@ -173,9 +178,14 @@ impl std::fmt::Display for DisconnectReason {
         match self {
             DisconnectReason::TransportClosed => f.write_str("connection closed"),
             DisconnectReason::ClosedDuringHandshake => f.write_str(
-                "closed by the server during the handshake (as a read-only server does to a \
-                 client that does not allow read-only sessions)",
+                "closed by the server before answering the handshake (a read-only server \
+                 refusing a client that does not allow read-only sessions, too many connections \
+                 from this address, a server behind the client's zxid, a plain client on a TLS \
+                 port, or a server still starting)",
             ),
+            DisconnectReason::StillTrying => {
+                f.write_str("no answer yet (connecting, or waiting for the handshake's answer)")
+            }
             DisconnectReason::TransportFailed(cause) => f.write_str(cause),
             DisconnectReason::ConnectTimeout => {
                 f.write_str("no connection and handshake within the connect timeout")

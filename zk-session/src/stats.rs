@@ -27,7 +27,9 @@ pub struct SessionStats {
     pub bytes_sent: u64,
     /// Bytes received on the current connections.
     pub bytes_received: u64,
-    /// Calls submitted and not completed, now.
+    /// Requests outstanding now, as [`crate::Session::in_flight`] counts them: calls submitted
+    /// and not completed, and calls that completed with `RequestTimeout` whose replies are
+    /// still due on their connection.
     pub in_flight: usize,
 }
 
@@ -37,7 +39,7 @@ pub struct SessionStats {
 pub struct DisconnectCounts {
     /// Closed by the peer after the handshake.
     pub closed: u64,
-    /// Closed by the server during the handshake.
+    /// Closed by the server before answering the handshake.
     pub closed_during_handshake: u64,
     /// Failed with a cause the driver reported (refused, unresolved name, TLS, I/O errors).
     pub failed: u64,
@@ -65,6 +67,8 @@ impl DisconnectCounts {
             DisconnectReason::UnansweredRequest => &mut self.unanswered_request,
             DisconnectReason::ProtocolViolation(_) => &mut self.protocol_violation,
             DisconnectReason::ReadWriteServerFound => &mut self.read_write_server_found,
+            // Never a disconnect: only listed in connect errors.
+            DisconnectReason::StillTrying => return,
         };
         *counter += 1;
     }

@@ -255,7 +255,7 @@ fn a_connection_closed_before_the_connect_response_says_so() {
     assert_eq!(failures.len(), 1);
     assert!(
         failures[0].to_string().starts_with(&format!(
-            "{host}: closed by the server during the handshake"
+            "{host}: closed by the server before answering the handshake"
         )),
         "{}",
         failures[0]
@@ -299,4 +299,48 @@ fn stats_count_what_the_session_did() {
     assert_eq!(stats.connection_attempts, 2);
     assert_eq!(stats.disconnects.failed, 1);
     assert_eq!(stats.connections, 1);
+}
+
+#[test]
+fn the_connect_report_names_the_attempt_still_under_way() {
+    let mut sim = Sim::new(config("h1:1,h2:2"));
+    let refused = sim.fail_transport("connection refused");
+    sim.wait_for_connect();
+    let pending = sim.accept_transport();
+    let report = sim.session.connect_report();
+    assert_eq!(report.len(), 2, "{report:?}");
+    assert_eq!(report[0].host, refused);
+    assert_eq!(report[1].host, pending);
+    assert_eq!(report[1].reason, DisconnectReason::StillTrying);
+    assert_eq!(
+        sim.session.host_failures().len(),
+        1,
+        "an attempt under way is no failure"
+    );
+}
+
+#[test]
+fn leaving_a_read_only_server_is_no_host_failure() {
+    let mut config = config("h1:1,h2:2");
+    config.read_only_allowed = true;
+    let mut sim = Sim::new(config);
+    sim.accept_transport();
+    sim.answer_connect(7, 30_000, true);
+    assert_eq!(sim.session.state(), SessionState::ConnectedReadOnly);
+    let probed = sim
+        .run_until(Duration::from_secs(5), |s| !s.probes.is_empty())
+        .then(|| sim.probes[0].0)
+        .expect("a read-write probe");
+    let now = sim.now;
+    sim.session.handle_probe_result(probed, true, now);
+    sim.drain();
+    assert_eq!(
+        sim.session.last_disconnect(),
+        Some(&DisconnectReason::ReadWriteServerFound)
+    );
+    assert!(
+        sim.session.host_failures().is_empty(),
+        "{:?}",
+        sim.session.host_failures()
+    );
 }

@@ -327,3 +327,20 @@ fn the_first_reconnect_after_losing_a_lasting_connection_waits_only_the_jitter()
     sim.wait_for_connect();
     assert!(sim.now - refused_at >= secs(1) && sim.now - refused_at < secs(2));
 }
+
+#[test]
+fn a_tiny_requested_timeout_still_gives_each_attempt_a_second() {
+    let mut config = config("h1:1,h2:2");
+    config.session_timeout = Duration::from_millis(1);
+    let sim = Sim::new(config);
+    assert!(sim.pending_connect.is_some(), "an attempt starts at once");
+    let deadline = sim
+        .session
+        .connect_deadline()
+        .expect("the attempt's deadline");
+    let given = deadline - sim.now;
+    assert!(
+        given >= zk_session::config::MIN_DERIVED_CONNECT_TIMEOUT,
+        "1 ms / 2 hosts would fail every attempt; it was given {given:?}"
+    );
+}

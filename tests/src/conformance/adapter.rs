@@ -41,7 +41,8 @@ pub struct Connect {
     pub fail_fast: bool,
     /// Capacity of watch streams and state observers (default: the client's).
     pub event_capacity: Option<usize>,
-    /// How long `connect` waits for the first session (default: the session timeout).
+    /// How long `connect` waits for the first session (default: the session timeout, at least
+    /// 4 s).
     pub connect_wait: Option<Duration>,
     /// Check at connect time that the chroot exists.
     pub check_chroot: bool,

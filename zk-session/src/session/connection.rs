@@ -71,8 +71,9 @@ impl Session {
         }
         self.probe = None;
         if read_write && self.state == SessionState::ConnectedReadOnly {
-            self.hosts.prefer(host_index);
+            // Lost first, so that the read-only host is the one it is recorded for.
             self.connection_lost(DisconnectReason::ReadWriteServerFound, now);
+            self.hosts.prefer(host_index);
             // Go straight to the read-write server.
             self.timers.stop(Timer::Backoff);
             self.start_attempt(now);
@@ -286,8 +287,12 @@ impl Session {
             .set(Timer::Connect, now + self.connect_timeout());
     }
 
-    /// Records why the connection to the current host ended.
+    /// Records why the connection to the current host ended (leaving a read-only server for a
+    /// read-write one is no failure).
     fn note_host_failure(&mut self, reason: DisconnectReason) {
+        if reason == DisconnectReason::ReadWriteServerFound {
+            return;
+        }
         let host = self.hosts.get(self.hosts.current_index());
         match self.host_failures.iter_mut().find(|f| f.host == *host) {
             Some(failure) => failure.reason = reason,

@@ -312,6 +312,23 @@ impl Session {
         &self.host_failures
     }
 
+    /// [`Session::host_failures`], plus the host of the attempt under way (connecting or
+    /// waiting for the handshake's answer) as [`DisconnectReason::StillTrying`] when it has no
+    /// failure listed yet: what a client that gives up waiting reports.
+    pub fn connect_report(&self) -> Vec<HostFailure> {
+        let mut report = self.host_failures.clone();
+        if let Phase::Connecting(_) | Phase::Handshaking(_) = self.phase {
+            let host = self.hosts.get(self.hosts.current_index());
+            if !report.iter().any(|f| f.host == *host) {
+                report.push(HostFailure {
+                    host: host.clone(),
+                    reason: DisconnectReason::StillTrying,
+                });
+            }
+        }
+        report
+    }
+
     /// Why the most recent connection (or connection attempt) ended, if one has: kept until the
     /// next one ends, so that a `Disconnected` state can be explained.
     pub fn last_disconnect(&self) -> Option<&DisconnectReason> {
