@@ -25,61 +25,34 @@ fn connection_attempts_failures_and_the_session_are_logged_with_their_causes() {
         sim.answer_connect(0x42, 30_000, false);
         sim.drop_transport();
         let lines = capture.lines();
-        let all = lines.join("\n");
-        assert!(
-            !matching(&lines, &["DEBUG", "connecting", &format!("host={refused}")]).is_empty(),
-            "{all}"
-        );
-        assert!(
-            !matching(
-                &lines,
-                &[
-                    "WARN",
-                    "connection lost",
-                    &format!("host={refused}"),
-                    "reason=connection refused"
-                ]
-            )
-            .is_empty(),
-            "{all}"
-        );
-        assert!(
-            !matching(
-                &lines,
-                &[
-                    "INFO",
-                    "session established",
-                    "session_id=0x42",
-                    "negotiated_timeout_ms=30000"
-                ]
-            )
-            .is_empty(),
-            "{all}"
-        );
-        assert!(
-            !matching(&lines, &["INFO", "session state", "to=Connected"]).is_empty(),
-            "{all}"
-        );
-        assert!(
-            !matching(
-                &lines,
-                &[
-                    "WARN",
-                    "connection lost",
-                    "reason=connection closed",
-                    "silent_ms="
-                ]
-            )
-            .is_empty(),
-            "{all}"
-        );
-        assert!(
-            !matching(
-                &lines,
-                &["INFO", "session state", "from=Connected", "to=Disconnected"]
-            )
-            .is_empty(),
-            "{all}"
-        );
+        let expect = |parts: &[&str]| {
+            assert!(
+                !matching(&lines, parts).is_empty(),
+                "no line with {parts:?} in:\n{}",
+                lines.join("\n")
+            );
+        };
+        let host = format!("host={refused}");
+        expect(&["DEBUG", "connecting", &host]);
+        expect(&[
+            "WARN",
+            "connection lost",
+            &host,
+            "reason=connection refused",
+        ]);
+        expect(&[
+            "INFO",
+            "session established",
+            "session_id=0x42",
+            "negotiated_timeout_ms=30000",
+        ]);
+        expect(&["INFO", "session state", "to=Connected"]);
+        expect(&[
+            "WARN",
+            "connection lost",
+            "reason=connection closed",
+            "silent_ms=",
+        ]);
+        expect(&["INFO", "session state", "from=Connected", "to=Disconnected"]);
     });
 }

@@ -1611,17 +1611,23 @@ pub async fn notification_before_the_connect_response_is_refused<A: Adapter>() {
 // Liveness
 // -------------------------------------------------------------------------------------------
 
+/// A server that grants the session on every connection, then on the first one does `first`
+/// (stays silent, stops reading, ...) and serves normally on the later ones.
+fn first_connection_after_the_handshake(first: fn(&mut Peer) -> io::Result<()>) -> FakeServer {
+    FakeServer::scripted(move |peer| {
+        peer.handshake(SESSION, TIMEOUT_MS)?;
+        if peer.index() == 0 {
+            return first(peer);
+        }
+        peer.serve()
+    })
+}
+
 /// A server that goes silent after the handshake (not even ping replies): the read timeout
 /// (2/3 of the session timeout) drops the connection, the call in flight fails with
 /// ConnectionLoss, the state goes Disconnected, and the client reconnects.
 pub async fn silence_after_the_handshake_is_cut_by_the_read_timeout<A: Adapter>() {
-    let server = FakeServer::scripted(|peer| {
-        peer.handshake(SESSION, TIMEOUT_MS)?;
-        if peer.index() == 0 {
-            return peer.drain();
-        }
-        peer.serve()
-    });
+    let server = first_connection_after_the_handshake(Peer::drain);
     let zk = connect::<A>(&options(&server, TIMEOUT_MS)).await;
     let connected_at = Instant::now();
     let mut states = zk.state_watcher();
@@ -1662,13 +1668,7 @@ const STALL_CALLS: usize = 16;
 /// server goes away, the client reconnects, and the 8 MiB of requests leave the heap within
 /// the hostile suite's bound.
 pub async fn server_that_stops_reading_is_cut_by_the_read_timeout<A: Adapter>() {
-    let server = FakeServer::scripted(|peer| {
-        peer.handshake(SESSION, TIMEOUT_MS)?;
-        if peer.index() == 0 {
-            return peer.stall();
-        }
-        peer.serve()
-    });
+    let server = first_connection_after_the_handshake(Peer::stall);
     let zk = connect::<A>(&options(&server, TIMEOUT_MS)).await;
     let connected_at = Instant::now();
     let mut states = zk.state_watcher();
