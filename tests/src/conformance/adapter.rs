@@ -46,6 +46,8 @@ pub struct Connect {
     pub connect_wait: Option<Duration>,
     /// Check at connect time that the chroot exists.
     pub check_chroot: bool,
+    /// How long `close` waits for the server's reply (default: the client's).
+    pub close_timeout: Option<Duration>,
     /// Seed for host shuffling and back-off jitter.
     pub seed: Option<u64>,
     /// Bound on one connection attempt, handshake included (default: the client's).
@@ -102,6 +104,12 @@ impl Connect {
     /// Sets the event capacity.
     pub fn event_capacity(mut self, capacity: usize) -> Connect {
         self.event_capacity = Some(capacity);
+        self
+    }
+
+    /// Sets how long `close` waits for the server's reply.
+    pub fn close_timeout(mut self, timeout: Duration) -> Connect {
+        self.close_timeout = Some(timeout);
         self
     }
 
@@ -169,6 +177,9 @@ impl Connect {
         }
         if self.check_chroot {
             builder = builder.check_chroot(true);
+        }
+        if let Some(timeout) = self.close_timeout {
+            builder = builder.close_timeout(timeout);
         }
         if let Some(seed) = self.seed {
             builder = builder.seed(seed);

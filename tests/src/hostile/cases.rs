@@ -1827,7 +1827,10 @@ pub async fn ignored_call_stays_pending_while_pings_are_answered_until_close<A: 
             }
         })
     });
-    let zk = connect::<A>(&options(&server, TIMEOUT_MS)).await;
+    // The server never answers the close either: the close timer ends the session, and is
+    // kept well inside a read timeout, so that only it decides how the pending call ends
+    // (a connection lost while closing, under load, would end it with ConnectionLoss).
+    let zk = connect::<A>(&options(&server, TIMEOUT_MS).close_timeout(ms(300))).await;
     let mut states = zk.state_watcher();
     let caller = zk.clone();
     let mut pending = A::spawn(async move { caller.get_data("/ignored").await });
@@ -1846,8 +1849,10 @@ pub async fn ignored_call_stays_pending_while_pings_are_answered_until_close<A: 
     let error = failure(outcome, "a call pending at close");
     assert!(
         matches!(&error, GetDataError::Common(e) if e.is_terminal()),
-        "[{}] a call pending at close ends with a terminal error: {error:?}",
-        A::NAME
+        "[{}] a call pending at close ends with a terminal error: {error:?} (last disconnect: \
+         {:?})",
+        A::NAME,
+        zk.last_disconnect()
     );
 }
 
