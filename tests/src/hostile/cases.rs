@@ -1611,6 +1611,16 @@ pub async fn notification_before_the_connect_response_is_refused<A: Adapter>() {
 // Liveness
 // -------------------------------------------------------------------------------------------
 
+/// The client says its last connection ended by the read timeout.
+fn expect_read_timeout<A: Adapter>(zk: &A::Client) {
+    assert_eq!(
+        zk.last_disconnect(),
+        Some(zk_client::DisconnectReason::ReadTimeout),
+        "[{}] the client says why it disconnected",
+        A::NAME
+    );
+}
+
 /// A server that grants the session on every connection, then on the first one does `first`
 /// (stays silent, stops reading, ...) and serves normally on the later ones.
 fn first_connection_after_the_handshake(first: fn(&mut Peer) -> io::Result<()>) -> FakeServer {
@@ -1645,12 +1655,7 @@ pub async fn silence_after_the_handshake_is_cut_by_the_read_timeout<A: Adapter>(
         "[{}] silence detected {took:?} after the handshake; the read timeout is {read:?}",
         A::NAME
     );
-    assert_eq!(
-        zk.last_disconnect(),
-        Some(zk_client::DisconnectReason::ReadTimeout),
-        "[{}] the client says why it disconnected",
-        A::NAME
-    );
+    expect_read_timeout::<A>(&zk);
     expect_reconnection::<A>(&zk, &mut states, &server, 2).await;
     assert_eq!(zk.close().await, SessionState::Closed);
 }
@@ -1711,12 +1716,7 @@ pub async fn server_that_stops_reading_is_cut_by_the_read_timeout<A: Adapter>() 
          the read timeout is {read:?}",
         A::NAME
     );
-    assert_eq!(
-        zk.last_disconnect(),
-        Some(zk_client::DisconnectReason::ReadTimeout),
-        "[{}] the client says why it disconnected",
-        A::NAME
-    );
+    expect_read_timeout::<A>(&zk);
     // Seen no earlier than it happened: a connection dropped before the read timeout (by
     // anything but the liveness rule) fails this.
     let first_lost = first_lost.unwrap_or(took);
