@@ -453,8 +453,8 @@ impl Inner {
 mod tests {
     use bytes::Bytes;
     use zk_session::proto::{
-        self, AddWatchMode, ErrorCode, ErrorResponse, EventType, GetDataResponse, KeeperState,
-        ReplyHeader, Response, Stat, WatcherEvent, Xid, Zxid,
+        self, AddWatchMode, ErrorCode, ErrorResponse, EventType, GetDataResponse, ReplyHeader,
+        Response, Stat, Xid, Zxid,
     };
     use zk_session::testing::ConnectedSession;
     use zk_session::{ops, ConnectionId};
@@ -484,16 +484,7 @@ mod tests {
         out
     }
 
-    fn notification(event_type: EventType, path: &str) -> Vec<u8> {
-        let event = WatcherEvent {
-            event_type,
-            state: KeeperState::SyncConnected,
-            path: path.into(),
-        };
-        let mut out = Vec::new();
-        proto::write_notification(&mut out, &event);
-        out
-    }
+    use zk_session::testing::notification_frame as notification;
 
     #[test]
     fn a_watch_fired_in_the_same_read_as_the_reply_that_set_it_still_delivers_its_event() {

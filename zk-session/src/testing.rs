@@ -388,14 +388,7 @@ impl Sim {
 
     /// Sends a watch notification for `path` (a server path).
     pub fn notify(&mut self, event_type: EventType, path: &str) {
-        let event = WatcherEvent {
-            event_type,
-            state: KeeperState::SyncConnected,
-            path: path.to_owned(),
-        };
-        let mut out = BytesMut::new();
-        proto::write_notification(&mut out, &event);
-        self.server_bytes(&out);
+        self.server_bytes(&notification_frame(event_type, path));
     }
 
     /// Answers a ping (`{-2, zxid, 0}`, no body); the zxid is deliberately far ahead, to show it
@@ -569,6 +562,18 @@ pub fn get_data_reply(data: &'static [u8]) -> Response {
         data: Bytes::from_static(data),
         stat: Stat::default(),
     })
+}
+
+/// A watch notification frame (`SyncConnected`) of `event_type` for `path` (a server path).
+pub fn notification_frame(event_type: EventType, path: &str) -> Vec<u8> {
+    let event = WatcherEvent {
+        event_type,
+        state: KeeperState::SyncConnected,
+        path: path.to_owned(),
+    };
+    let mut out = Vec::new();
+    proto::write_notification(&mut out, &event);
+    out
 }
 
 /// The server's ConnectResponse frame granting `session_id` with `timeout_ms` (password

@@ -341,7 +341,7 @@ pub async fn wait_for_state<A: Adapter>(
 }
 
 /// Waits up to `within` until `client` has at least `calls` calls outstanding (submitted and
-/// not completed), checking every 2 ms; panics if it does not come.
+/// not completed), checking every 10 ms; panics if it does not come.
 pub async fn wait_for_calls_outstanding<A: Adapter>(
     client: &A::Client,
     calls: usize,

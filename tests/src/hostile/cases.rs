@@ -13,7 +13,6 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -32,7 +31,7 @@ use super::server::{
     frame, ok_response, ok_response_for, reply_header, session_response, FakeServer, Peer, ZXID,
 };
 use crate::conformance::{
-    connect, node_event, now_or_never, wait_for_state, Adapter, Api, Connect,
+    connect, node_event, now_or_never, wait_for_state, Adapter, Api, Connect, Task,
 };
 
 // -------------------------------------------------------------------------------------------
@@ -1272,17 +1271,17 @@ pub async fn huge_and_negative_zxids_are_harmless<A: Adapter>() {
 
 /// Ping replies that carry a body are still ping replies: the connection is kept, alive.
 pub async fn ping_reply_with_a_body_is_harmless<A: Adapter>() {
-    let answered = Arc::new(AtomicUsize::new(0));
-    let counted = answered.clone();
+    // The server reports each ping it answered.
+    let (answered, pings) = std::sync::mpsc::channel::<()>();
     let server = FakeServer::scripted(move |peer| {
         peer.handshake(SESSION, TIMEOUT_MS)?;
-        let counted = counted.clone();
+        let answered = answered.clone();
         peer.serve_with(move |p, xid, op, request| {
             if op == OpCode::Ping {
                 let mut reply = reply_header(xid.0, 1, 0).to_vec();
                 reply.extend_from_slice(b"unexpected body");
                 p.write_raw(&frame(&reply))?;
-                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = answered.send(());
                 return Ok(());
             }
             p.reply_ok_to(xid, &request)
@@ -1290,17 +1289,23 @@ pub async fn ping_reply_with_a_body_is_harmless<A: Adapter>() {
     });
     let zk = connect::<A>(&options(&server, TIMEOUT_MS)).await;
     let mut states = zk.state_watcher();
-    // Pings go out every half read timeout: wait until three were answered with bodies.
-    let deadline = Instant::now() + read_timeout(TIMEOUT_MS) * 2 + SLACK;
-    while answered.load(Ordering::SeqCst) < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "[{}] only {} pings were answered",
-            A::NAME,
-            answered.load(Ordering::SeqCst)
-        );
-        A::sleep(ms(20)).await;
-    }
+    // Pings go out every half read timeout: wait until the server reports three answered
+    // with bodies (the reports are waited for on a thread of their own).
+    let within = read_timeout(TIMEOUT_MS) * 2 + SLACK;
+    let (wait, three_answered) = Task::wrap(async move {
+        let deadline = Instant::now() + within;
+        (0..3).all(|_| {
+            pings
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .is_ok()
+        })
+    });
+    thread::spawn(move || zk_client::adapter::block_on(wait, None));
+    assert!(
+        bounded::<A, _>("three pings answered", three_answered).await,
+        "[{}] fewer than 3 pings were answered within {within:?}",
+        A::NAME
+    );
     assert_no_state_change::<A>(&mut states, "pings answered with bodies").await;
     kept_then_closed::<A>(&zk, &server, "a call after pings answered with bodies").await;
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,9 @@ fn invalid(what: String) -> io::Error {
 struct Shared {
     /// Set when the server is dropped.
     stop: AtomicBool,
+    /// Notified (under `stop_lock`) when `stop` is set, for scripts waiting for it.
+    stopped: Condvar,
+    stop_lock: Mutex<()>,
     /// When each connection was accepted, by index.
     accepted: Mutex<Vec<Instant>>,
     /// A clone of every connection whose script still runs, to shut it down on drop.
@@ -127,6 +130,8 @@ impl FakeServer {
             .expect("the fake server's local address");
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
+            stopped: Condvar::new(),
+            stop_lock: Mutex::new(()),
             accepted: Mutex::new(Vec::new()),
             open: Mutex::new(HashMap::new()),
             running: AtomicUsize::new(0),
@@ -183,6 +188,11 @@ impl FakeServer {
 impl Drop for FakeServer {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+        {
+            // Set before the lock is taken: a script that saw it unset waits, and is woken.
+            let _stopping = lock(&self.shared.stop_lock);
+            self.shared.stopped.notify_all();
+        }
         // Wake the acceptor from its blocking accept: it sees the flag and ends.
         let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
         if let Some(acceptor) = self.acceptor.take() {
@@ -553,8 +563,13 @@ impl Peer {
     /// system allows first, so that the client's send buffer is what fills.
     pub fn stall(&mut self) -> io::Result<()> {
         rustix::net::sockopt::set_socket_recv_buffer_size(&self.stream, 0)?;
+        let mut waiting = lock(&self.shared.stop_lock);
         while !self.stopped() {
-            thread::sleep(Duration::from_millis(10));
+            waiting = self
+                .shared
+                .stopped
+                .wait(waiting)
+                .unwrap_or_else(|e| e.into_inner());
         }
         Ok(())
     }
