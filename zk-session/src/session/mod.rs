@@ -432,10 +432,7 @@ impl Session {
             // Behind the control frames, as `promote_outbox` would put them, without copying
             // them there first.
             written += take_frames(&mut self.outbox, buf);
-            self.stats.requests_sent += self.queued.len() as u64;
-            self.in_flight
-                .extend(self.queued.drain(..).map(|q| q.request));
-            self.timers.stop(Timer::QueueDeadline);
+            self.queued_sent();
         }
         if written > 0 && ready {
             self.timers.set(Timer::Ping, now + self.ping_interval());

@@ -111,6 +111,12 @@ impl Session {
         }
         self.control.extend_from_slice(&self.outbox);
         clear_frames(&mut self.outbox);
+        self.queued_sent();
+    }
+
+    /// The outbox's frames went out (to the control frames or to the driver): its requests
+    /// are in flight, in submission order, and wait for no connection any more.
+    pub(super) fn queued_sent(&mut self) {
         self.stats.requests_sent += self.queued.len() as u64;
         self.in_flight
             .extend(self.queued.drain(..).map(|q| q.request));
