@@ -26,9 +26,10 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     zk_client::for_each_operation!(api_trait_operations);
 
     /// Submits a create and stops waiting for its result at once: the async handle drops the
-    /// call's future, the blocking client makes the call with a zero call timeout (so it
-    /// returns `RequestTimeout` while the request stays in flight). The request must still be
-    /// applied, and the session must not notice.
+    /// call's future, the blocking client drops the `Submitted` call (which writes its request,
+    /// as a dropped future's request is written). The request must still be applied, and the
+    /// session must not notice. (A zero call timeout is no way to abandon a call: a request
+    /// still unwritten at its deadline is dropped unsent, by design.)
     fn create_abandoned(&self, path: &str, data: impl Into<Bytes>, mode: CreateMode);
 
     /// Submits an `add_watch` and stops waiting for it at once, like
@@ -145,16 +146,10 @@ impl Api for zk_blocking::Client {
     zk_client::for_each_operation!(blocking_api_operations);
 
     fn create_abandoned(&self, path: &str, data: impl Into<Bytes>, mode: CreateMode) {
-        let impatient = self.with_call_timeout(Some(Duration::ZERO));
-        // (A reply faster than the first poll would be fine too.)
-        let outcome = zk_blocking::Client::create(&impatient, path, data, mode);
-        assert!(
-            matches!(
-                outcome,
-                Ok(_) | Err(ops::CreateError::Common(zk_client::CommonError::RequestTimeout))
-            ),
-            "a blocking create with a zero call timeout must report RequestTimeout, got {outcome:?}"
-        );
+        drop(zk_blocking::Client::submit(
+            self,
+            ops::Create::new(path, data).mode(mode),
+        ));
     }
 
     fn add_watch_abandoned(&self, path: &str, mode: AddWatchMode) {
