@@ -654,7 +654,7 @@ fn blocking_timers_fire_during_a_stalled_tls_handshake() {
     let outcome = client.get_data("/");
     let took = started.elapsed();
     assert_eq!(
-        outcome,
+        outcome.map_err(zk_blocking::ops::OpError::into_kind),
         Err(zk_blocking::ops::GetDataError::Common(
             zk_blocking::CommonError::ConnectionLoss
         ))

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use zk_client::adapter::{block_on, check_chroot, BuilderParts, Launch};
 use zk_client::proto::SessionId;
 use zk_client::session::Operation;
-use zk_client::{CommonError, ConnectError, Pending, SessionState, StateWatcher};
+use zk_client::{ConnectError, Pending, SessionState, StateWatcher};
 
 use crate::io::{Connector, Io, IoThread};
 
@@ -156,13 +156,17 @@ impl<O: Operation> Submitted<O> {
     /// Blocks until the reply arrives, or at most `timeout`. A timeout returns
     /// [`CommonError::RequestTimeout`]: the request stays in flight and its outcome is unknown.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<O::Output, O::Error> {
-        let Some(pending) = self.pending.take() else {
-            return Err(O::Error::from(CommonError::Closed));
+        let Some(mut pending) = self.pending.take() else {
+            unreachable!("a call is waited for once: `wait` takes it by value");
         };
         if pending.is_ready() {
             return pending.wait(None);
         }
-        self.io.call(pending, timeout)
+        self.io.flush();
+        match self.io.wait_for(&mut pending, timeout) {
+            Some(result) => result,
+            None => Err(pending.give_up()),
+        }
     }
 }
 
@@ -213,10 +217,7 @@ impl Client {
     }
 
     /// Sends what the call just submitted, then blocks for its result.
-    fn wait<T, E: From<CommonError>>(
-        &self,
-        call: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
+    fn wait<T, E>(&self, call: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         // The session ends the call at its deadline (and drops it if unsent); waiting a little
         // longer here only guards against an I/O thread that stopped firing timers.
         let backstop = self

@@ -28,13 +28,14 @@
 use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use zk_client::adapter::{Attempt, Shared, PROBE_STEP_TIMEOUT};
 use zk_client::session::{Action, ConnectionId, Session};
-use zk_client::{CommonError, HostAddr};
+use zk_client::HostAddr;
 
 /// Longest single wait of the I/O thread, so it notices work even without a deadline.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -341,16 +342,20 @@ impl Io {
         lock(&self.reader)
     }
 
-    /// Writes what was submitted, then blocks on `call` (see [`Io::wait_for`]); a call that
-    /// times out fails with `RequestTimeout`.
-    pub(crate) fn call<T, E: From<CommonError>>(
-        &self,
-        call: impl Future<Output = Result<T, E>>,
-        timeout: Option<Duration>,
-    ) -> Result<T, E> {
+    /// Writes what was submitted, then blocks on `call` (see [`Io::wait_for`]). Each time
+    /// `backstop` passes without a result, it fires the session's timers itself, in case the
+    /// I/O thread has stopped doing so: the session then ends a call past its deadline with
+    /// `RequestTimeout`, as it would have.
+    pub(crate) fn call<F: Future>(&self, call: F, backstop: Option<Duration>) -> F::Output {
         self.flush();
-        self.wait_for(call, timeout)
-            .unwrap_or(Err(E::from(CommonError::RequestTimeout)))
+        let mut call = pin!(call);
+        loop {
+            if let Some(out) = self.wait_for(call.as_mut(), backstop) {
+                return out;
+            }
+            let now = self.shared.now();
+            self.shared.with_session(|s| s.handle_timeout(now));
+        }
     }
 
     /// Blocks on `call` like [`zk_client::adapter::block_on`]; while this caller is the only one

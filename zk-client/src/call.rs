@@ -50,6 +50,15 @@ impl<O: Operation> Pending<O> {
     }
 }
 
+impl<O: Operation> Pending<O> {
+    /// Stops waiting: the call's `RequestTimeout` error. The request stays in flight and its
+    /// outcome is unknown. (For adapters that wait for calls their own way.)
+    #[doc(hidden)]
+    pub fn give_up(self) -> O::Error {
+        self.op.fail(CommonError::RequestTimeout)
+    }
+}
+
 // The operation is never pinned: `poll` only reads it to type the reply.
 impl<O: Operation> Unpin for Pending<O> {}
 

@@ -68,13 +68,13 @@ fn chroot_problem(error: &Option<crate::ops::ExistsError>) -> String {
 /// The outcome of the chroot check (`exists("/")` under the chroot): the chroot exists, or
 /// [`ConnectError::Chroot`] naming it, and the session is closed.
 pub fn check_chroot(
-    exists: Result<Option<zk_session::proto::Stat>, crate::ops::ExistsError>,
+    exists: Result<Option<zk_session::proto::Stat>, crate::ops::OpError<crate::ops::ExistsError>>,
     shared: &Shared,
 ) -> Result<(), ConnectError> {
     let error = match exists {
         Ok(Some(_)) => return Ok(()),
         Ok(None) => None,
-        Err(e) => Some(e),
+        Err(e) => Some(e.into_kind()),
     };
     shared.close_in_background();
     Err(ConnectError::Chroot {
@@ -543,7 +543,7 @@ impl<R> Client<R> {
             .shared
             .submit_watching(&op, one_shot, self.call_timeout);
         async move {
-            let (reply, parts) = submitted.map_err(O::Error::from)?;
+            let (reply, parts) = submitted.map_err(|e| op.fail(e))?;
             let raw = reply.await.unwrap_or(Err(CommonError::Closed));
             let output = op.complete(raw)?;
             Ok((output, parts))

@@ -75,6 +75,7 @@ pub mod api {
         HostFailure, Pending, SessionEnd, SessionState, SessionStats, StateWatcher, Stats, Timeout,
         Watch, WatchEvent, WatchStream,
     };
+    pub use zk_session::ops::OpError;
     pub use zk_session::proto::{
         Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,
     };

@@ -26,14 +26,14 @@ macro_rules! for_each_operation {
                 path: &str,
                 data: impl Into<$crate::__private::Bytes>,
                 mode: $crate::proto::CreateMode
-            ) -> Result<$crate::ops::Created, $crate::ops::CreateError> {
+            ) -> Result<$crate::ops::Created, $crate::ops::OpError<$crate::ops::CreateError>> {
                 call $crate::ops::Create = $crate::ops::Create::new(path, data).mode(mode)
             }
 
             /// Creates a node with every option (ACL, TTL): see `ops::Create`.
             fn create_with(
                 create: $crate::ops::Create
-            ) -> Result<$crate::ops::Created, $crate::ops::CreateError> {
+            ) -> Result<$crate::ops::Created, $crate::ops::OpError<$crate::ops::CreateError>> {
                 call $crate::ops::Create = create
             }
 
@@ -41,7 +41,7 @@ macro_rules! for_each_operation {
             fn delete(
                 path: &str,
                 version: Option<i32>
-            ) -> Result<(), $crate::ops::DeleteError> {
+            ) -> Result<(), $crate::ops::OpError<$crate::ops::DeleteError>> {
                 call $crate::ops::Delete = $crate::ops::Delete {
                     path: path.to_owned(),
                     version,
@@ -51,21 +51,21 @@ macro_rules! for_each_operation {
             /// A node's stat, or `None` when it does not exist.
             fn exists(
                 path: &str
-            ) -> Result<Option<$crate::proto::Stat>, $crate::ops::ExistsError> {
+            ) -> Result<Option<$crate::proto::Stat>, $crate::ops::OpError<$crate::ops::ExistsError>> {
                 call $crate::ops::Exists = $crate::ops::Exists::new(path)
             }
 
             /// A node's stat (or `None`) and a watch for its creation, change or deletion.
             fn exists_and_watch(
                 path: &str
-            ) -> Result<(Option<$crate::proto::Stat>, $crate::Watch), $crate::ops::ExistsError> {
+            ) -> Result<(Option<$crate::proto::Stat>, $crate::Watch), $crate::ops::OpError<$crate::ops::ExistsError>> {
                 watch $crate::ops::Exists = $crate::ops::Exists::new(path).watch()
             }
 
             /// A node's data and stat.
             fn get_data(
                 path: &str
-            ) -> Result<($crate::__private::Bytes, $crate::proto::Stat), $crate::ops::GetDataError> {
+            ) -> Result<($crate::__private::Bytes, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::GetDataError>> {
                 call $crate::ops::GetData = $crate::ops::GetData::new(path)
             }
 
@@ -74,7 +74,7 @@ macro_rules! for_each_operation {
                 path: &str
             ) -> Result<
                 (($crate::__private::Bytes, $crate::proto::Stat), $crate::Watch),
-                $crate::ops::GetDataError,
+                $crate::ops::OpError<$crate::ops::GetDataError>,
             > {
                 watch $crate::ops::GetData = $crate::ops::GetData::new(path).watch()
             }
@@ -84,7 +84,7 @@ macro_rules! for_each_operation {
                 path: &str,
                 data: impl Into<$crate::__private::Bytes>,
                 version: Option<i32>
-            ) -> Result<$crate::proto::Stat, $crate::ops::SetDataError> {
+            ) -> Result<$crate::proto::Stat, $crate::ops::OpError<$crate::ops::SetDataError>> {
                 call $crate::ops::SetData = $crate::ops::SetData {
                     path: path.to_owned(),
                     data: data.into(),
@@ -95,7 +95,7 @@ macro_rules! for_each_operation {
             /// A node's children (names) and stat.
             fn get_children(
                 path: &str
-            ) -> Result<(Vec<String>, $crate::proto::Stat), $crate::ops::GetChildrenError> {
+            ) -> Result<(Vec<String>, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::GetChildrenError>> {
                 call $crate::ops::GetChildren = $crate::ops::GetChildren::new(path)
             }
 
@@ -104,7 +104,7 @@ macro_rules! for_each_operation {
                 path: &str
             ) -> Result<
                 ((Vec<String>, $crate::proto::Stat), $crate::Watch),
-                $crate::ops::GetChildrenError,
+                $crate::ops::OpError<$crate::ops::GetChildrenError>,
             > {
                 watch $crate::ops::GetChildren = $crate::ops::GetChildren::new(path).watch()
             }
@@ -112,7 +112,7 @@ macro_rules! for_each_operation {
             /// A node's ACL and stat.
             fn get_acl(
                 path: &str
-            ) -> Result<(Vec<$crate::proto::Acl>, $crate::proto::Stat), $crate::ops::GetAclError> {
+            ) -> Result<(Vec<$crate::proto::Acl>, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::GetAclError>> {
                 call $crate::ops::GetAcl = $crate::ops::GetAcl::new(path)
             }
 
@@ -121,7 +121,7 @@ macro_rules! for_each_operation {
                 path: &str,
                 acl: impl Into<$crate::proto::AclList>,
                 version: Option<i32>
-            ) -> Result<$crate::proto::Stat, $crate::ops::SetAclError> {
+            ) -> Result<$crate::proto::Stat, $crate::ops::OpError<$crate::ops::SetAclError>> {
                 call $crate::ops::SetAcl = $crate::ops::SetAcl {
                     path: path.to_owned(),
                     acl: acl.into(),
@@ -130,14 +130,14 @@ macro_rules! for_each_operation {
             }
 
             /// Makes the connected server catch up with the leader.
-            fn sync(path: &str) -> Result<String, $crate::ops::SyncError> {
+            fn sync(path: &str) -> Result<String, $crate::ops::OpError<$crate::ops::SyncError>> {
                 call $crate::ops::Sync = $crate::ops::Sync::new(path)
             }
 
             /// Applies several writes atomically: all or none.
             fn multi(
                 multi: $crate::ops::Multi
-            ) -> Result<Vec<$crate::ops::OpResult>, $crate::ops::MultiError> {
+            ) -> Result<Vec<$crate::ops::OpResult>, $crate::ops::OpError<$crate::ops::MultiError>> {
                 call $crate::ops::Multi = multi
             }
 
@@ -146,7 +146,7 @@ macro_rules! for_each_operation {
                 reads: $crate::ops::MultiRead
             ) -> Result<
                 Vec<Result<$crate::ops::ReadResult, $crate::proto::ErrorCode>>,
-                $crate::ops::MultiReadError,
+                $crate::ops::OpError<$crate::ops::MultiReadError>,
             > {
                 call $crate::ops::MultiRead = reads
             }
@@ -154,14 +154,14 @@ macro_rules! for_each_operation {
             /// The session's ephemeral nodes under `prefix`.
             fn get_ephemerals(
                 prefix: &str
-            ) -> Result<Vec<String>, $crate::ops::GetEphemeralsError> {
+            ) -> Result<Vec<String>, $crate::ops::OpError<$crate::ops::GetEphemeralsError>> {
                 call $crate::ops::GetEphemerals = $crate::ops::GetEphemerals::new(prefix)
             }
 
             /// The number of descendants of a node.
             fn get_all_children_number(
                 path: &str
-            ) -> Result<u32, $crate::ops::GetAllChildrenNumberError> {
+            ) -> Result<u32, $crate::ops::OpError<$crate::ops::GetAllChildrenNumberError>> {
                 call $crate::ops::GetAllChildrenNumber =
                     $crate::ops::GetAllChildrenNumber::new(path)
             }
@@ -170,7 +170,7 @@ macro_rules! for_each_operation {
             fn add_watch(
                 path: &str,
                 mode: $crate::proto::AddWatchMode
-            ) -> Result<$crate::WatchStream, $crate::ops::AddWatchError> {
+            ) -> Result<$crate::WatchStream, $crate::ops::OpError<$crate::ops::AddWatchError>> {
                 stream $crate::ops::AddWatch = $crate::ops::AddWatch::new(path, mode)
             }
 
@@ -178,7 +178,7 @@ macro_rules! for_each_operation {
             fn remove_watches(
                 path: &str,
                 watcher_type: $crate::proto::WatcherType
-            ) -> Result<(), $crate::ops::WatchesError> {
+            ) -> Result<(), $crate::ops::OpError<$crate::ops::WatchesError>> {
                 call $crate::ops::RemoveWatches =
                     $crate::ops::RemoveWatches::new(path, watcher_type)
             }
@@ -188,12 +188,12 @@ macro_rules! for_each_operation {
             fn check_watches(
                 path: &str,
                 watcher_type: $crate::proto::WatcherType
-            ) -> Result<(), $crate::ops::WatchesError> {
+            ) -> Result<(), $crate::ops::OpError<$crate::ops::WatchesError>> {
                 call $crate::ops::CheckWatches = $crate::ops::CheckWatches::new(path, watcher_type)
             }
 
             /// The identities the server attributes to this session.
-            fn who_am_i() -> Result<Vec<$crate::proto::ClientInfo>, $crate::ops::WhoAmIError> {
+            fn who_am_i() -> Result<Vec<$crate::proto::ClientInfo>, $crate::ops::OpError<$crate::ops::WhoAmIError>> {
                 call $crate::ops::WhoAmI = $crate::ops::WhoAmI
             }
 
@@ -201,12 +201,12 @@ macro_rules! for_each_operation {
             fn add_auth(
                 scheme: &str,
                 auth: impl Into<$crate::__private::Bytes>
-            ) -> Result<(), $crate::ops::AddAuthError> {
+            ) -> Result<(), $crate::ops::OpError<$crate::ops::AddAuthError>> {
                 call $crate::ops::AddAuth = $crate::ops::AddAuth::new(scheme, auth)
             }
 
             /// The ensemble's configuration.
-            fn get_config() -> Result<($crate::__private::Bytes, $crate::proto::Stat), $crate::ops::GetConfigError> {
+            fn get_config() -> Result<($crate::__private::Bytes, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::GetConfigError>> {
                 call $crate::ops::GetConfig = $crate::ops::GetConfig::new()
             }
         }

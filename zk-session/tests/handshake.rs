@@ -132,9 +132,11 @@ fn replies_complete_typed_operations_and_advance_last_zxid() {
     let frames = sim.client_frames();
     sim.reply(frames[0].xid(), ErrorCode::BadVersion, &Response::Empty);
     let c = sim.completion(id).expect("completed");
+    let error = op.complete(c.result).expect_err("BADVERSION");
+    assert_eq!(error, ops::SetDataError::BadVersion { expected: 3 });
     assert_eq!(
-        op.complete(c.result),
-        Err(ops::SetDataError::BadVersion { expected: 3 })
+        error.to_string(),
+        "set_data /a: version mismatch (BADVERSION): expected version 3"
     );
     assert_eq!(sim.session.last_zxid_seen(), Zxid(sim.next_zxid));
 

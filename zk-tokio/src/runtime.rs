@@ -162,7 +162,10 @@ mod tests {
             let last = states.wait_for(|s| s.is_terminal()).await;
             assert_eq!(last, Some(SessionState::Closed));
             assert_eq!(
-                client.get_data("/").await,
+                client
+                    .get_data("/")
+                    .await
+                    .map_err(zk_client::ops::OpError::into_kind),
                 Err(GetDataError::Common(CommonError::Closed))
             );
             assert_eq!(client.close().await, SessionState::Closed);

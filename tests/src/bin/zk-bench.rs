@@ -1055,7 +1055,7 @@ fn prepare_nodes(connect: &str) {
             zk_blocking::CreateMode::Persistent,
         ) {
             Ok(_) => {}
-            Err(zk_blocking::ops::CreateError::NodeExists) => {
+            Err(e) if *e.kind() == zk_blocking::ops::CreateError::NodeExists => {
                 client
                     .set_data(path, vec![0x5a; DATA_LEN], None)
                     .expect("set-up: setData");

@@ -158,7 +158,7 @@ impl Api for zk_blocking::Client {
         let outcome = zk_blocking::Client::add_watch(&impatient, path, mode);
         assert!(
             matches!(
-                outcome,
+                outcome.as_ref().map_err(ops::OpError::kind),
                 Ok(_) | Err(ops::AddWatchError::Common(zk_client::CommonError::RequestTimeout))
             ),
             "a blocking add_watch with a zero call timeout must report RequestTimeout, got {outcome:?}"

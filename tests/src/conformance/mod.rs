@@ -180,7 +180,8 @@ impl Env {
             .create(self.root(), &b""[..], Default::default())
             .await
         {
-            Ok(_) | Err(zk_client::ops::CreateError::NodeExists) => {}
+            Ok(_) => {}
+            Err(e) if *e.kind() == zk_client::ops::CreateError::NodeExists => {}
             Err(e) => panic!("creating the scenario root {}: {e:?}", self.root()),
         }
         client

@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use zk_client::ops::GetDataError;
+use zk_client::ops::{GetDataError, OpError};
 use zk_client::proto::{
     AddWatchMode, ConnectResponse, CreateResponse, Encode, ErrorCode, EventType, GetDataResponse,
     KeeperState, OpCode, ReplyHeader, Request, Response, SessionId, Stat, Xid, Zxid,
@@ -123,12 +123,18 @@ async fn bounded<A: Adapter, F: Future>(what: &str, fut: F) -> F::Output {
     }
 }
 
-/// The error of a call that must fail.
+/// The error of a getData that must fail (checking that it names its operation).
 #[track_caller]
-fn failure<T: std::fmt::Debug>(outcome: Result<T, GetDataError>, what: &str) -> GetDataError {
+fn failure<T: std::fmt::Debug>(
+    outcome: Result<T, OpError<GetDataError>>,
+    what: &str,
+) -> GetDataError {
     match outcome {
         Ok(value) => panic!("{what}: expected a failure, got {value:?}"),
-        Err(e) => e,
+        Err(e) => {
+            assert_eq!(e.operation(), "get_data", "{what}: {e}");
+            e.into_kind()
+        }
     }
 }
 
@@ -1695,7 +1701,10 @@ pub async fn server_that_stops_reading_is_cut_by_the_read_timeout<A: Adapter>() 
     for (i, call) in calls.into_iter().enumerate() {
         let outcome = bounded::<A, _>("a call to a server that stopped reading", call).await;
         match outcome {
-            Err(zk_client::ops::SetDataError::Common(CommonError::ConnectionLoss)) => {
+            Err(e)
+                if *e.kind()
+                    == zk_client::ops::SetDataError::Common(CommonError::ConnectionLoss) =>
+            {
                 lost += 1;
                 first_lost.get_or_insert_with(|| connected_at.elapsed());
             }
@@ -2111,7 +2120,7 @@ pub async fn random_bytes_after_a_request_never_hang_or_panic<A: Adapter>() {
                 zk.state()
             );
         };
-        let kind = match &outcome {
+        let kind = match &outcome.map_err(OpError::into_kind) {
             Ok(_) => "ok",
             Err(GetDataError::Common(CommonError::ConnectionLoss)) => "connection loss",
             Err(GetDataError::Common(CommonError::MalformedReply(_))) => "malformed reply",

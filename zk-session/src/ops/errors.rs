@@ -1,10 +1,111 @@
-//! One error enum per operation, listing exactly the server outcomes that operation can produce
-//! (named as Java's `KeeperException` codes), plus `Common` for the failures every operation
-//! shares; and the crate-wide [`Error`] every one of them converts into.
+//! A failed call's error, [`OpError`]: what went wrong (its kind), in which operation, on
+//! which path. One kind enum per operation lists exactly the server outcomes that operation can
+//! produce (named as Java's `KeeperException` codes), plus `Common` for the failures every
+//! operation shares; every operation's error converts into the crate-wide [`Error`].
+
+use std::fmt;
 
 use zk_proto::ErrorCode;
 
 use crate::error::CommonError;
+
+/// A failed call: what went wrong ([`OpError::kind`]), in which operation and on which path.
+///
+/// Its `Display` names all three (`get_data /app/config: no node (NONODE)`); match on the kind:
+///
+/// ```
+/// use zk_session::ops::{GetDataError, OpError};
+///
+/// fn describe(error: &OpError<GetDataError>) -> &'static str {
+///     match error.kind() {
+///         GetDataError::NoNode => "missing",
+///         GetDataError::Common(common) if common.is_terminal() => "session over",
+///         _ => "other",
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError<K> {
+    kind: K,
+    operation: &'static str,
+    path: Option<Box<str>>,
+}
+
+impl<K> OpError<K> {
+    /// The failure `kind` of `operation` on `path`.
+    pub fn new(kind: K, operation: &'static str, path: Option<&str>) -> OpError<K> {
+        OpError {
+            kind,
+            operation,
+            path: path.map(Box::from),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &K {
+        &self.kind
+    }
+
+    /// What went wrong, without the operation and path.
+    pub fn into_kind(self) -> K {
+        self.kind
+    }
+
+    /// The operation's name in the client API (`get_data`, `multi`...).
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// The path the call was given (relative to the chroot), for operations on a path.
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The same failure, with its kind converted.
+    pub fn map_kind<L>(self, f: impl FnOnce(K) -> L) -> OpError<L> {
+        OpError {
+            kind: f(self.kind),
+            operation: self.operation,
+            path: self.path,
+        }
+    }
+}
+
+impl<K: PartialEq> PartialEq<K> for OpError<K> {
+    fn eq(&self, kind: &K) -> bool {
+        self.kind == *kind
+    }
+}
+
+impl<K: fmt::Display> fmt::Display for OpError<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "{} {path}: {}", self.operation, self.kind),
+            None => write!(f, "{}: {}", self.operation, self.kind),
+        }
+    }
+}
+
+/// The kind's message is part of this error's; its causes are this error's causes.
+impl<K: std::error::Error> std::error::Error for OpError<K> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.kind.source()
+    }
+}
+
+/// The operations' names and paths, for their errors.
+pub(crate) trait Subject {
+    /// The operation's name in the client API.
+    const OPERATION: &'static str;
+
+    /// The call's path, if the operation has one.
+    fn path(&self) -> Option<&str>;
+
+    /// The call's error of `kind`.
+    fn error<K>(&self, kind: K) -> OpError<K> {
+        OpError::new(kind, Self::OPERATION, self.path())
+    }
+}
 
 macro_rules! op_errors {
     (
@@ -20,12 +121,12 @@ macro_rules! op_errors {
             pub enum $name {
                 $(
                     $(#[$vmeta])*
-                    #[error("{}", ErrorCode::$var.java_name())]
+                    #[error("{} ({})", ErrorCode::$var.description(), ErrorCode::$var.java_name())]
                     $var,
                 )*
                 $(
                     #[doc = $vdoc]
-                    #[error("BADVERSION: expected version {expected}")]
+                    #[error("version mismatch (BADVERSION): expected version {expected}")]
                     BadVersion {
                         /// The version the call expected.
                         expected: i32,
@@ -53,16 +154,22 @@ macro_rules! op_errors {
                 }
             }
 
-            impl From<$name> for Error {
-                fn from(e: $name) -> Error {
+            impl From<$name> for ErrorKind {
+                fn from(e: $name) -> ErrorKind {
                     match e {
-                        $( $name::$var => Error::$var, )*
+                        $( $name::$var => ErrorKind::$var, )*
                         $( $name::BadVersion { expected } => {
                             let _ = $vdoc;
-                            Error::BadVersion { expected }
+                            ErrorKind::BadVersion { expected }
                         } )?
-                        $name::Common(c) => Error::Common(c),
+                        $name::Common(c) => ErrorKind::Common(c),
                     }
+                }
+            }
+
+            impl From<OpError<$name>> for Error {
+                fn from(e: OpError<$name>) -> Error {
+                    e.map_kind(ErrorKind::from)
                 }
             }
         )*
@@ -210,16 +317,20 @@ op_errors! {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MultiError {
-    /// Op `index` failed with `code`; nothing was applied.
-    #[error("multi op {index} failed with {code}; nothing was applied")]
+    /// Op `index` (`operation` on `path`) failed with `code`; nothing was applied.
+    #[error("op {index} ({operation} {path}) failed: {} ({}); nothing was applied", code.description(), code.java_name())]
     OpFailed {
         /// Position of the failing op.
         index: usize,
+        /// The failing op's kind: `create`, `delete`, `set_data` or `check`.
+        operation: &'static str,
+        /// The failing op's path, as given (relative to the chroot).
+        path: String,
         /// Why it failed.
         code: ErrorCode,
     },
     /// The server is read-only.
-    #[error("NOTREADONLY")]
+    #[error("server is read-only (NOTREADONLY)")]
     NotReadOnly,
     /// A failure every operation shares.
     #[error(transparent)]
@@ -235,65 +346,136 @@ impl MultiError {
     }
 }
 
-impl From<MultiError> for Error {
-    fn from(e: MultiError) -> Error {
+impl From<MultiError> for ErrorKind {
+    fn from(e: MultiError) -> ErrorKind {
         match e {
-            MultiError::OpFailed { index, code } => Error::MultiOpFailed { index, code },
-            MultiError::NotReadOnly => Error::NotReadOnly,
-            MultiError::Common(c) => Error::Common(c),
+            MultiError::OpFailed {
+                index,
+                operation,
+                path,
+                code,
+            } => ErrorKind::MultiOpFailed {
+                index,
+                operation,
+                path,
+                code,
+            },
+            MultiError::NotReadOnly => ErrorKind::NotReadOnly,
+            MultiError::Common(c) => ErrorKind::Common(c),
         }
     }
 }
 
-/// Every failure of every operation, so `?` works across calls.
+impl From<OpError<MultiError>> for Error {
+    fn from(e: OpError<MultiError>) -> Error {
+        e.map_kind(ErrorKind::from)
+    }
+}
+
+/// Any operation's failure, with its operation and path, so `?` works across calls.
+pub type Error = OpError<ErrorKind>;
+
+/// Every failure kind of every operation: the kind of the crate-wide [`Error`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// NONODE: the node does not exist.
-    #[error("NONODE")]
+    #[error("no node (NONODE)")]
     NoNode,
     /// NODEEXISTS: the node already exists.
-    #[error("NODEEXISTS")]
+    #[error("node exists (NODEEXISTS)")]
     NodeExists,
     /// NOCHILDRENFOREPHEMERALS: ephemeral nodes may not have children.
-    #[error("NOCHILDRENFOREPHEMERALS")]
+    #[error("ephemeral nodes cannot have children (NOCHILDRENFOREPHEMERALS)")]
     NoChildrenForEphemerals,
     /// NOAUTH: not authorised.
-    #[error("NOAUTH")]
+    #[error("not authorized (NOAUTH)")]
     NoAuth,
     /// INVALIDACL: the ACL is invalid.
-    #[error("INVALIDACL")]
+    #[error("invalid ACL (INVALIDACL)")]
     InvalidAcl,
     /// NOTREADONLY: a write reached a read-only server.
-    #[error("NOTREADONLY")]
+    #[error("server is read-only (NOTREADONLY)")]
     NotReadOnly,
     /// NOTEMPTY: the node has children.
-    #[error("NOTEMPTY")]
+    #[error("node has children (NOTEMPTY)")]
     NotEmpty,
     /// BADVERSION: the version did not match.
-    #[error("BADVERSION: expected version {expected}")]
+    #[error("version mismatch (BADVERSION): expected version {expected}")]
     BadVersion {
         /// The version the call expected.
         expected: i32,
     },
     /// NOWATCHER: no such watch.
-    #[error("NOWATCHER")]
+    #[error("no such watch (NOWATCHER)")]
     NoWatcher,
     /// QUOTAEXCEEDED: a hard quota would be exceeded.
-    #[error("QUOTAEXCEEDED")]
+    #[error("quota exceeded (QUOTAEXCEEDED)")]
     QuotaExceeded,
     /// UNIMPLEMENTED: the server does not support the call.
-    #[error("UNIMPLEMENTED")]
+    #[error("not implemented by the server (UNIMPLEMENTED)")]
     Unimplemented,
     /// An op of a multi failed; nothing was applied.
-    #[error("multi op {index} failed with {code}; nothing was applied")]
+    #[error("op {index} ({operation} {path}) failed: {} ({}); nothing was applied", code.description(), code.java_name())]
     MultiOpFailed {
         /// Position of the failing op.
         index: usize,
+        /// The failing op's kind: `create`, `delete`, `set_data` or `check`.
+        operation: &'static str,
+        /// The failing op's path, as given (relative to the chroot).
+        path: String,
         /// Why it failed.
         code: ErrorCode,
     },
     /// A failure every operation shares.
     #[error(transparent)]
     Common(#[from] CommonError),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::ops::{Exists, GetData, Operation, WhoAmI};
+
+    #[test]
+    fn an_error_names_its_operation_and_path() {
+        let get = GetData::new("/a/b");
+        let error = get.complete(Err(CommonError::Server(ErrorCode::NoNode)));
+        let error = error.expect_err("NONODE");
+        assert_eq!(error, GetDataError::NoNode);
+        assert_eq!(
+            (error.operation(), error.path()),
+            ("get_data", Some("/a/b"))
+        );
+        assert_eq!(error.to_string(), "get_data /a/b: no node (NONODE)");
+
+        let lost = Exists::new("/x").fail(CommonError::ConnectionLoss);
+        assert_eq!(
+            lost.to_string(),
+            "exists /x: connection lost: the request may or may not have been applied"
+        );
+        let expired = WhoAmI.fail(CommonError::SessionExpired);
+        assert_eq!(expired.to_string(), "who_am_i: session expired");
+    }
+
+    #[test]
+    fn the_crate_wide_error_keeps_the_subject_and_the_causes() {
+        let decode = zk_proto::DecodeError::UnknownValue {
+            what: "test",
+            value: 7,
+        };
+        let failed = GetData::new("/c").fail(CommonError::MalformedReply(decode.clone()));
+        let error: Error = failed.into();
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::Common(CommonError::MalformedReply(decode.clone()))
+        );
+        assert!(error
+            .to_string()
+            .starts_with("get_data /c: malformed reply: "));
+        let source = error.source().expect("the decode error is the cause");
+        assert_eq!(source.to_string(), decode.to_string());
+    }
 }

@@ -11,6 +11,28 @@ use crate::error::CommonError;
 use crate::path::{validate_path, Chroot};
 use crate::watches::WatchKind;
 
+/// Names an operation and says where its path is, for its errors ([`OpError`]):
+/// `subject!(GetData, "get_data", path)` (the field holding the path) or
+/// `subject!(WhoAmI, "who_am_i", none)`.
+macro_rules! subject {
+    ($op:ty, $name:literal, none) => {
+        impl $crate::ops::errors::Subject for $op {
+            const OPERATION: &'static str = $name;
+            fn path(&self) -> Option<&str> {
+                None
+            }
+        }
+    };
+    ($op:ty, $name:literal, $field:ident) => {
+        impl $crate::ops::errors::Subject for $op {
+            const OPERATION: &'static str = $name;
+            fn path(&self) -> Option<&str> {
+                Some(&self.$field)
+            }
+        }
+    };
+}
+
 mod errors;
 mod multi;
 mod node;
@@ -30,14 +52,18 @@ pub use watch::{AddWatch, CheckWatches, RemoveWatches};
 pub trait Operation {
     /// What a successful call returns.
     type Output;
-    /// What a failed call returns.
-    type Error: From<CommonError>;
+    /// What a failed call returns: an [`OpError`] naming the operation and its path.
+    type Error;
 
     /// Builds the request, validating arguments; `chroot` is prepended to paths.
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError>;
 
     /// Turns the completion's result into the call's result.
     fn complete(&self, result: Result<Response, CommonError>) -> Result<Self::Output, Self::Error>;
+
+    /// The call's error for a failure that came without a reply (refused before sending, the
+    /// connection lost, the session over, the caller's timeout).
+    fn fail(&self, failure: CommonError) -> Self::Error;
 }
 
 /// Turns client paths into server paths: validates them, prepends the chroot, and reuses the

@@ -6,7 +6,7 @@ use zk_proto::{
     MultiRequest, MultiResult, PathWatchRequest, Request, Response, SetDataRequest, Stat,
 };
 
-use super::errors::{MultiError, MultiReadError};
+use super::errors::{MultiError, MultiReadError, OpError, Subject};
 use super::node::{Create, Delete, SetData};
 use super::{unexpected, Operation, Paths, Prepared};
 use crate::error::CommonError;
@@ -28,6 +28,18 @@ pub enum MultiOp {
         /// The required data version.
         version: i32,
     },
+}
+
+impl MultiOp {
+    /// The op's kind and path, as its errors name them.
+    fn subject(&self) -> (&'static str, &str) {
+        match self {
+            MultiOp::Create(c) => ("create", &c.path),
+            MultiOp::Delete(d) => ("delete", &d.path),
+            MultiOp::SetData(s) => ("set_data", &s.path),
+            MultiOp::Check { path, .. } => ("check", path),
+        }
+    }
 }
 
 /// The result of one op of a successful [`Multi`].
@@ -153,7 +165,11 @@ fn failing_op(results: &[MultiResult]) -> Option<(usize, ErrorCode)> {
 
 impl Operation for Multi {
     type Output = Vec<OpResult>;
-    type Error = MultiError;
+    type Error = OpError<MultiError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         let ops = self
@@ -164,17 +180,26 @@ impl Operation for Multi {
         Ok(Prepared::plain(Request::Multi(MultiRequest { ops })))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<Vec<OpResult>, MultiError> {
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<Vec<OpResult>, OpError<MultiError>> {
         let results = match result {
             Ok(Response::Multi(r)) => r.results,
-            Ok(_) => return Err(unexpected().into()),
-            Err(e) => return Err(MultiError::from_failure(e)),
+            Ok(_) => return Err(self.fail(unexpected())),
+            Err(e) => return Err(self.error(MultiError::from_failure(e))),
         };
         if results.len() != self.ops.len() {
-            return Err(MultiError::Common(result_count_mismatch(results.len())));
+            return Err(self.fail(result_count_mismatch(results.len())));
         }
         if let Some((index, code)) = failing_op(&results) {
-            return Err(MultiError::OpFailed { index, code });
+            let (operation, path) = self.ops[index].subject();
+            return Err(self.error(MultiError::OpFailed {
+                index,
+                operation,
+                path: path.to_owned(),
+                code,
+            }));
         }
         results
             .into_iter()
@@ -183,7 +208,7 @@ impl Operation for Multi {
                 MultiResult::Delete => Ok(OpResult::Deleted),
                 MultiResult::SetData(stat) => Ok(OpResult::DataSet(stat)),
                 MultiResult::Check => Ok(OpResult::Checked),
-                other => Err(MultiError::Common(CommonError::MalformedReply(
+                other => Err(self.fail(CommonError::MalformedReply(
                     zk_proto::DecodeError::UnknownValue {
                         what: "multi result in a write transaction",
                         value: match other {
@@ -245,7 +270,11 @@ impl MultiRead {
 
 impl Operation for MultiRead {
     type Output = Vec<Result<ReadResult, ErrorCode>>;
-    type Error = MultiReadError;
+    type Error = OpError<MultiReadError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         let ops = self
@@ -270,11 +299,11 @@ impl Operation for MultiRead {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<Self::Output, MultiReadError> {
+    ) -> Result<Self::Output, OpError<MultiReadError>> {
         match result {
-            Ok(Response::Multi(r)) if r.results.len() != self.ops.len() => Err(
-                MultiReadError::Common(result_count_mismatch(r.results.len())),
-            ),
+            Ok(Response::Multi(r)) if r.results.len() != self.ops.len() => {
+                Err(self.fail(result_count_mismatch(r.results.len())))
+            }
             Ok(Response::Multi(r)) => Ok(r
                 .results
                 .into_iter()
@@ -285,8 +314,8 @@ impl Operation for MultiRead {
                     _ => Err(ErrorCode::MarshallingError),
                 })
                 .collect()),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(MultiReadError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(MultiReadError::from_failure(e, -1))),
         }
     }
 }
@@ -299,6 +328,9 @@ fn result_count_mismatch(got: usize) -> CommonError {
         value: i32::try_from(got).unwrap_or(i32::MAX),
     })
 }
+
+subject!(Multi, "multi", none);
+subject!(MultiRead, "multi_read", none);
 
 #[cfg(test)]
 mod tests {
@@ -314,12 +346,12 @@ mod tests {
             }))
         };
         assert!(matches!(
-            multi.complete(one()),
+            multi.complete(one()).map_err(OpError::into_kind),
             Err(MultiError::Common(CommonError::MalformedReply(_)))
         ));
         let read = MultiRead::new().get_data("/a").get_children("/b");
         assert!(matches!(
-            read.complete(one()),
+            read.complete(one()).map_err(OpError::into_kind),
             Err(MultiReadError::Common(CommonError::MalformedReply(_)))
         ));
     }

@@ -105,7 +105,11 @@ impl Create {
 
 impl Operation for Create {
     type Output = Created;
-    type Error = CreateError;
+    type Error = OpError<CreateError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         let path = paths.server_path(&self.path, self.mode.is_sequential())?;
@@ -136,14 +140,17 @@ impl Operation for Create {
         Ok(Prepared::plain(request))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<Created, CreateError> {
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<Created, OpError<CreateError>> {
         match result {
             Ok(Response::Create2(r)) => Ok(Created {
                 path: r.path,
                 stat: r.stat,
             }),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(CreateError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(CreateError::from_failure(e, -1))),
         }
     }
 }
@@ -175,7 +182,11 @@ impl Delete {
 
 impl Operation for Delete {
     type Output = ();
-    type Error = DeleteError;
+    type Error = OpError<DeleteError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::Delete(DeleteRequest {
@@ -184,10 +195,10 @@ impl Operation for Delete {
         })))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), DeleteError> {
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), OpError<DeleteError>> {
         match result {
             Ok(_) => Ok(()),
-            Err(e) => Err(DeleteError::from_failure(e, version_or_any(self.version))),
+            Err(e) => Err(self.error(DeleteError::from_failure(e, version_or_any(self.version)))),
         }
     }
 }
@@ -262,25 +273,36 @@ path_watch_op!(
 
 impl Operation for Exists {
     type Output = Option<Stat>;
-    type Error = ExistsError;
+    type Error = OpError<ExistsError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         self.prepare_request(paths)
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<Option<Stat>, ExistsError> {
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<Option<Stat>, OpError<ExistsError>> {
         match result {
             Ok(Response::Stat(r)) => Ok(Some(r.stat)),
-            Ok(_) => Err(unexpected().into()),
+            Ok(_) => Err(self.fail(unexpected())),
             Err(CommonError::Server(zk_proto::ErrorCode::NoNode)) => Ok(None),
-            Err(e) => Err(ExistsError::from_failure(e, -1)),
+            Err(e) => Err(self.error(ExistsError::from_failure(e, -1))),
         }
     }
 }
 
 impl Operation for GetData {
     type Output = (Bytes, Stat);
-    type Error = GetDataError;
+    type Error = OpError<GetDataError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         self.prepare_request(paths)
@@ -289,18 +311,22 @@ impl Operation for GetData {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<(Bytes, Stat), GetDataError> {
+    ) -> Result<(Bytes, Stat), OpError<GetDataError>> {
         match result {
             Ok(Response::GetData(r)) => Ok((r.data, r.stat)),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(GetDataError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(GetDataError::from_failure(e, -1))),
         }
     }
 }
 
 impl Operation for GetChildren {
     type Output = (Vec<String>, Stat);
-    type Error = GetChildrenError;
+    type Error = OpError<GetChildrenError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         self.prepare_request(paths)
@@ -309,11 +335,11 @@ impl Operation for GetChildren {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<(Vec<String>, Stat), GetChildrenError> {
+    ) -> Result<(Vec<String>, Stat), OpError<GetChildrenError>> {
         match result {
             Ok(Response::GetChildren2(r)) => Ok((r.children, r.stat)),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(GetChildrenError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(GetChildrenError::from_failure(e, -1))),
         }
     }
 }
@@ -348,7 +374,11 @@ impl SetData {
 
 impl Operation for SetData {
     type Output = Stat;
-    type Error = SetDataError;
+    type Error = OpError<SetDataError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::SetData(SetDataRequest {
@@ -358,11 +388,14 @@ impl Operation for SetData {
         })))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<Stat, SetDataError> {
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<Stat, OpError<SetDataError>> {
         match result {
             Ok(Response::Stat(r)) => Ok(r.stat),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(SetDataError::from_failure(e, version_or_any(self.version))),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(SetDataError::from_failure(e, version_or_any(self.version)))),
         }
     }
 }
@@ -383,7 +416,11 @@ impl GetAcl {
 
 impl Operation for GetAcl {
     type Output = (Vec<Acl>, Stat);
-    type Error = GetAclError;
+    type Error = OpError<GetAclError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::GetAcl(PathRequest {
@@ -394,11 +431,11 @@ impl Operation for GetAcl {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<(Vec<Acl>, Stat), GetAclError> {
+    ) -> Result<(Vec<Acl>, Stat), OpError<GetAclError>> {
         match result {
             Ok(Response::GetAcl(r)) => Ok((r.acl.into_owned(), r.stat)),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(GetAclError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(GetAclError::from_failure(e, -1))),
         }
     }
 }
@@ -433,7 +470,11 @@ impl SetAcl {
 
 impl Operation for SetAcl {
     type Output = Stat;
-    type Error = SetAclError;
+    type Error = OpError<SetAclError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         if self.acl.is_empty() {
@@ -448,11 +489,14 @@ impl Operation for SetAcl {
         })))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<Stat, SetAclError> {
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<Stat, OpError<SetAclError>> {
         match result {
             Ok(Response::Stat(r)) => Ok(r.stat),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(SetAclError::from_failure(e, version_or_any(self.version))),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(SetAclError::from_failure(e, version_or_any(self.version)))),
         }
     }
 }
@@ -475,7 +519,11 @@ impl GetEphemerals {
 
 impl Operation for GetEphemerals {
     type Output = Vec<String>;
-    type Error = GetEphemeralsError;
+    type Error = OpError<GetEphemeralsError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         if !self.prefix.starts_with('/') {
@@ -489,11 +537,11 @@ impl Operation for GetEphemerals {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<Vec<String>, GetEphemeralsError> {
+    ) -> Result<Vec<String>, OpError<GetEphemeralsError>> {
         match result {
             Ok(Response::GetEphemerals(r)) => Ok(r.ephemerals),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(GetEphemeralsError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(GetEphemeralsError::from_failure(e, -1))),
         }
     }
 }
@@ -514,7 +562,11 @@ impl GetAllChildrenNumber {
 
 impl Operation for GetAllChildrenNumber {
     type Output = u32;
-    type Error = GetAllChildrenNumberError;
+    type Error = OpError<GetAllChildrenNumberError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::GetAllChildrenNumber(
@@ -527,11 +579,22 @@ impl Operation for GetAllChildrenNumber {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<u32, GetAllChildrenNumberError> {
+    ) -> Result<u32, OpError<GetAllChildrenNumberError>> {
         match result {
             Ok(Response::GetAllChildrenNumber(r)) => Ok(r.total_number.max(0) as u32),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(GetAllChildrenNumberError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(GetAllChildrenNumberError::from_failure(e, -1))),
         }
     }
 }
+
+subject!(Create, "create", path);
+subject!(Delete, "delete", path);
+subject!(Exists, "exists", path);
+subject!(GetData, "get_data", path);
+subject!(GetChildren, "get_children", path);
+subject!(SetData, "set_data", path);
+subject!(GetAcl, "get_acl", path);
+subject!(SetAcl, "set_acl", path);
+subject!(GetEphemerals, "get_ephemerals", prefix);
+subject!(GetAllChildrenNumber, "get_all_children_number", path);

@@ -3,7 +3,9 @@
 use bytes::Bytes;
 use zk_proto::{AuthPacket, ClientInfo, PathRequest, PathWatchRequest, Request, Response, Stat};
 
-use super::errors::{AddAuthError, CloseError, GetConfigError, SyncError, WhoAmIError};
+use super::errors::{
+    AddAuthError, CloseError, GetConfigError, OpError, Subject, SyncError, WhoAmIError,
+};
 use super::{unexpected, AfterReply, Operation, Paths, Prepared};
 use crate::error::CommonError;
 use crate::watches::WatchKind;
@@ -24,7 +26,11 @@ impl Sync {
 
 impl Operation for Sync {
     type Output = String;
-    type Error = SyncError;
+    type Error = OpError<SyncError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::Sync(PathRequest {
@@ -32,11 +38,14 @@ impl Operation for Sync {
         })))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<String, SyncError> {
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<String, OpError<SyncError>> {
         match result {
             Ok(Response::Sync(r)) => Ok(r.path),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(SyncError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(SyncError::from_failure(e, -1))),
         }
     }
 }
@@ -47,7 +56,11 @@ pub struct WhoAmI;
 
 impl Operation for WhoAmI {
     type Output = Vec<ClientInfo>;
-    type Error = WhoAmIError;
+    type Error = OpError<WhoAmIError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::WhoAmI))
@@ -56,11 +69,11 @@ impl Operation for WhoAmI {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<Vec<ClientInfo>, WhoAmIError> {
+    ) -> Result<Vec<ClientInfo>, OpError<WhoAmIError>> {
         match result {
             Ok(Response::WhoAmI(r)) => Ok(r.client_info),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(WhoAmIError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(WhoAmIError::from_failure(e, -1))),
         }
     }
 }
@@ -93,7 +106,11 @@ impl AddAuth {
 
 impl Operation for AddAuth {
     type Output = ();
-    type Error = AddAuthError;
+    type Error = OpError<AddAuthError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         if self.scheme.is_empty() {
@@ -108,10 +125,10 @@ impl Operation for AddAuth {
         })))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), AddAuthError> {
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), OpError<AddAuthError>> {
         result
             .map(|_| ())
-            .map_err(|e| AddAuthError::from_failure(e, -1))
+            .map_err(|e| self.error(AddAuthError::from_failure(e, -1)))
     }
 }
 
@@ -140,7 +157,11 @@ impl GetConfig {
 
 impl Operation for GetConfig {
     type Output = (Bytes, Stat);
-    type Error = GetConfigError;
+    type Error = OpError<GetConfigError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared {
@@ -164,11 +185,11 @@ impl Operation for GetConfig {
     fn complete(
         &self,
         result: Result<Response, CommonError>,
-    ) -> Result<(Bytes, Stat), GetConfigError> {
+    ) -> Result<(Bytes, Stat), OpError<GetConfigError>> {
         match result {
             Ok(Response::GetData(r)) => Ok((r.data, r.stat)),
-            Ok(_) => Err(unexpected().into()),
-            Err(e) => Err(GetConfigError::from_failure(e, -1)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(GetConfigError::from_failure(e, -1))),
         }
     }
 }
@@ -179,15 +200,25 @@ pub struct CloseSession;
 
 impl Operation for CloseSession {
     type Output = ();
-    type Error = CloseError;
+    type Error = OpError<CloseError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::CloseSession))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), CloseError> {
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), OpError<CloseError>> {
         result
             .map(|_| ())
-            .map_err(|e| CloseError::from_failure(e, -1))
+            .map_err(|e| self.error(CloseError::from_failure(e, -1)))
     }
 }
+
+subject!(Sync, "sync", path);
+subject!(WhoAmI, "who_am_i", none);
+subject!(AddAuth, "add_auth", none);
+subject!(GetConfig, "get_config", none);
+subject!(CloseSession, "close", none);

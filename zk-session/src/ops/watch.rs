@@ -2,7 +2,7 @@
 
 use zk_proto::{AddWatchMode, AddWatchRequest, Request, Response, WatcherType, WatchesRequest};
 
-use super::errors::{AddWatchError, WatchesError};
+use super::errors::{AddWatchError, OpError, Subject, WatchesError};
 use super::{AfterReply, Operation, Paths, Prepared};
 use crate::error::CommonError;
 use crate::watches::WatchKind;
@@ -30,7 +30,11 @@ impl AddWatch {
 
 impl Operation for AddWatch {
     type Output = ();
-    type Error = AddWatchError;
+    type Error = OpError<AddWatchError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         let path = paths.server_path(&self.path, false)?;
@@ -52,13 +56,16 @@ impl Operation for AddWatch {
         })
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), AddWatchError> {
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<(), OpError<AddWatchError>> {
         match result {
             Ok(Response::AddWatch(r)) if !r.err.is_ok() => {
-                Err(AddWatchError::from_failure(CommonError::Server(r.err), -1))
+                Err(self.error(AddWatchError::from_failure(CommonError::Server(r.err), -1)))
             }
             Ok(_) => Ok(()),
-            Err(e) => Err(AddWatchError::from_failure(e, -1)),
+            Err(e) => Err(self.error(AddWatchError::from_failure(e, -1))),
         }
     }
 }
@@ -85,7 +92,11 @@ impl RemoveWatches {
 
 impl Operation for RemoveWatches {
     type Output = ();
-    type Error = WatchesError;
+    type Error = OpError<WatchesError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         let path = paths.server_path(&self.path, false)?;
@@ -101,10 +112,10 @@ impl Operation for RemoveWatches {
         })
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), WatchesError> {
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), OpError<WatchesError>> {
         result
             .map(|_| ())
-            .map_err(|e| WatchesError::from_failure(e, -1))
+            .map_err(|e| self.error(WatchesError::from_failure(e, -1)))
     }
 }
 
@@ -129,7 +140,11 @@ impl CheckWatches {
 
 impl Operation for CheckWatches {
     type Output = ();
-    type Error = WatchesError;
+    type Error = OpError<WatchesError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
 
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::CheckWatches(WatchesRequest {
@@ -138,9 +153,13 @@ impl Operation for CheckWatches {
         })))
     }
 
-    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), WatchesError> {
+    fn complete(&self, result: Result<Response, CommonError>) -> Result<(), OpError<WatchesError>> {
         result
             .map(|_| ())
-            .map_err(|e| WatchesError::from_failure(e, -1))
+            .map_err(|e| self.error(WatchesError::from_failure(e, -1)))
     }
 }
+
+subject!(AddWatch, "add_watch", path);
+subject!(RemoveWatches, "remove_watches", path);
+subject!(CheckWatches, "check_watches", path);

@@ -16,10 +16,23 @@ pub mod watches;
 
 use std::fmt::Debug;
 
-use zk_client::ops::{CreateError, Created};
+use zk_client::ops::{CreateError, Created, OpError};
 use zk_client::proto::CreateMode;
 
 use super::Api;
+
+/// A call's result with only the kind of its error (without the operation and path), to
+/// compare with an expected outcome.
+pub(crate) trait KindOnly<T, K> {
+    /// The result, its error reduced to its kind.
+    fn kind_only(self) -> Result<T, K>;
+}
+
+impl<T, K> KindOnly<T, K> for Result<T, OpError<K>> {
+    fn kind_only(self) -> Result<T, K> {
+        self.map_err(OpError::into_kind)
+    }
+}
 
 /// Unwrapping with a message naming what was expected.
 pub(crate) trait Want<T, E> {
@@ -49,7 +62,7 @@ impl<T: Debug, E: Debug> Want<T, E> for Result<T, E> {
 
 /// Creates a persistent node with `data`, panicking on failure.
 pub(crate) async fn create_node<C: Api>(client: &C, path: &str, data: &'static [u8]) -> Created {
-    let created: Result<Created, CreateError> =
+    let created: Result<Created, OpError<CreateError>> =
         client.create(path, data, CreateMode::Persistent).await;
     created.want(&format!("creating {path}"))
 }

@@ -147,8 +147,34 @@ pub async fn multi_failure_names_the_failing_op_and_applies_nothing<A: Adapter>(
         ),
     ];
     for (what, multi, index, code) in cases {
+        let (operation, path) = match &multi.ops[index] {
+            ops::MultiOp::Create(c) => ("create", c.path.clone()),
+            ops::MultiOp::Delete(d) => ("delete", d.path.clone()),
+            ops::MultiOp::SetData(s) => ("set_data", s.path.clone()),
+            ops::MultiOp::Check { path, .. } => ("check", path.clone()),
+            other => panic!("no such op in these cases: {other:?}"),
+        };
         let err = zk.multi(multi).await.want_err(what);
-        assert_eq!(err, MultiError::OpFailed { index, code }, "{what}");
+        assert_eq!(
+            err,
+            MultiError::OpFailed {
+                index,
+                operation,
+                path: path.clone(),
+                code
+            },
+            "{what}"
+        );
+        // Its message names the op that failed: index, kind, path, and why.
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "multi: op {index} ({operation} {path}) failed: {} ({}); nothing was applied",
+                code.description(),
+                code.java_name()
+            ),
+            "{what}"
+        );
         // Nothing was applied.
         let (data, stat) = zk.get_data(&existing).await.want("get_data");
         assert_eq!(

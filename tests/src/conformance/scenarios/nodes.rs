@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zk_client::ops::{
     self, CreateError, DeleteError, GetAclError, GetAllChildrenNumberError, GetChildrenError,
-    GetDataError, SetAclError, SetDataError, WatchesError,
+    GetDataError, OpError, SetAclError, SetDataError, WatchesError,
 };
 use zk_client::proto::{Acl, CreateMode, EventType, Id, Perms, SessionId, WatcherType};
 use zk_client::CommonError;
@@ -284,7 +284,7 @@ pub async fn invalid_arguments_fail_before_anything_is_sent<A: Adapter>(env: Env
         let outcome = now_or_never(zk.get_data(bad)).expect("an invalid path fails at once");
         assert!(
             matches!(
-                outcome,
+                outcome.as_ref().map_err(OpError::kind),
                 Err(GetDataError::Common(CommonError::InvalidPath(_)))
             ),
             "get_data({bad:?}) gave {outcome:?}"
@@ -296,7 +296,7 @@ pub async fn invalid_arguments_fail_before_anything_is_sent<A: Adapter>(env: Env
     .expect("an empty ACL fails at once");
     assert!(
         matches!(
-            outcome,
+            outcome.as_ref().map_err(OpError::kind),
             Err(CreateError::Common(CommonError::InvalidArgument(_)))
         ),
         "create with an empty ACL gave {outcome:?}"
@@ -307,7 +307,7 @@ pub async fn invalid_arguments_fail_before_anything_is_sent<A: Adapter>(env: Env
     .expect("a TTL mode without TTL fails at once");
     assert!(
         matches!(
-            outcome,
+            outcome.as_ref().map_err(OpError::kind),
             Err(CreateError::Common(CommonError::InvalidArgument(_)))
         ),
         "create in a TTL mode without a TTL gave {outcome:?}"
@@ -318,7 +318,7 @@ pub async fn invalid_arguments_fail_before_anything_is_sent<A: Adapter>(env: Env
     .expect("a TTL without a TTL mode fails at once");
     assert!(
         matches!(
-            outcome,
+            outcome.as_ref().map_err(OpError::kind),
             Err(CreateError::Common(CommonError::InvalidArgument(_)))
         ),
         "create with a TTL in persistent mode gave {outcome:?}"
@@ -338,6 +338,10 @@ pub async fn delete_reports_no_node_bad_version_and_not_empty<A: Adapter>(env: E
         .await
         .want_err("deleting a missing node");
     assert_eq!(err, DeleteError::NoNode);
+    assert_eq!(
+        (err.operation(), err.path()),
+        ("delete", Some(env.path("missing").as_str()))
+    );
 
     let node = env.path("versioned");
     create_node(&zk, &node, b"v0").await;
@@ -405,6 +409,10 @@ pub async fn get_data_of_a_missing_node_fails_with_no_node<A: Adapter>(env: Env)
         .await
         .want_err("get_data of a missing node");
     assert_eq!(err, GetDataError::NoNode);
+    assert_eq!(
+        err.to_string(),
+        format!("get_data {path}: no node (NONODE)")
+    );
     let err = zk
         .get_data_and_watch(&path)
         .await
@@ -437,6 +445,10 @@ pub async fn set_data_checks_the_version<A: Adapter>(env: Env) {
         .await
         .want_err("set_data at a stale version");
     assert_eq!(err, SetDataError::BadVersion { expected: 0 });
+    assert_eq!(
+        err.to_string(),
+        format!("set_data {path}: version mismatch (BADVERSION): expected version 0")
+    );
     let (data, stat) = zk.get_data(&path).await.want("get_data");
     assert_eq!((&data[..], stat.version), (&b"v1!"[..], 1));
 

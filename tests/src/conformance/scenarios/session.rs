@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use zk_client::ops::{
-    self, AddWatchError, CreateError, GetChildrenError, GetDataError, OpResult, SetDataError,
-    WatchesError,
+    self, AddWatchError, CreateError, GetChildrenError, GetDataError, OpError, OpResult,
+    SetDataError, WatchesError,
 };
 use zk_client::proto::{Acl, AddWatchMode, CreateMode, EventType, Perms, WatcherType};
 use zk_client::{CommonError, ConnectError, SessionState, WatchEvent};
 
-use super::{create_node, sequence_of, sorted, Want};
+use super::{create_node, sequence_of, sorted, KindOnly, Want};
 use crate::conformance::{
     connect, ensemble_slot, expect_fired, expect_next, node_event, now_or_never,
     wait_for_calls_outstanding, wait_for_state, Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT,
@@ -246,28 +246,39 @@ pub async fn close_returns_closed_and_later_calls_fail_at_once<A: Adapter>(env: 
 
     let closed = CommonError::Closed;
     assert_eq!(
-        now_or_never(zk.get_data(&path)).expect("get_data fails at once"),
+        now_or_never(zk.get_data(&path))
+            .expect("get_data fails at once")
+            .kind_only(),
         Err(GetDataError::Common(closed.clone()))
     );
     assert_eq!(
         now_or_never(copy.create(&env.path("late"), &b""[..], CreateMode::Persistent))
-            .expect("create fails at once"),
+            .expect("create fails at once")
+            .kind_only(),
         Err(CreateError::Common(closed.clone()))
     );
     let watching =
         now_or_never(zk.get_data_and_watch(&path)).expect("a watching read fails at once");
     assert!(
-        matches!(watching, Err(GetDataError::Common(CommonError::Closed))),
+        matches!(
+            watching.as_ref().map_err(OpError::kind),
+            Err(GetDataError::Common(CommonError::Closed))
+        ),
         "{watching:?}"
     );
     let adding = now_or_never(zk.add_watch(&path, AddWatchMode::Persistent))
         .expect("add_watch fails at once");
     assert!(
-        matches!(adding, Err(AddWatchError::Common(CommonError::Closed))),
+        matches!(
+            adding.as_ref().map_err(OpError::kind),
+            Err(AddWatchError::Common(CommonError::Closed))
+        ),
         "{adding:?}"
     );
     assert_eq!(
-        now_or_never(zk.check_watches(&path, WatcherType::Any)).expect("fails at once"),
+        now_or_never(zk.check_watches(&path, WatcherType::Any))
+            .expect("fails at once")
+            .kind_only(),
         Err(WatchesError::Common(closed))
     );
     assert_eq!(
@@ -483,12 +494,15 @@ pub async fn real_expiry_is_terminal_and_never_creates_a_new_session<A: Adapter>
     assert_eq!(zk.session_id(), id, "no new session was created");
 
     assert_eq!(
-        now_or_never(zk.get_data(env.root())).expect("calls fail at once"),
+        now_or_never(zk.get_data(env.root()))
+            .expect("calls fail at once")
+            .kind_only(),
         Err(GetDataError::Common(CommonError::SessionExpired))
     );
     assert_eq!(
         now_or_never(zk.create(&env.path("late"), &b""[..], CreateMode::Persistent))
-            .expect("calls fail at once"),
+            .expect("calls fail at once")
+            .kind_only(),
         Err(CreateError::Common(CommonError::SessionExpired))
     );
     assert_eq!(
@@ -651,7 +665,7 @@ pub async fn calls_while_disconnected_wait_or_fail_fast<A: Adapter>(env: Env) {
     let outcome = now_or_never(failing.get_data("/"))
         .expect("a fail-fast call fails at once while disconnected");
     assert_eq!(
-        outcome,
+        outcome.kind_only(),
         Err(GetDataError::Common(CommonError::ConnectionLoss))
     );
     let queued_client = waiting.clone();
