@@ -689,8 +689,9 @@ impl IoThread {
                         .try_clone()
                         .ok()
                         .map(|socket| (conn, socket));
+                    let peer = read_half.stream().peer_addr().ok();
                     self.shared()
-                        .with_session(|s| s.handle_connected(conn, now));
+                        .with_session(|s| s.handle_connected(conn, peer, now));
                     // Readable only once the session knows the connection.
                     self.io.reader().half = Some((conn, read_half));
                 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -30,12 +31,15 @@ struct Connection<T> {
     needs_flush: bool,
 }
 
+/// A connection attempt's outcome: the transport and the address it reached.
+type Opened<T> = io::Result<(T, SocketAddr)>;
+
 /// The driver task of one session. It ends when the session reaches a terminal state.
 pub struct Driver<R: Runtime> {
     shared: Arc<Shared>,
     runtime: R,
     connection: Option<Connection<R::Transport>>,
-    connecting: Option<(ConnectionId, BoxFuture<io::Result<R::Transport>>)>,
+    connecting: Option<(ConnectionId, BoxFuture<Opened<R::Transport>>)>,
     probes: Vec<(ProbeId, BoxFuture<bool>)>,
     sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
     read_buf: Box<[u8]>,
@@ -113,7 +117,7 @@ impl<R: Runtime> Driver<R> {
         self.connecting = None;
         let now = self.now();
         match result {
-            Ok(transport) => {
+            Ok((transport, peer)) => {
                 self.connection = Some(Connection {
                     id,
                     transport,
@@ -121,7 +125,8 @@ impl<R: Runtime> Driver<R> {
                     written: 0,
                     needs_flush: false,
                 });
-                self.shared.with_session(|s| s.handle_connected(id, now));
+                self.shared
+                    .with_session(|s| s.handle_connected(id, Some(peer), now));
             }
             Err(e) => self
                 .shared

@@ -103,13 +103,16 @@ pub trait InlineDriver: Send + Sync + std::fmt::Debug + 'static {
     fn kick(&self);
 }
 
-/// Opens a transport to the first address of `host` that accepts (see [`Attempt`]). The
-/// session's connect timer bounds the whole attempt.
-pub(crate) async fn open<R: Runtime>(runtime: R, host: HostAddr) -> io::Result<R::Transport> {
+/// Opens a transport to the first address of `host` that accepts (see [`Attempt`]), and says
+/// which address that was. The session's connect timer bounds the whole attempt.
+pub(crate) async fn open<R: Runtime>(
+    runtime: R,
+    host: HostAddr,
+) -> io::Result<(R::Transport, SocketAddr)> {
     let mut attempt = Attempt::new(&host, runtime.resolve(&host).await);
     while let Some(addr) = attempt.next_address() {
         match runtime.connect(addr, &host.host).await {
-            Ok(transport) => return Ok(transport),
+            Ok(transport) => return Ok((transport, addr)),
             Err(e) => attempt.failed(e),
         }
     }
@@ -124,7 +127,7 @@ pub const PROBE_STEP_TIMEOUT: Duration = Duration::from_secs(2);
 /// [`PROBE_STEP_TIMEOUT`] per step; anything but `rw` in time is a no.
 pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> bool {
     let opened = with_timeout(&runtime, PROBE_STEP_TIMEOUT, open(runtime.clone(), host)).await;
-    let Some(Ok(mut transport)) = opened else {
+    let Some(Ok((mut transport, _))) = opened else {
         return false;
     };
     let exchange = async move {

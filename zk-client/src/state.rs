@@ -177,7 +177,7 @@ mod tests {
         };
         let handshake = ConnectedSession::handshake();
         shared.with_session(|s| {
-            s.handle_connected(conn, now);
+            s.handle_connected(conn, None, now);
             s.poll_transmit(now, &mut Vec::new());
             s.handle_data(conn, &handshake, now);
         });

@@ -43,8 +43,9 @@ impl Driver {
                         Some(stream) => {
                             let _ = stream.set_nodelay(true);
                             println!("connected to {host}");
+                            let peer = stream.peer_addr().ok();
                             self.socket = Some((conn, stream));
-                            self.session.handle_connected(conn, Instant::now());
+                            self.session.handle_connected(conn, peer, Instant::now());
                         }
                         None => self.session.handle_closed(conn, Instant::now()),
                     }

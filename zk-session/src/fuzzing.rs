@@ -314,7 +314,7 @@ pub fn session_inputs(data: &[u8]) {
                 if let Some(&old) = d.sim.closed.last() {
                     let now = d.sim.now;
                     d.sim.session.handle_data(old, &[0, 0, 0, 1, 0], now);
-                    d.sim.session.handle_connected(old, now);
+                    d.sim.session.handle_connected(old, None, now);
                     d.sim.session.handle_closed(old, now);
                     d.sim.session.handle_failed(old, "stale", now);
                     d.step();

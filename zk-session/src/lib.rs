@@ -76,8 +76,9 @@
 //!         match action {
 //!             Action::Connect { conn, host } => {
 //!                 let stream = TcpStream::connect((host.host.as_str(), host.port)).unwrap();
+//!                 let peer = stream.peer_addr().ok();
 //!                 socket = Some((conn, stream));
-//!                 session.handle_connected(conn, Instant::now());
+//!                 session.handle_connected(conn, peer, Instant::now());
 //!             }
 //!             Action::Disconnect { .. } => socket = None,
 //!             _ => {}

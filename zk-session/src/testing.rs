@@ -257,7 +257,8 @@ impl Sim {
         self.conn = Some((conn, host.clone()));
         self.wire.clear();
         self.expect_connect = true;
-        self.session.handle_connected(conn, self.now);
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], host.port));
+        self.session.handle_connected(conn, Some(peer), self.now);
         self.drain();
         host
     }
@@ -666,22 +667,56 @@ impl ConnectedSession {
     }
 }
 
-/// A `tracing` subscriber that keeps every event as one line (`LEVEL message field=value ...`),
-/// for tests that check what the session logs. Install it with
-/// `tracing::subscriber::with_default(capture.clone(), || ...)`, then read [`LogCapture::lines`].
+/// A `tracing` subscriber that keeps every event as one line, with the spans it belongs to:
+/// `LEVEL zk_session{session_id=0x..}:zk_connection{conn=1 host=.. addr=..}: message field=value`,
+/// for tests that check what the client logs. Install it with
+/// `tracing::subscriber::with_default(capture.clone(), || ...)` (or globally), then read
+/// [`LogCapture::lines`]. Spans are known by their explicit parents, as the session gives them.
 #[derive(Debug, Clone, Default)]
 pub struct LogCapture {
-    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    inner: std::sync::Arc<std::sync::Mutex<Captured>>,
+}
+
+#[derive(Debug, Default)]
+struct Captured {
+    lines: Vec<String>,
+    /// Every span made, by id - 1: its name and fields, and its parent.
+    spans: Vec<(String, Option<tracing::span::Id>)>,
 }
 
 impl LogCapture {
     /// The events logged so far, one line each, in order.
     pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lock().lines.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Captured> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Writes an event's fields into one line.
+impl Captured {
+    fn span(&mut self, id: &tracing::span::Id) -> Option<&mut (String, Option<tracing::span::Id>)> {
+        let index = usize::try_from(id.into_u64()).ok()?.checked_sub(1)?;
+        self.spans.get_mut(index)
+    }
+
+    /// `outer{..}:inner{..}: ` for a span and its ancestors.
+    fn scope(&mut self, id: &tracing::span::Id) -> String {
+        let mut chain = Vec::new();
+        let mut next = Some(id.clone());
+        while let Some(id) = next.take() {
+            if let Some((text, parent)) = self.span(&id) {
+                chain.push(text.clone());
+                next = parent.clone();
+            }
+        }
+        chain.reverse();
+        chain.iter().map(|span| format!("{span}}}:")).collect()
+    }
+}
+
+/// Writes fields into a line (an event's) or a span's text.
 struct LineWriter<'a>(&'a mut String);
 
 impl tracing::field::Visit for LineWriter<'_> {
@@ -705,21 +740,32 @@ impl tracing::Subscriber for LogCapture {
         true
     }
 
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
+    fn new_span(&self, attributes: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        // The span's text is `name{fields` (closed when printed).
+        let mut text = format!("{}{{", attributes.metadata().name());
+        attributes.record(&mut LineWriter(&mut text));
+        let mut captured = self.lock();
+        captured.spans.push((text, attributes.parent().cloned()));
+        tracing::span::Id::from_u64(captured.spans.len() as u64)
     }
 
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        if let Some((text, _)) = self.lock().span(id) {
+            values.record(&mut LineWriter(text));
+        }
+    }
 
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
 
     fn event(&self, event: &tracing::Event<'_>) {
+        let mut captured = self.lock();
         let mut line = event.metadata().level().to_string();
+        if let Some(parent) = event.parent() {
+            line.push(' ');
+            line.push_str(&captured.scope(parent).replace("{ ", "{"));
+        }
         event.record(&mut LineWriter(&mut line));
-        self.lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(line);
+        captured.lines.push(line);
     }
 
     fn enter(&self, _: &tracing::span::Id) {}

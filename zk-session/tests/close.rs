@@ -224,7 +224,7 @@ fn close_before_any_session_closes_at_once() {
         Some(Err(CommonError::Closed))
     );
     // A late report about the abandoned attempt changes nothing.
-    sim.session.handle_connected(conn, sim.now);
+    sim.session.handle_connected(conn, None, sim.now);
     sim.session.handle_data(conn, &[0, 0, 0, 1, 0], sim.now);
     sim.session.handle_closed(conn, sim.now);
     sim.drain();

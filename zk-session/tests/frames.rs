@@ -157,7 +157,7 @@ fn has_transmit_says_whether_poll_transmit_has_bytes() {
         .pending_connect
         .take()
         .expect("the session asked to connect");
-    sim.session.handle_connected(conn, sim.now);
+    sim.session.handle_connected(conn, None, sim.now);
     assert!(sim.session.has_transmit());
     assert!(sim.session.poll_transmit(sim.now, &mut out) > 0);
     assert!(

@@ -33,12 +33,19 @@ fn connection_attempts_failures_and_the_session_are_logged_with_their_causes() {
             );
         };
         let host = format!("host={refused}");
-        expect(&["DEBUG", "connecting", &host]);
+        expect(&["DEBUG", "zk_connection{conn=1", &host, "connecting"]);
         expect(&[
             "WARN",
-            "connection lost",
+            "zk_session{}:zk_connection{conn=1",
             &host,
+            "connection attempt failed",
             "reason=connection refused",
+        ]);
+        expect(&[
+            "DEBUG",
+            "zk_connection{conn=2",
+            "addr=127.0.0.1:",
+            "connected: sending the handshake",
         ]);
         expect(&[
             "INFO",
@@ -46,13 +53,54 @@ fn connection_attempts_failures_and_the_session_are_logged_with_their_causes() {
             "session_id=0x42",
             "negotiated_timeout_ms=30000",
         ]);
-        expect(&["INFO", "session state", "to=Connected"]);
+        expect(&[
+            "INFO",
+            "zk_session{session_id=0x42}",
+            "session state",
+            "to=Connected",
+        ]);
         expect(&[
             "WARN",
+            "zk_session{session_id=0x42}:zk_connection{conn=2",
             "connection lost",
             "reason=connection closed",
             "silent_ms=",
         ]);
         expect(&["INFO", "session state", "from=Connected", "to=Disconnected"]);
+    });
+}
+
+#[test]
+fn requests_and_replies_are_traced_with_their_xids() {
+    let capture = LogCapture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let mut sim = Sim::new(config("h1:1"));
+        sim.establish(0x7, 30_000);
+        let get = zk_session::ops::GetData::new("/a");
+        let id = sim.submit(&get);
+        let frames = sim.client_frames();
+        let xid = frames[0].xid();
+        sim.reply(
+            xid,
+            zk_session::proto::ErrorCode::NoNode,
+            &zk_session::proto::Response::Empty,
+        );
+        assert!(sim.completion(id).is_some());
+        let lines = capture.lines();
+        let find = |parts: &[&str]| {
+            assert!(
+                !matching(&lines, parts).is_empty(),
+                "no line with {parts:?} in:\n{}",
+                lines.join("\n")
+            );
+        };
+        find(&["TRACE", "request", &format!("xid={}", xid.0), "op=GetData"]);
+        find(&[
+            "TRACE",
+            "reply",
+            &format!("xid={}", xid.0),
+            "op=GetData",
+            "err=-101",
+        ]);
     });
 }

@@ -34,7 +34,7 @@ fn assert_ignored(sim: &mut Sim, stale: ConnectionId, xid: proto::Xid) {
     sim.session
         .handle_data(stale, &[0xFF, 0xFF, 0xFF, 0xFF], sim.now);
     sim.session.handle_closed(stale, sim.now);
-    sim.session.handle_connected(stale, sim.now);
+    sim.session.handle_connected(stale, None, sim.now);
     sim.drain();
     assert!(
         sim.events.is_empty(),
@@ -94,7 +94,7 @@ fn inputs_for_an_old_attempt_are_ignored_while_the_next_one_is_connecting() {
     // A late "connected" for the abandoned attempt must not start a handshake.
     sim.events.clear();
     sim.actions.clear();
-    sim.session.handle_connected(first, sim.now);
+    sim.session.handle_connected(first, None, sim.now);
     sim.session.handle_data(first, &[0, 0, 0, 0], sim.now);
     sim.session.handle_closed(first, sim.now);
     sim.drain();

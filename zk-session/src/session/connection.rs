@@ -4,8 +4,9 @@
 use super::*;
 
 impl Session {
-    /// The transport of `conn` is open: the handshake starts.
-    pub fn handle_connected(&mut self, conn: ConnectionId, now: Instant) {
+    /// The transport of `conn` is open, to `peer` when the driver knows the address (it is
+    /// logged with the connection): the handshake starts.
+    pub fn handle_connected(&mut self, conn: ConnectionId, peer: Option<SocketAddr>, now: Instant) {
         if self.phase.connection() == Some(conn) && self.phase != Phase::Connecting(conn) {
             // Reported twice: the transport is already in use.
             return;
@@ -15,6 +16,10 @@ impl Session {
             return;
         }
         self.phase = Phase::Handshaking(conn);
+        if let Some(peer) = peer {
+            self.connection_span
+                .record("addr", tracing::field::display(peer));
+        }
         self.handshake_session_id = if self.seen_read_write_server {
             self.session_id
         } else {
@@ -37,6 +42,12 @@ impl Session {
         write_connect_request(&mut self.control, &request);
         self.recv.clear();
         self.skipping = 0;
+        tracing::debug!(
+            parent: &self.connection_span,
+            session_id = %request.session_id,
+            last_zxid_seen = %request.last_zxid_seen,
+            "connected: sending the handshake"
+        );
         let _ = now;
     }
 
@@ -142,7 +153,10 @@ impl Session {
         self.ready_since = Some(now);
         self.host_failures.clear();
         self.stats.connections += 1;
+        self.span
+            .record("session_id", tracing::field::display(self.session_id));
         tracing::info!(
+            parent: &self.connection_span,
             session_id = %self.session_id,
             host = %self.hosts.get(self.hosts.current_index()),
             negotiated_timeout_ms = response.timeout_ms,
@@ -151,6 +165,7 @@ impl Session {
         );
         if !self.credentials.is_empty() {
             tracing::debug!(
+                parent: &self.connection_span,
                 credentials = self.credentials.len(),
                 "presenting credentials again"
             );
@@ -197,6 +212,7 @@ impl Session {
                 .watches
                 .reregistration_requests(self.last_zxid_seen, batch_bytes);
             tracing::debug!(
+                parent: &self.connection_span,
                 watches = self.watches.len(),
                 frames = requests.len(),
                 "re-registering watches"
@@ -260,6 +276,7 @@ impl Session {
         self.next_probe_id += 1;
         self.probe = Some((probe, self.probe_cursor));
         tracing::debug!(
+            parent: &self.span,
             host = %self.hosts.get(self.probe_cursor),
             "probing for a read-write server"
         );
@@ -276,12 +293,16 @@ impl Session {
         let conn = ConnectionId(self.next_connection_id);
         self.next_connection_id += 1;
         self.stats.connection_attempts += 1;
-        let (_, host) = self.hosts.next();
-        tracing::debug!(host = %host, conn = conn.0, "connecting");
-        self.actions.push_back(Action::Connect {
-            conn,
-            host: host.clone(),
-        });
+        let host = self.hosts.next().1.clone();
+        self.connection_span = tracing::info_span!(
+            parent: &self.span,
+            "zk_connection",
+            conn = conn.0,
+            host = %host,
+            addr = tracing::field::Empty
+        );
+        tracing::debug!(parent: &self.connection_span, "connecting");
+        self.actions.push_back(Action::Connect { conn, host });
         self.phase = Phase::Connecting(conn);
         self.timers
             .set(Timer::Connect, now + self.connect_timeout());
@@ -315,12 +336,21 @@ impl Session {
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: Instant) {
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
-            tracing::warn!(
-                host = %self.hosts.get(self.hosts.current_index()),
-                reason = %reason,
-                silent_ms = now.saturating_duration_since(self.last_frame).as_millis() as u64,
-                "connection lost"
-            );
+            let what = match self.phase {
+                Phase::Connecting(_) => "connection attempt failed",
+                Phase::Handshaking(_) => "connection lost during the handshake",
+                _ => "connection lost",
+            };
+            if reason == DisconnectReason::ReadWriteServerFound {
+                tracing::info!(parent: &self.connection_span, "leaving a read-only server for a read-write one");
+            } else {
+                tracing::warn!(
+                    parent: &self.connection_span,
+                    reason = %reason,
+                    silent_ms = now.saturating_duration_since(self.last_frame).as_millis() as u64,
+                    "{what}"
+                );
+            }
             self.note_host_failure(reason.clone());
             self.stats.disconnects.count(&reason);
             self.last_disconnect = Some(reason.clone());
@@ -412,8 +442,8 @@ impl Session {
         self.phase = Phase::Idle;
         let state = end.state();
         match &end {
-            SessionEnd::Closed => tracing::info!(session_id = %self.session_id, "session closed"),
-            other => tracing::warn!(session_id = %self.session_id, end = ?other, "session ended"),
+            SessionEnd::Closed => tracing::info!(parent: &self.span, "session closed"),
+            other => tracing::warn!(parent: &self.span, end = %other, "session ended"),
         }
         self.end = Some(end);
         let error = state.terminal_error();
@@ -457,7 +487,7 @@ impl Session {
 
     pub(super) fn set_state(&mut self, state: SessionState) {
         if self.state != state {
-            tracing::info!(from = ?self.state, to = ?state, "session state");
+            tracing::info!(parent: &self.span, from = ?self.state, to = ?state, "session state");
             self.state = state;
             self.events.push_back(Event::State(state));
         }

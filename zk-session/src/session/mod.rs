@@ -8,6 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -211,6 +212,14 @@ pub struct Session {
     /// The probe under way and the index of the host it asks.
     probe: Option<(ProbeId, usize)>,
     probe_cursor: usize,
+
+    // Logging.
+    /// The session's `tracing` span (`zk_session`, with its id once known): the parent of the
+    /// connections' spans and of the events about the session as a whole.
+    span: tracing::Span,
+    /// The current connection attempt's span (`zk_connection`: its number, host and the
+    /// address reached), the parent of the events about that connection and its requests.
+    connection_span: tracing::Span,
 }
 
 impl Session {
@@ -274,8 +283,15 @@ impl Session {
             call_deadlines: BinaryHeap::new(),
             probe: None,
             probe_cursor: 0,
+            span: tracing::info_span!("zk_session", session_id = tracing::field::Empty),
+            connection_span: tracing::Span::none(),
             config,
         };
+        if session.session_id != SessionId::NONE {
+            session
+                .span
+                .record("session_id", tracing::field::display(session.session_id));
+        }
         if session.config.client_side_expiry && session.config.resume.is_some() {
             // A resumed session may already be near its end: count from now.
             session

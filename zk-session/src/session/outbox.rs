@@ -141,6 +141,7 @@ impl Session {
     ) -> Result<RequestId, CommonError> {
         if self.outstanding >= self.config.max_in_flight {
             tracing::warn!(
+                parent: &self.span,
                 max = self.config.max_in_flight,
                 "the queue is full: a call is refused with TooManyRequests"
             );
@@ -223,6 +224,9 @@ impl Session {
         let xid = self.next_xid();
         let before = self.outbox.len();
         write_request(&mut self.outbox, xid, &prepared.request);
+        if tracing::enabled!(tracing::Level::TRACE) {
+            self.trace_request(xid, prepared.request.opcode(), self.outbox.len() - before);
+        }
         let deadline = now + self.queue_timeout();
         if self.queued.is_empty() && !matches!(self.phase, Phase::Ready(_)) {
             self.timers.set(Timer::QueueDeadline, deadline);
@@ -259,5 +263,12 @@ impl Session {
             _ => return,
         };
         self.spare_paths.push(path);
+    }
+
+    /// Logs a request (TRACE); out of line, so the request path carries only the level check.
+    #[cold]
+    #[inline(never)]
+    fn trace_request(&self, xid: Xid, op: OpCode, bytes: usize) {
+        tracing::trace!(parent: &self.span, xid = xid.0, op = ?op, bytes, "request");
     }
 }

@@ -117,6 +117,9 @@ impl Session {
                 self.stats.replies_received += 1;
                 self.last_confirmed = now;
                 self.note_zxid(reply.header.zxid);
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    self.trace_reply(&entry, &reply.header);
+                }
                 let result = match reply.response(entry.op) {
                     Ok(Ok(mut response)) => {
                         self.strip_chroot(&mut response);
@@ -218,6 +221,12 @@ impl Session {
             }
         };
         self.stats.watch_notifications += 1;
+        tracing::trace!(
+            parent: &self.connection_span,
+            event = ?event.event_type,
+            path = %event.path,
+            "watch notification"
+        );
         // Only a server that holds the session sends its watch events.
         self.last_confirmed = now;
         if event.event_type == EventType::None {
@@ -238,6 +247,7 @@ impl Session {
             self.terminate(SessionEnd::AuthFailed { scheme });
             return;
         }
+        tracing::debug!(parent: &self.connection_span, scheme = %scheme, err = %err, "credential answered");
         let result = if err.is_ok() {
             Ok(Response::Empty)
         } else {
@@ -281,5 +291,19 @@ impl Session {
             }
             _ => {}
         }
+    }
+
+    /// Logs a reply (TRACE); out of line, so the request path carries only the level check.
+    #[cold]
+    #[inline(never)]
+    fn trace_reply(&self, entry: &InFlight, header: &zk_proto::ReplyHeader) {
+        tracing::trace!(
+            parent: &self.connection_span,
+            xid = entry.xid.0,
+            op = ?entry.op,
+            err = header.err.as_i32(),
+            zxid = header.zxid.0,
+            "reply"
+        );
     }
 }

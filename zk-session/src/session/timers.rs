@@ -266,6 +266,7 @@ impl Session {
             }
             if let Some(q) = self.queued.pop_front() {
                 tracing::warn!(
+                    parent: &self.span,
                     op = ?q.request.op,
                     "a request waited a queue timeout for a connection: it fails with ConnectionLoss"
                 );
