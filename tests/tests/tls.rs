@@ -569,12 +569,32 @@ fn secure_port_refuses_plain_clients_while_the_plain_port_serves_them() {
     client.close();
 }
 
+/// The lines this binary logged (DEBUG and above) that contain every one of `parts`: the
+/// process's global subscriber, as drivers log from threads of their own.
+fn logged(parts: &[&str]) -> Vec<String> {
+    static CAPTURE: std::sync::OnceLock<zk_session::testing::LogCapture> =
+        std::sync::OnceLock::new();
+    let capture = CAPTURE.get_or_init(|| {
+        let capture = zk_session::testing::LogCapture::up_to(tracing::Level::DEBUG);
+        tracing::subscriber::set_global_default(capture.clone())
+            .expect("no other global subscriber in this test binary");
+        capture
+    });
+    let lines = capture.lines();
+    lines
+        .into_iter()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .collect()
+}
+
 /// A TLS client pointed at the plain port: the server takes the TLS ClientHello for a
 /// ConnectRequest and closes the connection. The connect error says the TLS handshake failed,
-/// on every adapter.
+/// and so does the log (WARN, with the host), on every adapter.
 #[test]
 fn tls_client_on_the_plain_port_is_told_the_handshake_failed() {
     let plain = fixture(Version::Tls12).server.connect_string();
+    let host = format!("host={plain}");
+    let failed_attempts = || logged(&[&host, "WARN", "connection attempt failed", "reason="]);
     // Every adapter's ConnectError is zk-client's.
     let check = |adapter: &str, outcome: Result<(), zk_blocking::ConnectError>| {
         let Err(error) = outcome else {
@@ -593,9 +613,17 @@ fn tls_client_on_the_plain_port_is_told_the_handshake_failed() {
             "{adapter}: the cause names TLS: {text}"
         );
         eprintln!("{adapter}, TLS on the plain port: {text}");
+        let logged = failed_attempts();
+        let last = logged.last().expect("the failed attempt is logged");
+        assert!(
+            last.to_lowercase().contains("tls") && last.contains(cause.as_str()),
+            "{adapter}: the log names the TLS failure: {last}"
+        );
+        logged.len()
     };
     let wait = Duration::from_secs(2);
-    check(
+    logged(&[]);
+    let blocking = check(
         "blocking",
         zk_blocking::Client::builder(&plain)
             .tls(Credentials::Good.options())
@@ -607,7 +635,7 @@ fn tls_client_on_the_plain_port_is_told_the_handshake_failed() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    check(
+    let tokio = check(
         "tokio",
         runtime
             .block_on(
@@ -618,7 +646,7 @@ fn tls_client_on_the_plain_port_is_told_the_handshake_failed() {
             )
             .map(drop),
     );
-    check(
+    let smol = check(
         "smol",
         smol::block_on(
             zk_async_std::Client::builder(&plain)
@@ -627,6 +655,10 @@ fn tls_client_on_the_plain_port_is_told_the_handshake_failed() {
                 .connect(),
         )
         .map(drop),
+    );
+    assert!(
+        0 < blocking && blocking < tokio && tokio < smol,
+        "each adapter logged its own failed attempts: {blocking}, {tokio}, {smol}"
     );
 }
 

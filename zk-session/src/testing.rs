@@ -675,6 +675,8 @@ impl ConnectedSession {
 #[derive(Debug, Clone, Default)]
 pub struct LogCapture {
     inner: std::sync::Arc<std::sync::Mutex<Captured>>,
+    /// The most verbose level kept (`None`: every level).
+    max_level: Option<tracing::Level>,
 }
 
 #[derive(Debug, Default)]
@@ -685,6 +687,15 @@ struct Captured {
 }
 
 impl LogCapture {
+    /// A capture that keeps events up to `level` only (DEBUG: everything but the per-request
+    /// TRACE lines).
+    pub fn up_to(level: tracing::Level) -> LogCapture {
+        LogCapture {
+            max_level: Some(level),
+            ..LogCapture::default()
+        }
+    }
+
     /// The events logged so far, one line each, in order.
     pub fn lines(&self) -> Vec<String> {
         self.lock().lines.clone()
@@ -736,8 +747,15 @@ impl tracing::field::Visit for LineWriter<'_> {
 }
 
 impl tracing::Subscriber for LogCapture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        self.max_level.is_none_or(|max| *metadata.level() <= max)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(
+            self.max_level
+                .map_or(tracing::level_filters::LevelFilter::TRACE, Into::into),
+        )
     }
 
     fn new_span(&self, attributes: &tracing::span::Attributes<'_>) -> tracing::span::Id {

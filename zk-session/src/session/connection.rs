@@ -337,19 +337,23 @@ impl Session {
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
             let what = match self.phase {
-                Phase::Connecting(_) => "connection attempt failed",
                 Phase::Handshaking(_) => "connection lost during the handshake",
-                _ => "connection lost",
+                _ => "connection attempt failed",
             };
             if reason == DisconnectReason::ReadWriteServerFound {
-                tracing::info!(parent: &self.connection_span, "leaving a read-only server for a read-write one");
-            } else {
+                tracing::info!(
+                    parent: &self.connection_span,
+                    "leaving a read-only server for a read-write one"
+                );
+            } else if matches!(self.phase, Phase::Ready(_)) {
                 tracing::warn!(
                     parent: &self.connection_span,
                     reason = %reason,
                     silent_ms = now.saturating_duration_since(self.last_frame).as_millis() as u64,
-                    "{what}"
+                    "connection lost"
                 );
+            } else {
+                tracing::warn!(parent: &self.connection_span, reason = %reason, "{what}");
             }
             self.note_host_failure(reason.clone());
             self.stats.disconnects.count(&reason);
