@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use zk_client::adapter::{Attempt, Shared, PROBE_STEP_TIMEOUT};
+use zk_client::session::probe::Answer;
 use zk_client::session::{Action, ConnectionId, Session};
 use zk_client::HostAddr;
 
@@ -650,16 +651,16 @@ impl IoThread {
                     std::thread::Builder::new()
                         .name("zk-probe".into())
                         .spawn(move || {
-                            let read_write = connector.probe_read_write(&host);
+                            let answer = connector.probe(&host);
                             let now = shared.now();
-                            shared.with_session(|s| s.handle_probe_result(probe, read_write, now));
+                            shared.with_session(|s| s.handle_probe_result(probe, answer, now));
                             shared.signal.notify();
                         });
                 if spawned.is_err() {
                     // No thread: report the probe as failed, the session retries later.
                     let now = self.shared().now();
                     self.shared()
-                        .with_session(|s| s.handle_probe_result(probe, false, now));
+                        .with_session(|s| s.handle_probe_result(probe, Answer::Unknown, now));
                 }
             }
             _ => {}
@@ -772,12 +773,12 @@ impl Connector {
 
     /// Asks `host` whether it serves reads and writes (`isro`), within
     /// [`PROBE_STEP_TIMEOUT`] per step (connecting, then the exchange), as the async adapters do.
-    fn probe_read_write(&self, host: &HostAddr) -> bool {
+    fn probe(&self, host: &HostAddr) -> Answer {
         use zk_client::session::probe;
         const ANSWER: u64 = probe::ANSWER_LEN as u64;
         let bound = PROBE_STEP_TIMEOUT;
         let Ok(mut stream) = connect(host, bound) else {
-            return false;
+            return Answer::Unknown;
         };
         let deadline = Instant::now() + bound;
         let _ = stream.set_read_timeout(Some(bound));
@@ -786,7 +787,7 @@ impl Connector {
         if let Some(tls) = &self.tls {
             let Ok(mut session) = crate::tls::handshake(tls, &mut stream, &host.host, deadline)
             else {
-                return false;
+                return Answer::Unknown;
             };
             let left = deadline
                 .saturating_duration_since(Instant::now())
@@ -794,15 +795,15 @@ impl Connector {
             let _ = stream.set_read_timeout(Some(left));
             let _ = stream.set_write_timeout(Some(left));
             let answer = crate::tls::exchange(&mut session, &mut stream, probe::REQUEST, ANSWER);
-            return probe::serves_read_write(&answer);
+            return Answer::parse(&answer);
         }
         let _ = deadline;
         if stream.write_all(probe::REQUEST).is_err() {
-            return false;
+            return Answer::Unknown;
         }
         let mut answer = Vec::new();
         let _ = stream.take(ANSWER).read_to_end(&mut answer);
-        probe::serves_read_write(&answer)
+        Answer::parse(&answer)
     }
 }
 

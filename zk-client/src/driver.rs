@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use zk_session::probe::Answer;
 use zk_session::{Action, ConnectionId, ProbeId};
 
-use crate::runtime::{open, probe_read_write, BoxFuture, Runtime, Transport};
+use crate::runtime::{ask_server, open, BoxFuture, Runtime, Transport};
 use crate::shared::Shared;
 
 /// Iterations of the driver loop before it yields to other tasks.
@@ -40,7 +41,7 @@ pub struct Driver<R: Runtime> {
     runtime: R,
     connection: Option<Connection<R::Transport>>,
     connecting: Option<(ConnectionId, BoxFuture<Opened<R::Transport>>)>,
-    probes: Vec<(ProbeId, BoxFuture<bool>)>,
+    probes: Vec<(ProbeId, BoxFuture<Answer>)>,
     sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
     read_buf: Box<[u8]>,
 }
@@ -97,7 +98,7 @@ impl<R: Runtime> Driver<R> {
                     // The session asks for one probe at a time and ignores stale answers: drop
                     // an earlier probe still hanging on an unresponsive host.
                     self.probes.clear();
-                    let fut = probe_read_write(self.runtime.clone(), host);
+                    let fut = ask_server(self.runtime.clone(), host);
                     self.probes.push((probe, Box::pin(fut)));
                 }
                 _ => {}
@@ -139,11 +140,11 @@ impl<R: Runtime> Driver<R> {
         let mut progressed = false;
         let mut i = 0;
         while i < self.probes.len() {
-            if let Poll::Ready(read_write) = self.probes[i].1.as_mut().poll(cx) {
+            if let Poll::Ready(answer) = self.probes[i].1.as_mut().poll(cx) {
                 let (probe, _) = self.probes.swap_remove(i);
                 let now = self.now();
                 self.shared
-                    .with_session(|s| s.handle_probe_result(probe, read_write, now));
+                    .with_session(|s| s.handle_probe_result(probe, answer, now));
                 progressed = true;
             } else {
                 i += 1;

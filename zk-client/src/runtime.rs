@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use zk_session::probe::Answer;
 use zk_session::HostAddr;
 
 use crate::attempt::Attempt;
@@ -124,18 +125,18 @@ pub(crate) async fn open<R: Runtime>(
 pub const PROBE_STEP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Asks `host` whether it serves reads and writes (the four-letter word `isro`), within
-/// [`PROBE_STEP_TIMEOUT`] per step; anything but `rw` in time is a no.
-pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> bool {
+/// [`PROBE_STEP_TIMEOUT`] per step; no answer in time is [`Answer::Unknown`].
+pub(crate) async fn ask_server<R: Runtime>(runtime: R, host: HostAddr) -> Answer {
     let opened = with_timeout(&runtime, PROBE_STEP_TIMEOUT, open(runtime.clone(), host)).await;
     let Some(Ok((mut transport, _))) = opened else {
-        return false;
+        return Answer::Unknown;
     };
     let exchange = async move {
         let request = zk_session::probe::REQUEST;
         let mut sent = 0;
         while sent < request.len() {
             match std::future::poll_fn(|cx| transport.poll_write(cx, &request[sent..])).await {
-                Ok(0) | Err(_) => return false,
+                Ok(0) | Err(_) => return Answer::Unknown,
                 Ok(n) => sent += n,
             }
         }
@@ -143,7 +144,7 @@ pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> 
             .await
             .is_err()
         {
-            return false;
+            return Answer::Unknown;
         }
         let mut answer = [0u8; zk_session::probe::ANSWER_LEN];
         let mut got = 0;
@@ -153,11 +154,11 @@ pub(crate) async fn probe_read_write<R: Runtime>(runtime: R, host: HostAddr) -> 
                 Ok(n) => got += n,
             }
         }
-        zk_session::probe::serves_read_write(&answer[..got])
+        Answer::parse(&answer[..got])
     };
     with_timeout(&runtime, PROBE_STEP_TIMEOUT, exchange)
         .await
-        .unwrap_or(false)
+        .unwrap_or(Answer::Unknown)
 }
 
 #[cfg(test)]
@@ -241,9 +242,13 @@ mod tests {
         for silent_connect in [true, false] {
             let runtime = Mute::new(silent_connect);
             let started = *runtime.clock.lock().unwrap();
-            let probe = probe_read_write(runtime.clone(), host.clone());
-            let answer = crate::block_on::block_on(probe, Some(Duration::from_secs(10)));
-            assert_eq!(answer, Some(false), "silent connect: {silent_connect}");
+            let asked = ask_server(runtime.clone(), host.clone());
+            let answer = crate::block_on::block_on(asked, Some(Duration::from_secs(10)));
+            assert_eq!(
+                answer,
+                Some(Answer::Unknown),
+                "silent connect: {silent_connect}"
+            );
             let took = *runtime.clock.lock().unwrap() - started;
             assert!(
                 took <= PROBE_STEP_TIMEOUT * 2 + Duration::from_secs(1),

@@ -171,6 +171,11 @@ pub enum DisconnectReason {
     ProtocolViolation(String),
     /// A read-write server was found while connected read-only.
     ReadWriteServerFound,
+    /// A server closed the handshake, and said when asked (`isro`) that it is read-only: it
+    /// refuses sessions from clients that do not allow read-only mode. Reported in place of
+    /// [`DisconnectReason::ClosedDuringHandshake`] (in [`crate::Session::host_failures`], the
+    /// connect error and [`crate::Session::last_disconnect`]) once the server has answered.
+    ReadOnlyServer,
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -202,6 +207,10 @@ impl std::fmt::Display for DisconnectReason {
             DisconnectReason::ReadWriteServerFound => {
                 f.write_str("left a read-only server for a read-write one")
             }
+            DisconnectReason::ReadOnlyServer => f.write_str(
+                "the server is read-only (cut off from its ensemble's quorum) and refuses \
+                 sessions that do not allow read-only mode",
+            ),
         }
     }
 }

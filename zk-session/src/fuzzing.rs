@@ -27,6 +27,7 @@ use zk_proto::{
 
 use crate::event::{Event, RequestId};
 use crate::ops;
+use crate::probe::Answer;
 use crate::testing::{ClientFrame, Sim};
 use crate::watches::WatchId;
 use crate::{Config, ConnectionId};
@@ -306,7 +307,11 @@ pub fn session_inputs(data: &[u8]) {
             10 => {
                 if let Some((probe, _)) = d.sim.probes.pop() {
                     let now = d.sim.now;
-                    d.sim.session.handle_probe_result(probe, arg & 1 != 0, now);
+                    d.sim.session.handle_probe_result(
+                        probe,
+                        [Answer::ReadWrite, Answer::ReadOnly, Answer::Unknown][(arg % 3) as usize],
+                        now,
+                    );
                     d.step();
                 }
             }

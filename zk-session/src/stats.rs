@@ -60,7 +60,9 @@ impl DisconnectCounts {
     pub(crate) fn count(&mut self, reason: &DisconnectReason) {
         let counter = match reason {
             DisconnectReason::TransportClosed => &mut self.closed,
-            DisconnectReason::ClosedDuringHandshake => &mut self.closed_during_handshake,
+            DisconnectReason::ClosedDuringHandshake | DisconnectReason::ReadOnlyServer => {
+                &mut self.closed_during_handshake
+            }
             DisconnectReason::TransportFailed(_) => &mut self.failed,
             DisconnectReason::ConnectTimeout => &mut self.connect_timeout,
             DisconnectReason::ReadTimeout => &mut self.read_timeout,

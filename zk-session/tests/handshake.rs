@@ -3,6 +3,7 @@
 mod support;
 
 use std::time::Duration;
+use zk_session::probe::Answer;
 
 use bytes::Bytes;
 use support::{config, get_data_reply, ClientFrame, Sim};
@@ -334,7 +335,8 @@ fn leaving_a_read_only_server_is_no_host_failure() {
         .then(|| sim.probes[0].0)
         .expect("a read-write probe");
     let now = sim.now;
-    sim.session.handle_probe_result(probed, true, now);
+    sim.session
+        .handle_probe_result(probed, Answer::ReadWrite, now);
     sim.drain();
     assert_eq!(
         sim.session.last_disconnect(),

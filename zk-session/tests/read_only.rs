@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::{config, ms, secs, ClientFrame, Sim};
+use zk_session::probe::Answer;
 use zk_session::proto::{ConnectRequest, SessionId};
 use zk_session::{Action, Config, DisconnectReason, Event, HostAddr, ProbeId, SessionState};
 
@@ -77,7 +78,8 @@ fn a_read_only_session_probes_other_hosts_with_a_doubling_back_off_up_to_a_minut
         let (probe, host) = next_probe(&mut sim, secs(120)).expect("a probe");
         assert_ne!(host, current, "probed the server it is connected to");
         gaps.push(sim.now - since);
-        sim.session.handle_probe_result(probe, false, sim.now);
+        sim.session
+            .handle_probe_result(probe, Answer::Unknown, sim.now);
         sim.drain();
         since = sim.now;
     }
@@ -103,7 +105,8 @@ fn finding_a_read_write_server_moves_the_session_there_at_once() {
     sim.events.clear();
     sim.actions.clear();
     let at = sim.now;
-    sim.session.handle_probe_result(probe, true, sim.now);
+    sim.session
+        .handle_probe_result(probe, Answer::ReadWrite, sim.now);
     sim.drain();
     assert_eq!(sim.now, at);
     assert_eq!(sim.lost(), [DisconnectReason::ReadWriteServerFound]);
@@ -149,7 +152,8 @@ fn a_session_created_read_write_keeps_presenting_its_id() {
     assert_eq!(&req.password[..], &[0xAB; 16]);
     assert_eq!(sim.session.state(), SessionState::ConnectedReadOnly);
     let (probe, _) = next_probe(&mut sim, secs(1)).expect("a probe");
-    sim.session.handle_probe_result(probe, true, sim.now);
+    sim.session
+        .handle_probe_result(probe, Answer::ReadWrite, sim.now);
     sim.drain();
     let req = handshake(&mut sim, 7, false);
     assert_eq!(req.session_id, SessionId(7));
@@ -171,7 +175,8 @@ fn stale_and_unknown_probe_results_are_ignored() {
     sim.events.clear();
     sim.actions.clear();
     for stale in [first, ProbeId(999)] {
-        sim.session.handle_probe_result(stale, true, sim.now);
+        sim.session
+            .handle_probe_result(stale, Answer::ReadWrite, sim.now);
         sim.drain();
     }
     assert!(sim.events.is_empty(), "{:?}", sim.events);
@@ -180,16 +185,94 @@ fn stale_and_unknown_probe_results_are_ignored() {
     assert_eq!(sim.conn_id(), conn);
 
     // The current probe still counts.
-    sim.session.handle_probe_result(second, true, sim.now);
+    sim.session
+        .handle_probe_result(second, Answer::ReadWrite, sim.now);
     sim.drain();
     assert_eq!(sim.lost(), [DisconnectReason::ReadWriteServerFound]);
     // And answering it twice does nothing more.
     let events = sim.events.len();
-    sim.session.handle_probe_result(second, true, sim.now);
+    sim.session
+        .handle_probe_result(second, Answer::ReadWrite, sim.now);
     sim.drain();
     assert_eq!(sim.events.len(), events);
     assert!(!sim
         .events
         .iter()
         .any(|e| matches!(e, Event::State(SessionState::Expired))));
+}
+
+/// A client that does not allow read-only sessions, whose handshake a server closes: the
+/// session asks that server (`isro`) whether it is read-only and, when it says so, reports the
+/// refusal as such: in the host's failure, the last disconnect and a WARN line.
+#[test]
+fn a_closed_handshake_is_explained_when_the_server_says_it_is_read_only() {
+    let capture = zk_session::testing::LogCapture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let mut sim = Sim::new(config("h1:1,h2:2"));
+        let host = sim.accept_transport();
+        sim.drop_transport();
+        assert_eq!(
+            sim.session.last_disconnect(),
+            Some(&DisconnectReason::ClosedDuringHandshake)
+        );
+        let (probe, asked) = sim.probes.last().cloned().expect("the server is asked");
+        assert_eq!(asked, host, "the server that closed the handshake is asked");
+        let now = sim.now;
+        sim.session
+            .handle_probe_result(probe, Answer::ReadOnly, now);
+        assert_eq!(
+            sim.session.last_disconnect(),
+            Some(&DisconnectReason::ReadOnlyServer)
+        );
+        let failures = sim.session.host_failures();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(
+            (&failures[0].host, &failures[0].reason),
+            (&host, &DisconnectReason::ReadOnlyServer)
+        );
+        let lines = capture.lines();
+        assert!(
+            lines.iter().any(|l| l.starts_with("WARN")
+                && l.contains(&format!("host={host}"))
+                && l.contains("the server is read-only")),
+            "{lines:#?}"
+        );
+
+        // Another close by a server that answers otherwise stays a bare close; one probe at a
+        // time, and a stale answer changes nothing.
+        sim.wait_for_connect();
+        let other = sim.accept_transport();
+        sim.drop_transport();
+        let (second, _) = sim.probes.last().cloned().expect("asked again");
+        assert_ne!(second, probe);
+        let now = sim.now;
+        sim.session
+            .handle_probe_result(probe, Answer::ReadOnly, now);
+        sim.session
+            .handle_probe_result(second, Answer::Unknown, now);
+        assert_eq!(
+            sim.session.last_disconnect(),
+            Some(&DisconnectReason::ClosedDuringHandshake)
+        );
+        let reasons: Vec<_> = sim
+            .session
+            .host_failures()
+            .iter()
+            .map(|f| (f.host.clone(), f.reason.clone()))
+            .collect();
+        assert!(
+            reasons.contains(&(other, DisconnectReason::ClosedDuringHandshake)),
+            "{reasons:?}"
+        );
+    });
+}
+
+/// A client that allows read-only sessions is never refused by a read-only server: a closed
+/// handshake asks nothing.
+#[test]
+fn a_read_only_client_does_not_ask_why_a_handshake_was_closed() {
+    let mut sim = Sim::new(read_only_config());
+    sim.accept_transport();
+    sim.drop_transport();
+    assert!(sim.probes.is_empty(), "{:?}", sim.probes);
 }

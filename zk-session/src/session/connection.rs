@@ -72,8 +72,18 @@ impl Session {
         }
     }
 
-    /// The answer of probe `probe`: whether the server serves reads and writes.
-    pub fn handle_probe_result(&mut self, probe: ProbeId, read_write: bool, now: Instant) {
+    /// The answer of probe `probe`: what the server said about itself.
+    pub fn handle_probe_result(&mut self, probe: ProbeId, answer: Answer, now: Instant) {
+        if let Some((asked, host_index)) = self.refusal_probe {
+            if asked == probe {
+                self.refusal_probe = None;
+                if answer == Answer::ReadOnly {
+                    self.refused_as_read_only(host_index);
+                }
+                return;
+            }
+        }
+        let read_write = answer == Answer::ReadWrite;
         let Some((current, host_index)) = self.probe else {
             return;
         };
@@ -253,6 +263,51 @@ impl Session {
         }
     }
 
+    /// A server that closed a handshake without answering: ask it whether it is read-only (a
+    /// read-only server closes the handshakes of clients that do not allow read-only
+    /// sessions), so that the refusal is reported as such rather than as a bare close.
+    fn ask_why_refused(&mut self) {
+        if self.config.read_only_allowed || self.refusal_probe.is_some() {
+            return;
+        }
+        let host_index = self.hosts.current_index();
+        let probe = ProbeId(self.next_probe_id);
+        self.next_probe_id += 1;
+        self.refusal_probe = Some((probe, host_index));
+        tracing::debug!(
+            parent: &self.connection_span,
+            "asking the server whether it is read-only"
+        );
+        self.actions.push_back(Action::Probe {
+            probe,
+            host: self.hosts.get(host_index).clone(),
+        });
+    }
+
+    /// The server at `host_index`, which closed a handshake, says it is read-only: the refusal
+    /// becomes [`DisconnectReason::ReadOnlyServer`] where it was recorded as a bare close.
+    fn refused_as_read_only(&mut self, host_index: usize) {
+        let host = self.hosts.get(host_index).clone();
+        tracing::warn!(
+            parent: &self.span,
+            host = %host,
+            "the server is read-only and refuses sessions that do not allow read-only mode \
+             (Config::read_only_allowed)"
+        );
+        let closed = DisconnectReason::ClosedDuringHandshake;
+        if let Some(failure) = self
+            .host_failures
+            .iter_mut()
+            .find(|f| f.host == host && f.reason == closed)
+        {
+            failure.reason = DisconnectReason::ReadOnlyServer;
+        }
+        if self.last_disconnect.as_ref() == Some(&closed) && !matches!(self.phase, Phase::Ready(_))
+        {
+            self.last_disconnect = Some(DisconnectReason::ReadOnlyServer);
+        }
+    }
+
     pub(super) fn schedule_probe(&mut self, now: Instant) {
         if self.state != SessionState::ConnectedReadOnly || self.hosts.len() < 2 {
             return;
@@ -358,6 +413,9 @@ impl Session {
             self.note_host_failure(reason.clone());
             self.stats.disconnects.count(&reason);
             self.last_disconnect = Some(reason.clone());
+            if reason == DisconnectReason::ClosedDuringHandshake {
+                self.ask_why_refused();
+            }
         }
         if let Some(since) = self.ready_since.take() {
             // Only a connection that lasted resets the back-off: one that a server drops right

@@ -27,6 +27,7 @@ use crate::event::{
 use crate::hosts::{HostAddr, HostList};
 use crate::ops::{AfterReply, Operation, Paths, Prepared};
 use crate::path::Chroot;
+use crate::probe::Answer;
 use crate::rng::Rng;
 use crate::stats::SessionStats;
 use crate::timer::{Timer, TimerTable};
@@ -57,7 +58,10 @@ pub enum Action {
     },
     /// Ask `host` whether it serves reads and writes: connect, send [`crate::probe::REQUEST`]
     /// (`isro`), read [`crate::probe::ANSWER_LEN`] bytes of answer (`rw` or `ro`), close; then
-    /// report [`Session::handle_probe_result`] with [`crate::probe::serves_read_write`].
+    /// report [`Session::handle_probe_result`] with the [`crate::probe::Answer`] it parsed
+    /// (`Unknown` when the connection or the exchange failed). Probes look for a read-write
+    /// server while connected read-only, and ask a server that closed a handshake whether it
+    /// is read-only (refusing a client that does not allow read-only sessions).
     Probe {
         /// The probe.
         probe: ProbeId,
@@ -211,6 +215,9 @@ pub struct Session {
     read_only_probe_delay: Duration,
     /// The probe under way and the index of the host it asks.
     probe: Option<(ProbeId, usize)>,
+    /// The probe asking a server that closed a handshake whether it is read-only, and the
+    /// index of that host.
+    refusal_probe: Option<(ProbeId, usize)>,
     probe_cursor: usize,
 
     // Logging.
@@ -282,6 +289,7 @@ impl Session {
             stats: SessionStats::default(),
             call_deadlines: BinaryHeap::new(),
             probe: None,
+            refusal_probe: None,
             probe_cursor: 0,
             span: tracing::info_span!("zk_session", session_id = tracing::field::Empty),
             connection_span: tracing::Span::none(),

@@ -301,12 +301,22 @@ pub async fn read_only_server_serves_reads_and_refuses_writes<A: Adapter>(env: E
     let Err(ConnectError::Timeout { failures, .. }) = &refused else {
         panic!("a client that does not allow read-only gets no session: {refused:?}");
     };
-    // And is told why: the read-only member closes the connection before answering.
+    // And is told why: the read-only member closes the connection before answering, and
+    // says it is read-only when asked (`isro`).
+    let survivor_host = ensemble.member(survivor).connect_string();
     assert!(
-        failures
-            .iter()
-            .any(|f| f.reason == zk_client::DisconnectReason::ClosedDuringHandshake),
-        "the refusal of the read-only member is reported: {refused:?}"
+        failures.iter().any(|f| f.host.to_string() == survivor_host
+            && f.reason == zk_client::DisconnectReason::ReadOnlyServer),
+        "the refusal of the read-only member is reported as such: {refused:?}"
+    );
+    let text = refused
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        text.contains(&format!("{survivor_host}: the server is read-only")),
+        "{text}"
     );
     eprintln!(
         "[{}] refused by a read-only ensemble: {:?}",
