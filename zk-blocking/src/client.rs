@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use zk_client::adapter::{block_on, check_chroot, BuilderParts, Launch};
+use zk_client::adapter::{block_on, check_chroot, give_up, shared_core, BuilderParts, Launch};
 use zk_client::proto::SessionId;
 use zk_client::session::Operation;
 use zk_client::{ConnectError, Pending, SessionState, StateWatcher};
@@ -79,7 +79,7 @@ impl Launch for Blocking {
 
     fn start(parts: BuilderParts<Blocking>) -> Result<Client, ConnectError> {
         let (inner, runtime) = parts.into_client(Arc::new(std::time::Instant::now))?;
-        let io = Io::new(inner.shared().clone());
+        let io = Io::new(shared_core(&inner).clone());
         let thread = IoThread::new(io.clone(), runtime.connector);
         let writer = io.clone();
         std::thread::Builder::new()
@@ -119,7 +119,7 @@ impl Launch for Blocking {
             inner.connected_or_closed(reached.map(|s| s.unwrap_or(SessionState::Closed)), wait)?;
         let client = Client { inner, io, flusher };
         if chroot_checked {
-            check_chroot(client.exists("/"), client.inner.shared())?;
+            check_chroot(client.exists("/"), shared_core(&client.inner))?;
         }
         Ok(client)
     }
@@ -154,7 +154,7 @@ impl<O: Operation> std::fmt::Debug for Submitted<O> {
 
 impl<O: Operation> Submitted<O> {
     /// Blocks until the reply arrives, or at most `timeout`. A timeout returns
-    /// [`CommonError::RequestTimeout`]: the request stays in flight and its outcome is unknown.
+    /// [`CommonError::RequestTimeout`](zk_client::CommonError::RequestTimeout): the request stays in flight and its outcome is unknown.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<O::Output, O::Error> {
         let Some(mut pending) = self.pending.take() else {
             unreachable!("a call is waited for once: `wait` takes it by value");
@@ -165,7 +165,7 @@ impl<O: Operation> Submitted<O> {
         self.io.flush();
         match self.io.wait_for(&mut pending, timeout) {
             Some(result) => result,
-            None => Err(pending.give_up()),
+            None => Err(give_up(pending)),
         }
     }
 }
@@ -200,7 +200,7 @@ impl Client {
 
     /// A handle on the same session whose calls have `timeout` as their deadline (`None`: no
     /// deadline), whatever the builder said (its default: none). A call past it fails with
-    /// [`CommonError::RequestTimeout`]: a request already sent may still be applied; one still
+    /// [`CommonError::RequestTimeout`](zk_client::CommonError::RequestTimeout): a request already sent may still be applied; one still
     /// waiting for a connection is never sent. The connection is kept, unless that reply has not
     /// come a read timeout after the deadline (the server is then taken for stuck).
     pub fn with_call_timeout(&self, timeout: Option<Duration>) -> Client {
@@ -210,10 +210,11 @@ impl Client {
         }
     }
 
-    /// The shared core (for tests).
+    /// The session's shared core (for the workspace's own tests).
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
-    pub fn shared(&self) -> &Arc<zk_client::adapter::Shared> {
-        self.inner.shared()
+    pub fn shared_core(&self) -> &Arc<zk_client::adapter::Shared> {
+        shared_core(&self.inner)
     }
 
     /// Sends what the call just submitted, then blocks for its result.
@@ -271,7 +272,7 @@ impl Client {
         self.io.flush();
     }
 
-    zk_client::for_each_operation!(blocking_operations);
+    zk_client::for_each_operation!(blocking_operations, blocking_examples);
 
     /// Closes the session and waits until the server confirms (bounded by the close timeout).
     /// Returns the final state: `Closed`, or the terminal state the session had already met.

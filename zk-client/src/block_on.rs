@@ -30,7 +30,6 @@ pub fn block_on<F: Future>(fut: F, timeout: Option<Duration>) -> Option<F::Outpu
 /// it returns `true` (it did some work, such as reading the socket that delivers the reply, as
 /// zk-blocking's callers do), the future is polled again at once; otherwise the thread parks
 /// until woken.
-#[doc(hidden)]
 pub fn block_on_with<F: Future>(
     fut: F,
     timeout: Option<Duration>,

@@ -50,15 +50,6 @@ impl<O: Operation> Pending<O> {
     }
 }
 
-impl<O: Operation> Pending<O> {
-    /// Stops waiting: the call's `RequestTimeout` error. The request stays in flight and its
-    /// outcome is unknown. (For adapters that wait for calls their own way.)
-    #[doc(hidden)]
-    pub fn give_up(self) -> O::Error {
-        self.op.fail(CommonError::RequestTimeout)
-    }
-}
-
 // The operation is never pinned: `poll` only reads it to type the reply.
 impl<O: Operation> Unpin for Pending<O> {}
 
@@ -79,4 +70,10 @@ impl<O: Operation> Future for Pending<O> {
         this.reply = None;
         Poll::Ready(this.op.complete(raw))
     }
+}
+
+/// Stops waiting for `call`: its `RequestTimeout` error. The request stays in flight and its
+/// outcome is unknown. (For adapters that wait for calls their own way.)
+pub fn give_up<O: Operation>(call: Pending<O>) -> O::Error {
+    call.op.fail(CommonError::RequestTimeout)
 }

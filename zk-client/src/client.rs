@@ -550,7 +550,7 @@ impl<R> Client<R> {
         }
     }
 
-    crate::for_each_operation!(async_operations);
+    crate::for_each_operation!(async_operations, async_examples);
 
     /// Closes the session and waits until the server confirms (bounded by the close timeout).
     /// Returns the final state: `Closed`, or the terminal state the session had already met.
@@ -612,12 +612,11 @@ impl<R> Client<R> {
     pub fn negotiated_timeout(&self) -> Option<Duration> {
         self.shared.read_session(|s| s.negotiated_timeout())
     }
+}
 
-    /// The shared core (for adapters and tests).
-    #[doc(hidden)]
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
+/// The shared core of `client`'s session (for adapters built on the async handle).
+pub fn shared_core<R>(client: &Client<R>) -> &Arc<Shared> {
+    &client.shared
 }
 
 /// Generates the async handle's operation methods from [`crate::for_each_operation`]: each

@@ -54,7 +54,8 @@ pub use zk_session::{
 pub mod adapter {
     pub use crate::attempt::Attempt;
     pub use crate::block_on::{block_on, block_on_with};
-    pub use crate::client::{check_chroot, BuilderParts, Launch};
+    pub use crate::call::give_up;
+    pub use crate::client::{check_chroot, shared_core, BuilderParts, Launch};
     pub use crate::driver::Driver;
     pub use crate::runtime::{BoxFuture, InlineDriver, Runtime, Transport, PROBE_STEP_TIMEOUT};
     pub use crate::shared::{Clock, DriverSignal, EventLimits, Shared};

@@ -15,13 +15,48 @@
 /// [`Pending`](crate::Pending)), `watch` (a call that sets a one-shot watch, returning it beside
 /// the result) or `stream` (a persistent watch, returning its stream). Types are spelled with
 /// `$crate` paths, so the list expands the same in every crate.
+///
+/// `for_each_operation!(callback, async_examples)` (or `blocking_examples`) appends the main
+/// operations' examples, written for the async handle or for zk-blocking, to their docs; they
+/// run as doctests against a real server (`zk_tests::doc`).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! for_each_operation {
     ($callback:ident) => {
-        $crate::__each_operation! { $callback
+        $crate::for_each_operation!($callback, no_examples);
+    };
+    ($callback:ident, $examples:ident) => {
+        $crate::__each_operation! { $callback $examples
             /// Creates a node with an open ACL; returns its path (with any sequence suffix) and
             /// stat.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::CreateMode;
+
+let created = client.create("/app", &b"config"[..], CreateMode::Persistent).await?;
+assert_eq!(created.path, "/app");
+let job = client.create("/app/job-", &b""[..], CreateMode::PersistentSequential).await?;
+assert_eq!(job.path, "/app/job-0000000000");
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::CreateMode;
+
+let created = client.create("/app", &b"config"[..], CreateMode::Persistent)?;
+assert_eq!(created.path, "/app");
+let job = client.create("/app/job-", &b""[..], CreateMode::PersistentSequential)?;
+assert_eq!(job.path, "/app/job-0000000000");
+# Ok(()) });
+```"#,
+            }
             fn create(
                 path: &str,
                 data: impl Into<$crate::__private::Bytes>,
@@ -38,6 +73,38 @@ macro_rules! for_each_operation {
             }
 
             /// Deletes a node, only at `version` when given.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::{ops::DeleteError, CreateMode};
+
+let created = client.create("/lock", &b""[..], CreateMode::Persistent).await?;
+// Only at the version read: a concurrent change makes it fail with BadVersion.
+client.delete("/lock", Some(created.stat.version)).await?;
+let again = client.delete("/lock", None).await.unwrap_err();
+assert_eq!(again, DeleteError::NoNode);
+assert_eq!(again.to_string(), "delete /lock: no node (NONODE)");
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::{ops::DeleteError, CreateMode};
+
+let created = client.create("/lock", &b""[..], CreateMode::Persistent)?;
+// Only at the version read: a concurrent change makes it fail with BadVersion.
+client.delete("/lock", Some(created.stat.version))?;
+let again = client.delete("/lock", None).unwrap_err();
+assert_eq!(again, DeleteError::NoNode);
+assert_eq!(again.to_string(), "delete /lock: no node (NONODE)");
+# Ok(()) });
+```"#,
+            }
             fn delete(
                 path: &str,
                 version: Option<i32>
@@ -49,6 +116,34 @@ macro_rules! for_each_operation {
             }
 
             /// A node's stat, or `None` when it does not exist.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::CreateMode;
+
+assert!(client.exists("/feature-flag").await?.is_none());
+client.create("/feature-flag", &b"on"[..], CreateMode::Persistent).await?;
+let stat = client.exists("/feature-flag").await?.expect("created");
+assert_eq!(stat.data_length, 2);
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::CreateMode;
+
+assert!(client.exists("/feature-flag")?.is_none());
+client.create("/feature-flag", &b"on"[..], CreateMode::Persistent)?;
+let stat = client.exists("/feature-flag")?.expect("created");
+assert_eq!(stat.data_length, 2);
+# Ok(()) });
+```"#,
+            }
             fn exists(
                 path: &str
             ) -> Result<Option<$crate::proto::Stat>, $crate::ops::OpError<$crate::ops::ExistsError>> {
@@ -63,6 +158,42 @@ macro_rules! for_each_operation {
             }
 
             /// A node's data and stat.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::{ops::GetDataError, CreateMode};
+
+client.create("/config", &b"v1"[..], CreateMode::Persistent).await?;
+let (data, stat) = client.get_data("/config").await?;
+assert_eq!((&data[..], stat.version), (&b"v1"[..], 0));
+
+match client.get_data("/missing").await {
+    Err(e) if *e.kind() == GetDataError::NoNode => println!("{e}"), // get_data /missing: no node (NONODE)
+    other => panic!("{other:?}"),
+}
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::{ops::GetDataError, CreateMode};
+
+client.create("/config", &b"v1"[..], CreateMode::Persistent)?;
+let (data, stat) = client.get_data("/config")?;
+assert_eq!((&data[..], stat.version), (&b"v1"[..], 0));
+
+match client.get_data("/missing") {
+    Err(e) if *e.kind() == GetDataError::NoNode => println!("{e}"), // get_data /missing: no node (NONODE)
+    other => panic!("{other:?}"),
+}
+# Ok(()) });
+```"#,
+            }
             fn get_data(
                 path: &str
             ) -> Result<($crate::__private::Bytes, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::GetDataError>> {
@@ -70,6 +201,42 @@ macro_rules! for_each_operation {
             }
 
             /// A node's data and stat, and a watch for its next change or deletion.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::{CreateMode, WatchEvent};
+use zk_tokio::proto::EventType;
+
+client.create("/config", &b"v1"[..], CreateMode::Persistent).await?;
+let ((data, _), watch) = client.get_data_and_watch("/config").await?;
+assert_eq!(&data[..], b"v1");
+client.set_data("/config", &b"v2"[..], None).await?;
+// The watch fires once, for the next change.
+let WatchEvent::Node { event_type, path } = watch.await else { panic!("session ended") };
+assert_eq!((event_type, path.as_str()), (EventType::NodeDataChanged, "/config"));
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::{CreateMode, WatchEvent};
+use zk_blocking::proto::EventType;
+
+client.create("/config", &b"v1"[..], CreateMode::Persistent)?;
+let ((data, _), watch) = client.get_data_and_watch("/config")?;
+assert_eq!(&data[..], b"v1");
+client.set_data("/config", &b"v2"[..], None)?;
+// The watch fires once, for the next change.
+let Some(WatchEvent::Node { event_type, path }) = watch.wait(None) else { panic!("session ended") };
+assert_eq!((event_type, path.as_str()), (EventType::NodeDataChanged, "/config"));
+# Ok(()) });
+```"#,
+            }
             fn get_data_and_watch(
                 path: &str
             ) -> Result<
@@ -80,6 +247,40 @@ macro_rules! for_each_operation {
             }
 
             /// Replaces a node's data, only at `version` when given; returns the new stat.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::{ops::SetDataError, CreateMode};
+
+client.create("/counter", &b"0"[..], CreateMode::Persistent).await?;
+let (_, stat) = client.get_data("/counter").await?;
+// Compare-and-set: only if nobody wrote since the read.
+let stat = client.set_data("/counter", &b"1"[..], Some(stat.version)).await?;
+assert_eq!(stat.version, 1);
+let stale = client.set_data("/counter", &b"2"[..], Some(0)).await.unwrap_err();
+assert_eq!(stale, SetDataError::BadVersion { expected: 0 });
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::{ops::SetDataError, CreateMode};
+
+client.create("/counter", &b"0"[..], CreateMode::Persistent)?;
+let (_, stat) = client.get_data("/counter")?;
+// Compare-and-set: only if nobody wrote since the read.
+let stat = client.set_data("/counter", &b"1"[..], Some(stat.version))?;
+assert_eq!(stat.version, 1);
+let stale = client.set_data("/counter", &b"2"[..], Some(0)).unwrap_err();
+assert_eq!(stale, SetDataError::BadVersion { expected: 0 });
+# Ok(()) });
+```"#,
+            }
             fn set_data(
                 path: &str,
                 data: impl Into<$crate::__private::Bytes>,
@@ -93,6 +294,40 @@ macro_rules! for_each_operation {
             }
 
             /// A node's children (names) and stat.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::CreateMode;
+
+client.create("/services", &b""[..], CreateMode::Persistent).await?;
+client.create("/services/a", &b""[..], CreateMode::Ephemeral).await?;
+client.create("/services/b", &b""[..], CreateMode::Ephemeral).await?;
+let (mut names, stat) = client.get_children("/services").await?;
+names.sort();
+assert_eq!(names, ["a", "b"]);
+assert_eq!(stat.num_children, 2);
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::CreateMode;
+
+client.create("/services", &b""[..], CreateMode::Persistent)?;
+client.create("/services/a", &b""[..], CreateMode::Ephemeral)?;
+client.create("/services/b", &b""[..], CreateMode::Ephemeral)?;
+let (mut names, stat) = client.get_children("/services")?;
+names.sort();
+assert_eq!(names, ["a", "b"]);
+assert_eq!(stat.num_children, 2);
+# Ok(()) });
+```"#,
+            }
             fn get_children(
                 path: &str
             ) -> Result<(Vec<String>, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::GetChildrenError>> {
@@ -135,6 +370,52 @@ macro_rules! for_each_operation {
             }
 
             /// Applies several writes atomically: all or none.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::ops::{Create, MultiError, Multi, SetData};
+
+client.create_with(Create::new("/accounts", &b""[..])).await?;
+let transfer = Multi::new()
+    .create(Create::new("/accounts/a", &b"90"[..]))
+    .create(Create::new("/accounts/b", &b"10"[..]));
+client.multi(transfer).await?;
+
+// All or nothing: the second op fails, so the first is not applied either.
+let failed = Multi::new()
+    .set_data(SetData::new("/accounts/a", &b"0"[..]))
+    .set_data(SetData::new("/accounts/c", &b"100"[..]));
+let error = client.multi(failed).await.unwrap_err();
+assert!(matches!(error.kind(), MultiError::OpFailed { index: 1, .. }));
+assert_eq!(&client.get_data("/accounts/a").await?.0[..], b"90");
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::ops::{Create, MultiError, Multi, SetData};
+
+client.create_with(Create::new("/accounts", &b""[..]))?;
+let transfer = Multi::new()
+    .create(Create::new("/accounts/a", &b"90"[..]))
+    .create(Create::new("/accounts/b", &b"10"[..]));
+client.multi(transfer)?;
+
+// All or nothing: the second op fails, so the first is not applied either.
+let failed = Multi::new()
+    .set_data(SetData::new("/accounts/a", &b"0"[..]))
+    .set_data(SetData::new("/accounts/c", &b"100"[..]));
+let error = client.multi(failed).unwrap_err();
+assert!(matches!(error.kind(), MultiError::OpFailed { index: 1, .. }));
+assert_eq!(&client.get_data("/accounts/a")?.0[..], b"90");
+# Ok(()) });
+```"#,
+            }
             fn multi(
                 multi: $crate::ops::Multi
             ) -> Result<Vec<$crate::ops::OpResult>, $crate::ops::OpError<$crate::ops::MultiError>> {
@@ -167,6 +448,46 @@ macro_rules! for_each_operation {
             }
 
             /// Adds a persistent or persistent-recursive watch; its events arrive on the stream.
+            example {
+                async: r#"
+# Example
+
+```
+# zk_tests::doc::on_tokio(|client| async move {
+use zk_tokio::{AddWatchMode, CreateMode, WatchEvent};
+
+// Every change under /jobs, for as long as the stream is kept (and across reconnects).
+let mut events = client.add_watch("/jobs", AddWatchMode::PersistentRecursive).await?;
+client.create("/jobs", &b""[..], CreateMode::Persistent).await?;
+client.create("/jobs/1", &b""[..], CreateMode::Persistent).await?;
+for expected in ["/jobs", "/jobs/1"] {
+    match events.next().await {
+        Some(WatchEvent::Node { path, .. }) => assert_eq!(path, expected),
+        other => panic!("{other:?}"),
+    }
+}
+# Ok(()) });
+```"#,
+                blocking: r#"
+# Example
+
+```
+# zk_tests::doc::on_blocking(|client| {
+use zk_blocking::{AddWatchMode, CreateMode, WatchEvent};
+
+// Every change under /jobs, for as long as the stream is kept (and across reconnects).
+let mut events = client.add_watch("/jobs", AddWatchMode::PersistentRecursive)?;
+client.create("/jobs", &b""[..], CreateMode::Persistent)?;
+client.create("/jobs/1", &b""[..], CreateMode::Persistent)?;
+for expected in ["/jobs", "/jobs/1"] {
+    match events.recv() {
+        Some(WatchEvent::Node { path, .. }) => assert_eq!(path, expected),
+        other => panic!("{other:?}"),
+    }
+}
+# Ok(()) });
+```"#,
+            }
             fn add_watch(
                 path: &str,
                 mode: $crate::proto::AddWatchMode
@@ -217,12 +538,36 @@ macro_rules! for_each_operation {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __each_operation {
-    ($callback:ident $(
-        $(#[$doc:meta])*
+    ($callback:ident $examples:ident $(
+        $(#[doc = $doc:literal])*
+        $(example { async: $async_example:literal, blocking: $blocking_example:literal $(,)? })?
         fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Result<$out:ty, $err:ty $(,)?> {
             $kind:ident $op:ty = $make:expr
         }
     )*) => {
-        $( $callback! { $kind [$(#[$doc])*] $name [$($arg: $ty),*] $out, $err, $op, $make } )*
+        $( $callback! {
+            $kind
+            [
+                $(#[doc = $doc])*
+                $(#[doc = $crate::__example!($examples, $async_example, $blocking_example)])?
+            ]
+            $name [$($arg: $ty),*] $out, $err, $op, $make
+        } )*
+    };
+}
+
+/// The example of [`for_each_operation`]'s `$examples` flavour: `async_examples` (the async
+/// handle's, run on tokio), `blocking_examples` (zk-blocking's) or `no_examples`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __example {
+    (async_examples, $async_example:literal, $blocking_example:literal) => {
+        $async_example
+    };
+    (blocking_examples, $async_example:literal, $blocking_example:literal) => {
+        $blocking_example
+    };
+    (no_examples, $async_example:literal, $blocking_example:literal) => {
+        ""
     };
 }

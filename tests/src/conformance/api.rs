@@ -122,7 +122,7 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
     }
 
     fn calls_outstanding(&self) -> usize {
-        calls_outstanding(self.shared())
+        calls_outstanding(zk_client::adapter::shared_core(self))
     }
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {
@@ -194,7 +194,7 @@ impl Api for zk_blocking::Client {
     }
 
     fn calls_outstanding(&self) -> usize {
-        calls_outstanding(self.shared())
+        calls_outstanding(self.shared_core())
     }
 
     fn end_reason(&self) -> Option<zk_client::SessionEnd> {
