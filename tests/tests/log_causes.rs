@@ -113,7 +113,7 @@ async fn failed_attempts_are_logged_with_their_causes<A: Adapter>() {
     );
     let name_host = format!("host={name}:2181");
     line_with(A::NAME, &[&name_host, "DEBUG", "connecting"]);
-    line_with(
+    let unresolved = line_with(
         A::NAME,
         &[
             &name_host,
@@ -123,7 +123,7 @@ async fn failed_attempts_are_logged_with_their_causes<A: Adapter>() {
         ],
     );
     // Shown with `--nocapture`: the README quotes them.
-    eprintln!("[{}] {refused}", A::NAME);
+    eprintln!("[{}] {refused}\n[{}] {unresolved}\n[{}] {text}", A::NAME, A::NAME, A::NAME);
 }
 
 /// On a server of its own: a frozen server is left at the read timeout, a killed one when its
