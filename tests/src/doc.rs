@@ -1,6 +1,6 @@
 //! Runs the API documentation's examples (the doctests of zk-client and zk-blocking) against a
-//! real server: each example gets a client connected to a standalone server of its own test
-//! process, with the scenario's nodes under a fresh chroot.
+//! real server: each example (a test process of its own) gets a client connected to the
+//! standalone server that process starts, under the chroot `/example`.
 
 use std::error::Error;
 use std::future::Future;

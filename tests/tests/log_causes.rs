@@ -58,9 +58,10 @@ fn refused_port() -> u16 {
 }
 
 /// A host name no resolver accepts: its first label is longer than DNS allows (63 bytes), so
-/// the system resolver fails at once, without sending a query anywhere.
-fn unresolvable_name() -> String {
-    format!("{}.example", "x".repeat(64))
+/// the system resolver fails at once, without sending a query anywhere. `tag` makes it the
+/// test's own (the adapters' tests run at once and share the log).
+fn unresolvable_name(tag: u16) -> String {
+    format!("{}{tag}.example", "x".repeat(64))
 }
 
 /// A refused port and an unresolvable name: each attempt is logged (DEBUG `connecting`) and
@@ -69,7 +70,7 @@ fn unresolvable_name() -> String {
 async fn failed_attempts_are_logged_with_their_causes<A: Adapter>() {
     log();
     let port = refused_port();
-    let name = unresolvable_name();
+    let name = unresolvable_name(port);
     let options = Connect::new(format!("127.0.0.1:{port},{name}:2181"))
         .connect_wait(Duration::from_millis(1500))
         .backoff(Backoff {
@@ -123,7 +124,12 @@ async fn failed_attempts_are_logged_with_their_causes<A: Adapter>() {
         ],
     );
     // Shown with `--nocapture`: the README quotes them.
-    eprintln!("[{}] {refused}\n[{}] {unresolved}\n[{}] {text}", A::NAME, A::NAME, A::NAME);
+    eprintln!(
+        "[{}] {refused}\n[{}] {unresolved}\n[{}] {text}",
+        A::NAME,
+        A::NAME,
+        A::NAME
+    );
 }
 
 /// On a server of its own: a frozen server is left at the read timeout, a killed one when its

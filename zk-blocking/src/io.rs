@@ -356,6 +356,8 @@ impl Io {
             }
             let now = self.shared.now();
             self.shared.with_session(|s| s.handle_timeout(now));
+            // Whatever the timers asked for (a reconnection, say) is the I/O thread's to do.
+            self.shared.signal.notify();
         }
     }
 

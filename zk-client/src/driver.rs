@@ -95,8 +95,8 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
                 Action::Probe { probe, host } => {
-                    // The session asks for one probe at a time and ignores stale answers: drop
-                    // an earlier probe still hanging on an unresponsive host.
+                    // The session waits for one probe's answer at a time and ignores stale
+                    // ones: drop an earlier probe still hanging on an unresponsive host.
                     self.probes.clear();
                     let fut = ask_server(self.runtime.clone(), host);
                     self.probes.push((probe, Box::pin(fut)));

@@ -24,7 +24,7 @@ impl RequestId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub u64);
 
-/// Identifies one read-write probe (see [`crate::Action::Probe`]).
+/// Identifies one probe of a server (see [`crate::Action::Probe`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProbeId(pub u64);
 

@@ -11,7 +11,7 @@
 //!   [`Session::stats`].
 //! * **Inputs**, each taking `now`: the transport opened ([`Session::handle_connected`]),
 //!   failed ([`Session::handle_failed`], with the cause) or closed ([`Session::handle_closed`]); bytes arrived ([`Session::handle_data`]); a
-//!   deadline passed ([`Session::handle_timeout`]); a read-write probe answered
+//!   deadline passed ([`Session::handle_timeout`]); a probe answered
 //!   ([`Session::handle_probe_result`]). Inputs about a connection that is no longer current
 //!   are ignored, so bytes from a dead socket can never corrupt a new connection. Whatever the
 //!   peer sends, an input never fails and never panics: misbehaviour becomes a disconnect plus

@@ -1,5 +1,6 @@
-//! The read-write probe's exchange ([`crate::Action::Probe`]): what a driver sends to a server
-//! and how it reads the answer. Every driver uses these, so they all probe the same way.
+//! The probe's exchange ([`crate::Action::Probe`]): what a driver sends to ask a server whether
+//! it is read-only, and how it reads the answer. Every driver uses these, so they all probe
+//! the same way.
 
 /// The four-letter word a driver sends on a fresh connection to ask whether the server serves
 /// reads and writes.

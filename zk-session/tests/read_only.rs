@@ -267,6 +267,52 @@ fn a_closed_handshake_is_explained_when_the_server_says_it_is_read_only() {
     });
 }
 
+/// A host known to be read-only that closes a handshake again is reported as read-only at once,
+/// without asking again; a server that keeps closing handshakes is asked once per run of
+/// refusals; a session that ends stops asking.
+#[test]
+fn refusals_are_asked_about_once_and_not_after_the_end() {
+    let mut sim = Sim::new(config("h1:1"));
+    sim.accept_transport();
+    sim.drop_transport();
+    let (probe, _) = sim.probes.last().cloned().expect("asked");
+    let now = sim.now;
+    sim.session
+        .handle_probe_result(probe, Answer::ReadOnly, now);
+    sim.wait_for_connect();
+    sim.accept_transport();
+    sim.drop_transport();
+    assert_eq!(
+        sim.probes.len(),
+        1,
+        "a known read-only host is not asked again"
+    );
+    assert_eq!(
+        sim.session.last_disconnect(),
+        Some(&DisconnectReason::ReadOnlyServer)
+    );
+
+    let mut sim = Sim::new(config("h1:1"));
+    for _ in 0..3 {
+        sim.wait_for_connect();
+        sim.accept_transport();
+        sim.drop_transport();
+    }
+    assert_eq!(sim.probes.len(), 1, "one question per run of refusals");
+    let (probe, _) = sim.probes[0].clone();
+    let now = sim.now;
+    sim.session.close(now);
+    sim.drain();
+    assert!(sim.session.state().is_terminal());
+    sim.session
+        .handle_probe_result(probe, Answer::ReadOnly, now);
+    assert_ne!(
+        sim.session.last_disconnect(),
+        Some(&DisconnectReason::ReadOnlyServer),
+        "an answer after the end changes nothing"
+    );
+}
+
 /// A client that allows read-only sessions is never refused by a read-only server: a closed
 /// handshake asks nothing.
 #[test]

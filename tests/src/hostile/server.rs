@@ -210,6 +210,31 @@ impl Drop for FakeServer {
     }
 }
 
+/// How long the acceptor waits for a new connection's first bytes to tell a probe (`isro`)
+/// from a client's handshake (which clients send at once).
+const PROBE_SNIFF: Duration = Duration::from_millis(200);
+
+/// Whether `stream` opens with the four-letter word `isro` (a client's probe). Looks at the
+/// first bytes without taking them, for at most [`PROBE_SNIFF`].
+fn is_probe(stream: &TcpStream) -> bool {
+    let deadline = Instant::now() + PROBE_SNIFF;
+    let mut first = [0u8; 4];
+    let answer = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break false;
+        }
+        match stream.peek(&mut first) {
+            Ok(4) => break &first == b"isro",
+            // Fewer bytes so far (or a closed connection, 0): look again shortly.
+            Ok(n) if n > 0 && first[..n] == b"isro"[..n] => thread::sleep(Duration::from_millis(1)),
+            Ok(_) | Err(_) => break false,
+        }
+    };
+    let _ = stream.set_read_timeout(None);
+    answer
+}
+
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>, script: Arc<Script>) {
     loop {
         let stream = match listener.accept() {
@@ -225,6 +250,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, script: Arc<Script>) 
         };
         if shared.stop.load(Ordering::SeqCst) {
             return;
+        }
+        if is_probe(&stream) {
+            // A client asking `isro` (why a handshake was closed): not one of the script's
+            // connections. Closed unanswered, as a server that does not allow the command.
+            let _ = stream.shutdown(Shutdown::Both);
+            continue;
         }
         let now = Instant::now();
         if let Ok(addr) = listener.local_addr() {

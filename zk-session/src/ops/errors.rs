@@ -93,6 +93,15 @@ impl<K: std::error::Error> std::error::Error for OpError<K> {
     }
 }
 
+/// A server code as error messages show it: `no node (NONODE)`.
+struct Code(ErrorCode);
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.0.description(), self.0.java_name())
+    }
+}
+
 /// The operations' names and paths, for their errors.
 pub(crate) trait Subject {
     /// The operation's name in the client API.
@@ -121,12 +130,12 @@ macro_rules! op_errors {
             pub enum $name {
                 $(
                     $(#[$vmeta])*
-                    #[error("{} ({})", ErrorCode::$var.description(), ErrorCode::$var.java_name())]
+                    #[error("{}", Code(ErrorCode::$var))]
                     $var,
                 )*
                 $(
                     #[doc = $vdoc]
-                    #[error("version mismatch (BADVERSION): expected version {expected}")]
+                    #[error("{}: expected version {expected}", Code(ErrorCode::BadVersion))]
                     BadVersion {
                         /// The version the call expected.
                         expected: i32,
@@ -318,7 +327,7 @@ op_errors! {
 #[non_exhaustive]
 pub enum MultiError {
     /// Op `index` (`operation` on `path`) failed with `code`; nothing was applied.
-    #[error("op {index} ({operation} {path}) failed: {} ({}); nothing was applied", code.description(), code.java_name())]
+    #[error("op {index} ({operation} {path}) failed: {}; nothing was applied", Code(*code))]
     OpFailed {
         /// Position of the failing op.
         index: usize,
@@ -330,7 +339,7 @@ pub enum MultiError {
         code: ErrorCode,
     },
     /// The server is read-only.
-    #[error("server is read-only (NOTREADONLY)")]
+    #[error("{}", Code(ErrorCode::NotReadOnly))]
     NotReadOnly,
     /// A failure every operation shares.
     #[error(transparent)]
@@ -380,43 +389,43 @@ pub type Error = OpError<ErrorKind>;
 #[non_exhaustive]
 pub enum ErrorKind {
     /// NONODE: the node does not exist.
-    #[error("no node (NONODE)")]
+    #[error("{}", Code(ErrorCode::NoNode))]
     NoNode,
     /// NODEEXISTS: the node already exists.
-    #[error("node exists (NODEEXISTS)")]
+    #[error("{}", Code(ErrorCode::NodeExists))]
     NodeExists,
     /// NOCHILDRENFOREPHEMERALS: ephemeral nodes may not have children.
-    #[error("ephemeral nodes cannot have children (NOCHILDRENFOREPHEMERALS)")]
+    #[error("{}", Code(ErrorCode::NoChildrenForEphemerals))]
     NoChildrenForEphemerals,
     /// NOAUTH: not authorised.
-    #[error("not authorized (NOAUTH)")]
+    #[error("{}", Code(ErrorCode::NoAuth))]
     NoAuth,
     /// INVALIDACL: the ACL is invalid.
-    #[error("invalid ACL (INVALIDACL)")]
+    #[error("{}", Code(ErrorCode::InvalidAcl))]
     InvalidAcl,
     /// NOTREADONLY: a write reached a read-only server.
-    #[error("server is read-only (NOTREADONLY)")]
+    #[error("{}", Code(ErrorCode::NotReadOnly))]
     NotReadOnly,
     /// NOTEMPTY: the node has children.
-    #[error("node has children (NOTEMPTY)")]
+    #[error("{}", Code(ErrorCode::NotEmpty))]
     NotEmpty,
     /// BADVERSION: the version did not match.
-    #[error("version mismatch (BADVERSION): expected version {expected}")]
+    #[error("{}: expected version {expected}", Code(ErrorCode::BadVersion))]
     BadVersion {
         /// The version the call expected.
         expected: i32,
     },
     /// NOWATCHER: no such watch.
-    #[error("no such watch (NOWATCHER)")]
+    #[error("{}", Code(ErrorCode::NoWatcher))]
     NoWatcher,
     /// QUOTAEXCEEDED: a hard quota would be exceeded.
-    #[error("quota exceeded (QUOTAEXCEEDED)")]
+    #[error("{}", Code(ErrorCode::QuotaExceeded))]
     QuotaExceeded,
     /// UNIMPLEMENTED: the server does not support the call.
-    #[error("not implemented by the server (UNIMPLEMENTED)")]
+    #[error("{}", Code(ErrorCode::Unimplemented))]
     Unimplemented,
     /// An op of a multi failed; nothing was applied.
-    #[error("op {index} ({operation} {path}) failed: {} ({}); nothing was applied", code.description(), code.java_name())]
+    #[error("op {index} ({operation} {path}) failed: {}; nothing was applied", Code(*code))]
     MultiOpFailed {
         /// Position of the failing op.
         index: usize,

@@ -74,6 +74,9 @@ impl Session {
 
     /// The answer of probe `probe`: what the server said about itself.
     pub fn handle_probe_result(&mut self, probe: ProbeId, answer: Answer, now: Instant) {
+        if self.state.is_terminal() {
+            return;
+        }
         if let Some((asked, host_index)) = self.refusal_probe {
             if asked == probe {
                 self.refusal_probe = None;
@@ -263,14 +266,14 @@ impl Session {
         }
     }
 
-    /// A server that closed a handshake without answering: ask it whether it is read-only (a
-    /// read-only server closes the handshakes of clients that do not allow read-only
-    /// sessions), so that the refusal is reported as such rather than as a bare close.
-    fn ask_why_refused(&mut self) {
-        if self.config.read_only_allowed || self.refusal_probe.is_some() {
+    /// The server at `host_index` closed a handshake without answering: ask it whether it is
+    /// read-only (a read-only server closes the handshakes of clients that do not allow
+    /// read-only sessions), so that the refusal is reported as such rather than as a bare
+    /// close. A probe still unanswered is abandoned (its answer will be ignored).
+    fn ask_why_refused(&mut self, host_index: usize) {
+        if self.config.read_only_allowed || self.is_closing() || self.state.is_terminal() {
             return;
         }
-        let host_index = self.hosts.current_index();
         let probe = ProbeId(self.next_probe_id);
         self.next_probe_id += 1;
         self.refusal_probe = Some((probe, host_index));
@@ -302,10 +305,21 @@ impl Session {
         {
             failure.reason = DisconnectReason::ReadOnlyServer;
         }
-        if self.last_disconnect.as_ref() == Some(&closed) && !matches!(self.phase, Phase::Ready(_))
+        if self.last_disconnect.as_ref() == Some(&closed)
+            && self.last_disconnect_host == Some(host_index)
         {
             self.last_disconnect = Some(DisconnectReason::ReadOnlyServer);
         }
+    }
+
+    /// Why the last connection to the host at `host_index` failed, since the last established
+    /// connection.
+    fn host_failure(&self, host_index: usize) -> Option<&DisconnectReason> {
+        let host = self.hosts.get(host_index);
+        self.host_failures
+            .iter()
+            .find(|f| f.host == *host)
+            .map(|f| &f.reason)
     }
 
     pub(super) fn schedule_probe(&mut self, now: Instant) {
@@ -349,8 +363,10 @@ impl Session {
         self.next_connection_id += 1;
         self.stats.connection_attempts += 1;
         let host = self.hosts.next().1.clone();
-        self.connection_span = tracing::info_span!(
+        // WARN, as the session's span: see `Session::new`.
+        self.connection_span = tracing::span!(
             parent: &self.span,
+            tracing::Level::WARN,
             "zk_connection",
             conn = conn.0,
             host = %host,
@@ -389,8 +405,17 @@ impl Session {
     }
 
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: Instant) {
+        let mut reason = reason;
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
+            let host_index = self.hosts.current_index();
+            let before = self.host_failure(host_index).cloned();
+            if reason == DisconnectReason::ClosedDuringHandshake
+                && before == Some(DisconnectReason::ReadOnlyServer)
+            {
+                // A host known to be read-only closes handshakes for that reason.
+                reason = DisconnectReason::ReadOnlyServer;
+            }
             let what = match self.phase {
                 Phase::Handshaking(_) => "connection lost during the handshake",
                 _ => "connection attempt failed",
@@ -413,8 +438,13 @@ impl Session {
             self.note_host_failure(reason.clone());
             self.stats.disconnects.count(&reason);
             self.last_disconnect = Some(reason.clone());
-            if reason == DisconnectReason::ClosedDuringHandshake {
-                self.ask_why_refused();
+            self.last_disconnect_host = Some(host_index);
+            // Asked once per run of refusals, so a server that keeps closing handshakes (for
+            // too many connections, say) is not probed on every attempt.
+            if reason == DisconnectReason::ClosedDuringHandshake
+                && before != Some(DisconnectReason::ClosedDuringHandshake)
+            {
+                self.ask_why_refused(host_index);
             }
         }
         if let Some(since) = self.ready_since.take() {
@@ -543,6 +573,7 @@ impl Session {
         self.recv = BytesMut::new();
         self.skipping = 0;
         self.probe = None;
+        self.refusal_probe = None;
         self.timers.stop_all();
         self.set_state(state);
     }

@@ -205,8 +205,9 @@ pub struct Session {
     ready_since: Option<Instant>,
     /// Why the last connection to each host failed, since the last established one.
     host_failures: Vec<HostFailure>,
-    /// Why the most recent connection ended.
+    /// Why the most recent connection ended, and the index of its host.
     last_disconnect: Option<DisconnectReason>,
+    last_disconnect_host: Option<usize>,
     /// Counters of what the session did.
     stats: SessionStats,
     /// Deadlines of calls submitted with one, earliest first (entries of calls that completed
@@ -286,12 +287,19 @@ impl Session {
             ready_since: None,
             host_failures: Vec::new(),
             last_disconnect: None,
+            last_disconnect_host: None,
             stats: SessionStats::default(),
             call_deadlines: BinaryHeap::new(),
             probe: None,
             refusal_probe: None,
             probe_cursor: 0,
-            span: tracing::info_span!("zk_session", session_id = tracing::field::Empty),
+            // WARN, the level of the least verbose events logged: the spans are there under
+            // every filter that lets any of the session's events through.
+            span: tracing::span!(
+                tracing::Level::WARN,
+                "zk_session",
+                session_id = tracing::field::Empty
+            ),
             connection_span: tracing::Span::none(),
             config,
         };
