@@ -67,8 +67,9 @@ impl SessionState {
         )
     }
 
-    /// The failure a request meets in this terminal state.
-    pub(crate) fn terminal_error(self) -> CommonError {
+    /// The failure a request meets in this terminal state ([`CommonError::Closed`] for a
+    /// state that is not terminal).
+    pub fn terminal_error(self) -> CommonError {
         match self {
             SessionState::Expired => CommonError::SessionExpired,
             SessionState::AuthFailed => CommonError::AuthFailed,

@@ -210,7 +210,7 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     /// The adapter's name in failure messages: `tokio`, `async-std`, `smol`, `blocking`.
     const NAME: &'static str;
     /// The client type under test.
-    type Client: Api;
+    type Client: Api + zk_recipes::Zk;
 
     /// Runs `fut` to completion on this adapter's executor (from a plain test thread).
     fn block_on<F: Future>(fut: F) -> F::Output;

@@ -441,6 +441,12 @@ macro_rules! conformance_tests {
                 dropped_futures_do_not_disturb_the_session,
                 calls_while_disconnected_wait_or_fail_fast,
             }
+            recipes {
+                building_blocks_create_parents_and_delete_subtrees,
+                protected_creates_and_retries,
+                mutex_is_fair_and_each_release_wakes_one_waiter,
+                mutex_holder_learns_the_lock_is_lost_with_its_session,
+            }
             faults {
                 killed_server_fails_in_flight_requests_and_session_moves_on,
                 frozen_server_is_detected_by_the_read_timeout,

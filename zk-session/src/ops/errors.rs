@@ -71,6 +71,17 @@ impl<K> OpError<K> {
     }
 }
 
+impl<K: Clone + Into<ErrorKind>> OpError<K> {
+    /// The failure every operation shares, when it is one ([`CommonError::ConnectionLoss`],
+    /// [`CommonError::SessionExpired`], ...): what a retry helper looks at.
+    pub fn common(&self) -> Option<CommonError> {
+        match self.kind.clone().into() {
+            ErrorKind::Common(common) => Some(common),
+            _ => None,
+        }
+    }
+}
+
 impl<K: PartialEq> PartialEq<K> for OpError<K> {
     fn eq(&self, kind: &K) -> bool {
         self.kind == *kind

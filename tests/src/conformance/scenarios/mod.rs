@@ -7,10 +7,12 @@
 //! * [`session`]: chroot, auth, close, handles, state, real expiry, ordering, cancellation,
 //!   disconnection.
 //! * [`faults`]: ensembles with a killed, a frozen, and a partitioned (read-only) member.
+//! * [`recipes`]: zk-recipes' building blocks, protected creates, retries and mutex.
 
 pub mod faults;
 pub mod multi;
 pub mod nodes;
+pub mod recipes;
 pub mod session;
 pub mod watches;
 

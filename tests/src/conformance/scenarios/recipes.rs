@@ -1,0 +1,277 @@
+//! The recipes (zk-recipes) on every adapter: the building blocks, protected creates, retries
+//! and the mutex (exclusion, fairness, one waiter woken per release, fencing tokens, giving
+//! up, and losing the lock with the session).
+
+use std::time::{Duration, Instant};
+
+use zk_client::ops::{self, ErrorKind, GetDataError};
+use zk_client::proto::{CreateMode, SessionId};
+use zk_client::{CommonError, SessionState};
+use zk_recipes::{
+    create_all, create_protected, delete_all, ensure_path, retry, Conditional, LockError,
+    LossPolicy, Mutex, Parents, Protected, RetryPolicy,
+};
+
+use super::{create_node, sorted, Want};
+use crate::conformance::{Adapter, Api, Env, EVENT_WAIT};
+
+/// The children of `path` (none when it does not exist).
+async fn children<C: Api>(client: &C, path: &str) -> Vec<String> {
+    match client.get_children(path).await {
+        Ok((children, _)) => sorted(children),
+        Err(e) if *e.kind() == ops::GetChildrenError::NoNode => Vec::new(),
+        Err(e) => panic!("get_children {path}: {e}"),
+    }
+}
+
+/// `create_all` creates missing parents (persistent or container), `ensure_path` is idempotent,
+/// `delete_all` removes a subtree and takes a missing node for done.
+pub async fn building_blocks_create_parents_and_delete_subtrees<A: Adapter>(env: Env) {
+    let zk = env.client::<A>().await;
+    let deep = env.path("a/b/c");
+    let created = create_all(
+        &zk,
+        ops::Create::new(deep.clone(), &b"leaf"[..]),
+        Parents::Persistent,
+    )
+    .await
+    .want("create_all");
+    assert_eq!(created.path, deep);
+    let (data, _) = zk.get_data(&deep).await.want("get_data");
+    assert_eq!(&data[..], b"leaf");
+    let again = create_all(
+        &zk,
+        ops::Create::new(deep.clone(), &b""[..]),
+        Parents::Persistent,
+    )
+    .await
+    .want_err("create_all of an existing node");
+    assert_eq!(*again.kind(), ErrorKind::NodeExists);
+    assert_eq!(
+        again.to_string(),
+        format!("create {deep}: node exists (NODEEXISTS)")
+    );
+
+    let containers = env.path("boxes/x/y");
+    ensure_path(&zk, &containers, Parents::Container)
+        .await
+        .want("ensure_path");
+    ensure_path(&zk, &containers, Parents::Container)
+        .await
+        .want("ensure_path again");
+    let stat = zk
+        .exists(&env.path("boxes"))
+        .await
+        .want("exists")
+        .expect("created");
+    assert_eq!(stat.ephemeral_owner, SessionId(0));
+
+    create_node(&zk, &env.path("a/b/c/d"), b"").await;
+    create_node(&zk, &env.path("a/b/e"), b"").await;
+    delete_all(&zk, &env.path("a")).await.want("delete_all");
+    assert_eq!(zk.exists(&env.path("a")).await.want("exists"), None);
+    delete_all(&zk, &env.path("a"))
+        .await
+        .want("delete_all of a missing node");
+}
+
+/// A protected create makes one node, named with its marker, owned by the session; a
+/// persistent mode is refused before anything is sent; retries accept only safe calls.
+pub async fn protected_creates_and_retries<A: Adapter>(env: Env) {
+    let zk = env.client::<A>().await;
+    let parent = env.path("members");
+    create_node(&zk, &parent, b"").await;
+    let outcome = create_protected(
+        &zk,
+        &parent,
+        "member-",
+        &b"me"[..],
+        CreateMode::EphemeralSequential,
+    )
+    .await
+    .want("create_protected");
+    let Protected::Created(node) = &outcome else {
+        panic!("no ConnectionLoss here: the reply came ({outcome:?})");
+    };
+    let name = node.path.rsplit('/').next().unwrap_or_default();
+    assert!(
+        name.starts_with("_c_") && name.contains("-member-") && name.len() == 3 + 32 + 1 + 7 + 10,
+        "{name}"
+    );
+    assert_eq!(node.stat.ephemeral_owner, zk.session_id());
+    assert_eq!(children(&zk, &parent).await, [name]);
+
+    let refused = create_protected(&zk, &parent, "p", &b""[..], CreateMode::Persistent)
+        .await
+        .want_err("a persistent protected create");
+    assert!(
+        matches!(
+            refused.kind(),
+            ErrorKind::Common(CommonError::InvalidArgument(_))
+        ),
+        "{refused}"
+    );
+    assert_eq!(children(&zk, &parent).await.len(), 1, "nothing was sent");
+
+    let read = retry(
+        &zk,
+        RetryPolicy::default(),
+        ops::GetData::new(parent.clone()),
+    )
+    .await
+    .want("a retried read");
+    assert_eq!(&read.0[..], b"");
+    let missing = retry(
+        &zk,
+        RetryPolicy::default(),
+        ops::GetData::new(env.path("none")),
+    )
+    .await
+    .want_err("a retried read of a missing node");
+    assert_eq!(missing, GetDataError::NoNode);
+    assert!(Conditional::set_data(ops::SetData::new(parent.clone(), &b"x"[..])).is_none());
+    let conditional =
+        Conditional::set_data(ops::SetData::new(parent.clone(), &b"x"[..]).version(0))
+            .expect("a versioned set_data is conditional");
+    let stat = retry(&zk, RetryPolicy::default(), conditional)
+        .await
+        .want("a retried conditional write");
+    assert_eq!(stat.version, 1);
+}
+
+/// Waits until `client` has had `replies` replies, checking every 10 ms (a contender that
+/// has them has created its node, listed the lock and set its watch).
+async fn wait_for_replies<A: Adapter>(client: &A::Client, replies: u64, what: &str) {
+    let deadline = Instant::now() + EVENT_WAIT;
+    while client.stats().session.replies_received < replies {
+        assert!(
+            Instant::now() < deadline,
+            "[{}] {what}: no {replies} replies",
+            A::NAME
+        );
+        A::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Ten waiters queue behind a holder; each release wakes exactly one of them (one watch
+/// notification among all ten), they acquire in the order they came, with growing fencing
+/// tokens, and nothing is left behind. A waiter that gives up removes its node.
+pub async fn mutex_is_fair_and_each_release_wakes_one_waiter<A: Adapter>(env: Env) {
+    const WAITERS: usize = 10;
+    let holder = env.client::<A>().await;
+    let lock = env.path("lock");
+    let mutex = Mutex::new(holder.clone(), lock.clone());
+    let first = mutex.acquire().await.want("acquire an uncontended lock");
+    assert_eq!(children(&holder, &lock).await.len(), 1);
+
+    // A waiter that gives up in time removes its node.
+    let impatient = mutex
+        .try_acquire(Duration::from_millis(300))
+        .await
+        .want("try_acquire");
+    assert!(impatient.is_none(), "the lock is held");
+    assert_eq!(
+        children(&holder, &lock).await.len(),
+        1,
+        "the impatient node is gone"
+    );
+
+    let mut waiters = Vec::new();
+    for i in 0..WAITERS {
+        let client = env.client::<A>().await;
+        let base = client.stats().session.replies_received;
+        let mutex = Mutex::new(client.clone(), lock.clone());
+        let task = A::spawn(async move { mutex.acquire().await });
+        // In turn, so that the queue order is known: create, list, watch.
+        wait_for_replies::<A>(&client, base + 3, &format!("waiter {i} queued")).await;
+        waiters.push((client, task));
+    }
+    assert_eq!(children(&holder, &lock).await.len(), WAITERS + 1);
+
+    let (clients, tasks): (Vec<A::Client>, Vec<_>) = waiters.into_iter().unzip();
+    let woken = |clients: &[A::Client]| -> u64 {
+        clients
+            .iter()
+            .map(|c| c.stats().session.watch_notifications)
+            .sum()
+    };
+    let mut token = first.fencing_token();
+    let mut held = first;
+    for (i, task) in tasks.into_iter().enumerate() {
+        let before = woken(&clients);
+        held.release().await.want("release");
+        let next = A::timeout(EVENT_WAIT, task)
+            .await
+            .unwrap_or_else(|| panic!("[{}] waiter {i} never acquired the lock", A::NAME))
+            .want("acquire");
+        assert_eq!(
+            woken(&clients) - before,
+            1,
+            "[{}] release {i} woke exactly one waiter",
+            A::NAME
+        );
+        assert!(next.fencing_token() > token, "fencing tokens grow");
+        token = next.fencing_token();
+        held = next;
+    }
+    held.release().await.want("the last release");
+    assert_eq!(
+        woken(&clients),
+        WAITERS as u64,
+        "one notification per release in all"
+    );
+    assert!(
+        children(&holder, &lock).await.is_empty(),
+        "no lock node left behind"
+    );
+
+    // An acquire dropped while it waits removes its node.
+    let blocker = mutex.acquire().await.want("acquire again");
+    let dropped = A::timeout(Duration::from_millis(300), mutex.acquire()).await;
+    assert!(dropped.is_none(), "the lock is held");
+    let deadline = Instant::now() + EVENT_WAIT;
+    while children(&holder, &lock).await.len() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped acquire's node stays"
+        );
+        A::sleep(Duration::from_millis(10)).await;
+    }
+    blocker.release().await.want("release");
+}
+
+/// A holder whose session ends learns that the lock is lost (`lost()` resolves, `is_held()`
+/// turns false), and its node is gone for the next contender.
+pub async fn mutex_holder_learns_the_lock_is_lost_with_its_session<A: Adapter>(env: Env) {
+    let lock = env.path("lock");
+    let holder = env.client::<A>().await;
+    let mut guard = Mutex::new(holder.clone(), lock.clone())
+        .loss_policy(LossPolicy::OnSessionEnd)
+        .acquire()
+        .await
+        .want("acquire");
+    assert!(guard.is_held());
+    let other = env.client::<A>().await;
+    let waiting = {
+        let mutex = Mutex::new(other.clone(), lock.clone());
+        A::spawn(async move { mutex.acquire().await })
+    };
+    assert_eq!(holder.close().await, SessionState::Closed);
+    A::timeout(EVENT_WAIT, guard.lost())
+        .await
+        .expect("the loss is reported");
+    assert!(!guard.is_held());
+    let next = A::timeout(EVENT_WAIT, waiting)
+        .await
+        .expect("the next contender acquires once the holder's session is gone")
+        .want("acquire");
+    drop(guard);
+    next.release().await.want("release");
+
+    // Acquiring on a closed session fails with a typed error.
+    let closed = Mutex::new(holder.clone(), lock.clone()).acquire().await;
+    assert!(
+        matches!(&closed, Err(LockError::Zk(e)) if e.common() == Some(CommonError::Closed)),
+        "{closed:?}"
+    );
+}

@@ -1,0 +1,202 @@
+//! What the recipes need from a client, implemented by the async client (zk-tokio,
+//! zk-async-std) and, with the `blocking` feature, by zk-blocking's: the recipes are written
+//! once, as async code over [`Zk`].
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use zk_client::adapter::Runtime;
+use zk_client::ops::{ExistsError, OpError, Operation};
+use zk_client::proto::{SessionId, Stat};
+use zk_client::{SessionState, StateWatcher, Watch};
+
+/// A boxed future the recipes await.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What `exists_and_watch` gives: the node's stat (or `None`) and the watch.
+pub type Watched = Result<(Option<Stat>, Watch), OpError<ExistsError>>;
+
+/// A client the recipes run on: every client of the workspace is one (the async handle of
+/// zk-tokio and zk-async-std, and zk-blocking's client with the `blocking` feature).
+pub trait Zk: Clone + Send + Sync + 'static {
+    /// Submits `op` now; the future resolves with its result.
+    fn call<O>(&self, op: O) -> BoxFuture<Result<O::Output, O::Error>>
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send,
+        O::Error: Send;
+
+    /// Submits `op` and lets it go: its result is discarded, the request is sent all the same.
+    fn send<O>(&self, op: O)
+    where
+        O: Operation + Send + 'static;
+
+    /// A node's stat (or `None`) and a one-shot watch on it.
+    fn exists_and_watch(
+        &self,
+        path: &str,
+    ) -> BoxFuture<Watched>;
+
+    /// Runs `task` in the background (on the client's runtime, or a thread of its own).
+    fn spawn(&self, task: BoxFuture<()>);
+
+    /// Runs `fut` until it completes (`Some`) or `limit` passes (`None`; `fut` is dropped).
+    fn within<F>(&self, limit: Duration, fut: F) -> BoxFuture<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send;
+
+    /// The session's state now.
+    fn state(&self) -> SessionState;
+
+    /// An observer of the session's state.
+    fn state_watcher(&self) -> StateWatcher;
+
+    /// The session's id (0 before the first handshake).
+    fn session_id(&self) -> SessionId;
+}
+
+impl<R> Zk for zk_client::Client<R>
+where
+    R: Runtime + Default + Send + Sync + 'static,
+{
+    fn call<O>(&self, op: O) -> BoxFuture<Result<O::Output, O::Error>>
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send,
+        O::Error: Send,
+    {
+        Box::pin(zk_client::Client::call(self, op))
+    }
+
+    fn send<O>(&self, op: O)
+    where
+        O: Operation + Send + 'static,
+    {
+        drop(zk_client::Client::call(self, op));
+    }
+
+    fn spawn(&self, task: BoxFuture<()>) {
+        if let Err(e) = R::default().spawn(task) {
+            tracing::warn!(error = %e, "a recipe's background task could not start");
+        }
+    }
+
+    fn exists_and_watch(
+        &self,
+        path: &str,
+    ) -> BoxFuture<Watched> {
+        Box::pin(zk_client::Client::exists_and_watch(self, path))
+    }
+
+    fn within<F>(&self, limit: Duration, fut: F) -> BoxFuture<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        let runtime = R::default();
+        Box::pin(async move {
+            let mut fut = pin!(fut);
+            let Some(deadline) = Instant::now().checked_add(limit) else {
+                return Some(fut.await);
+            };
+            let mut sleep = pin!(runtime.sleep_until(deadline));
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(out));
+                }
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await
+        })
+    }
+
+    fn state(&self) -> SessionState {
+        zk_client::Client::state(self)
+    }
+
+    fn state_watcher(&self) -> StateWatcher {
+        zk_client::Client::state_watcher(self)
+    }
+
+    fn session_id(&self) -> SessionId {
+        zk_client::Client::session_id(self)
+    }
+}
+
+/// zk-blocking's client: its calls block, so each future is ready when made, and the recipes'
+/// futures are driven on the calling thread ([`crate::wait`]).
+#[cfg(feature = "blocking")]
+impl Zk for zk_blocking::Client {
+    fn call<O>(&self, op: O) -> BoxFuture<Result<O::Output, O::Error>>
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send,
+        O::Error: Send,
+    {
+        Box::pin(std::future::ready(self.submit(op).wait(None)))
+    }
+
+    fn send<O>(&self, op: O)
+    where
+        O: Operation + Send + 'static,
+    {
+        // Dropping the call sends what it submitted.
+        drop(self.submit(op));
+    }
+
+    fn spawn(&self, task: BoxFuture<()>) {
+        let spawned = std::thread::Builder::new()
+            .name("zk-recipe".into())
+            .spawn(move || wait(task));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "a recipe's background task could not start");
+        }
+    }
+
+    fn exists_and_watch(
+        &self,
+        path: &str,
+    ) -> BoxFuture<Watched> {
+        Box::pin(std::future::ready(zk_blocking::Client::exists_and_watch(
+            self, path,
+        )))
+    }
+
+    fn within<F>(&self, limit: Duration, fut: F) -> BoxFuture<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        Box::pin(std::future::ready(zk_client::adapter::block_on(
+            fut,
+            Some(limit),
+        )))
+    }
+
+    fn state(&self) -> SessionState {
+        zk_blocking::Client::state(self)
+    }
+
+    fn state_watcher(&self) -> StateWatcher {
+        zk_blocking::Client::state_watcher(self)
+    }
+
+    fn session_id(&self) -> SessionId {
+        zk_blocking::Client::session_id(self)
+    }
+}
+
+/// Runs a recipe's future on the calling thread until it completes: how zk-blocking's users
+/// call the recipes (`zk_recipes::wait(mutex.acquire())`).
+pub fn wait<F: Future>(fut: F) -> F::Output {
+    match zk_client::adapter::block_on(fut, None) {
+        Some(out) => out,
+        None => unreachable!("block_on without a deadline returns only with the output"),
+    }
+}

@@ -1,0 +1,22 @@
+//! Coordination recipes for ZooKeeper that stay correct under failures, written once for
+//! every client of the workspace (zk-tokio, zk-async-std, and zk-blocking with the `blocking`
+//! feature: wrap a recipe's future in [`wait`]).
+//!
+//! * [`nodes`]: create with missing parents, make sure a path exists, delete a subtree;
+//! * [`protected`]: ephemeral creates that survive a lost reply without duplicates or orphans;
+//! * [`retry`]: retrying calls that are safe to retry, and only those;
+//! * [`mutex`]: a fair lock, one watcher per release, with fencing tokens.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+pub mod mutex;
+pub mod nodes;
+pub mod protected;
+pub mod retry;
+
+pub use client::{wait, BoxFuture, Watched, Zk};
+pub use mutex::{FencingToken, LockError, LossPolicy, Mutex, MutexGuard};
+pub use nodes::{create_all, delete_all, ensure_path, Parents};
+pub use protected::{create_protected, Protected};
+pub use retry::{retry, Blind, Conditional, Idempotent, RetryPolicy};

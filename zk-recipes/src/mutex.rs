@@ -1,0 +1,368 @@
+//! A fair distributed mutex: one ephemeral-sequential node per contender under the lock's path,
+//! the lowest sequence number holds the lock, and each waiter watches only the node just
+//! before its own, so a release wakes exactly one waiter (no herd).
+//!
+//! Compared with Curator's `InterProcessMutex` and kazoo's `Lock`: the same node layout and
+//! ordering; contender nodes are created protected (a create whose reply is lost is found, not
+//! repeated); a timed-out or dropped acquire removes its node, even when dropped while its
+//! create was in flight; the holder gets a fencing token; and whether the lock may have been
+//! lost is decided by a [`LossPolicy`]. Not re-entrant: a second `acquire` from the same
+//! process queues behind the first, like any other contender (kazoo's `Lock` is not re-entrant
+//! either; Curator's is, per thread, which async tasks do not map to).
+
+use std::time::Duration;
+
+use zk_client::ops::{Delete, DeleteError, Error, ErrorKind, GetChildren, Operation};
+use zk_client::proto::{CreateMode, Zxid};
+use zk_client::{CommonError, SessionState, StateWatcher};
+
+use crate::client::Zk;
+use crate::nodes::{ensure_path, Parents};
+use crate::protected::{create_marked, new_marker, remove_marked, PROTECTED_PREFIX};
+
+/// The name of contender nodes, after the protection marker and before the sequence number.
+const CONTENDER: &str = "lock-";
+
+/// When a held lock counts as possibly lost (Curator's `ConnectionStateErrorPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LossPolicy {
+    /// Lost when the session ends (expired, closed): a disconnect the session survives keeps
+    /// the lock, since the server keeps the ephemeral node until the session expires (Curator's
+    /// `SessionConnectionStateErrorPolicy`).
+    #[default]
+    OnSessionEnd,
+    /// Possibly lost as soon as the connection is: while disconnected the client cannot know
+    /// whether its session is still alive (Curator's `StandardConnectionStateErrorPolicy`).
+    OnDisconnect,
+}
+
+impl LossPolicy {
+    fn lost_in(self, state: SessionState) -> bool {
+        match self {
+            LossPolicy::OnSessionEnd => state.is_terminal(),
+            LossPolicy::OnDisconnect => !matches!(
+                state,
+                SessionState::Connected | SessionState::ConnectedReadOnly
+            ),
+        }
+    }
+}
+
+/// A number that grows with each holder of a lock: the creation zxid of the holder's node.
+/// Hand it to the resource the lock protects, which refuses a token lower than one it has
+/// seen (a holder that lost the lock without knowing it then cannot do harm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FencingToken(pub Zxid);
+
+/// Why an acquire failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// A call failed (the session expired, a missing ACL, ...).
+    #[error("lock: {0}")]
+    Zk(#[from] Error),
+    /// The contender's node was deleted by someone else while it waited.
+    #[error("lock {lock}: the contender node {node} was deleted by someone else")]
+    NodeDeleted {
+        /// The lock's path.
+        lock: String,
+        /// The contender's node.
+        node: String,
+    },
+}
+
+/// A distributed mutex at a path (see the module docs). Cheap to clone; each `acquire` is a
+/// contender of its own.
+#[derive(Debug, Clone)]
+pub struct Mutex<C> {
+    zk: C,
+    path: String,
+    policy: LossPolicy,
+}
+
+impl<C: Zk> Mutex<C> {
+    /// The mutex at `path` (created, with its parents, as container nodes when missing).
+    pub fn new(zk: C, path: impl Into<String>) -> Mutex<C> {
+        Mutex {
+            zk,
+            path: path.into(),
+            policy: LossPolicy::default(),
+        }
+    }
+
+    /// When a held lock counts as possibly lost (default: when the session ends).
+    pub fn loss_policy(mut self, policy: LossPolicy) -> Mutex<C> {
+        self.policy = policy;
+        self
+    }
+
+    /// The lock's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Waits until the lock is held. Dropping the future gives up: its node is removed.
+    pub async fn acquire(&self) -> Result<MutexGuard<C>, LockError> {
+        let mut contender = Contender::new(self.zk.clone());
+        let node = self.enter(&mut contender).await?;
+        self.wait_for_turn(&node).await?;
+        Ok(self.guard(contender, node))
+    }
+
+    /// Waits at most `wait` for the lock: `Ok(None)` when it did not come in time (the
+    /// contender's node is removed).
+    pub async fn try_acquire(&self, wait: Duration) -> Result<Option<MutexGuard<C>>, LockError> {
+        let mut contender = Contender::new(self.zk.clone());
+        let node = self.enter(&mut contender).await?;
+        let turn = {
+            let mutex = self.clone();
+            let node = node.clone();
+            async move { mutex.wait_for_turn(&node).await }
+        };
+        match self.zk.within(wait, turn).await {
+            Some(Ok(())) => Ok(Some(self.guard(contender, node))),
+            Some(Err(e)) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    fn guard(&self, mut contender: Contender<C>, node: Held) -> MutexGuard<C> {
+        contender.disarm();
+        MutexGuard {
+            zk: self.zk.clone(),
+            states: self.zk.state_watcher(),
+            policy: self.policy,
+            node: node.path,
+            token: FencingToken(node.czxid),
+            lost: false,
+            released: false,
+        }
+    }
+
+    /// Creates the contender's node (protected), creating the lock's path when missing.
+    async fn enter(&self, contender: &mut Contender<C>) -> Result<Held, LockError> {
+        let marker = new_marker();
+        contender.creating(&self.path, &marker);
+        let mut missing_parent = 0;
+        loop {
+            let created = create_marked(
+                &self.zk,
+                &self.path,
+                &marker,
+                CONTENDER,
+                Default::default(),
+                CreateMode::EphemeralSequential,
+            )
+            .await;
+            match created {
+                Ok(protected) => {
+                    let node = protected.into_node();
+                    contender.created(&node.path);
+                    return Ok(Held {
+                        path: node.path,
+                        czxid: node.stat.czxid,
+                    });
+                }
+                Err(e) if *e.kind() == ErrorKind::NoNode && missing_parent < 8 => {
+                    // The lock's path is missing (or a container reaped meanwhile).
+                    missing_parent += 1;
+                    ensure_path(&self.zk, &self.path, Parents::Container).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Waits until `node` has the lowest sequence number among the contenders.
+    async fn wait_for_turn(&self, node: &Held) -> Result<(), LockError> {
+        let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
+        loop {
+            let children = match self.zk.call(GetChildren::new(&self.path)).await {
+                Ok((children, _)) => children,
+                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                Err(e) => return Err(Error::from(e).into()),
+            };
+            let contenders = in_order(children);
+            let Some(mine) = contenders.iter().position(|c| *c == name) else {
+                return Err(self.vanished(node));
+            };
+            if mine == 0 {
+                return Ok(());
+            }
+            let predecessor = format!("{}/{}", self.path, contenders[mine - 1]);
+            match self.zk.exists_and_watch(&predecessor).await {
+                // Gone between the listing and the watch: look again.
+                Ok((None, _)) => {}
+                // Fires when the predecessor goes (or the session ends: the next listing says).
+                Ok((Some(_), watch)) => {
+                    let _ = watch.await;
+                }
+                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) => return Err(Error::from(e).into()),
+            }
+        }
+    }
+
+    fn vanished(&self, node: &Held) -> LockError {
+        let state = self.zk.state();
+        if state.is_terminal() {
+            let failed = GetChildren::new(&self.path).fail(state.terminal_error());
+            LockError::Zk(failed.into())
+        } else {
+            LockError::NodeDeleted {
+                lock: self.path.clone(),
+                node: node.path.clone(),
+            }
+        }
+    }
+}
+
+/// A contender's node once created.
+#[derive(Debug, Clone)]
+struct Held {
+    path: String,
+    czxid: Zxid,
+}
+
+/// The contenders' names in lock order: by sequence number (the last 10 digits).
+fn in_order(children: Vec<String>) -> Vec<String> {
+    let mut contenders: Vec<(i64, String)> = children
+        .into_iter()
+        .filter(|c| c.starts_with(PROTECTED_PREFIX) || c.starts_with(CONTENDER))
+        .filter_map(|c| Some((sequence(&c)?, c)))
+        .collect();
+    contenders.sort();
+    contenders.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The sequence number a sequential node's name ends with.
+fn sequence(name: &str) -> Option<i64> {
+    let digits = name.get(name.len().checked_sub(10)?..)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Removes an acquire's node when the acquire is given up (timed out, dropped, failed).
+struct Contender<C: Zk> {
+    zk: C,
+    state: ContenderState,
+}
+
+enum ContenderState {
+    /// Nothing created, or the node handed over to a guard.
+    Idle,
+    /// The create, protected by this marker, may be in flight under this parent.
+    Creating { parent: String, marker: String },
+    /// The node exists.
+    Created(String),
+}
+
+impl<C: Zk> Contender<C> {
+    fn new(zk: C) -> Contender<C> {
+        Contender {
+            zk,
+            state: ContenderState::Idle,
+        }
+    }
+
+    fn creating(&mut self, parent: &str, marker: &str) {
+        self.state = ContenderState::Creating {
+            parent: parent.to_owned(),
+            marker: marker.to_owned(),
+        };
+    }
+
+    fn created(&mut self, node: &str) {
+        self.state = ContenderState::Created(node.to_owned());
+    }
+
+    fn disarm(&mut self) {
+        self.state = ContenderState::Idle;
+    }
+}
+
+impl<C: Zk> Drop for Contender<C> {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, ContenderState::Idle) {
+            ContenderState::Idle => {}
+            ContenderState::Created(node) => self.zk.send(Delete::new(node)),
+            ContenderState::Creating { parent, marker } => {
+                // The create may still be applied after this: find its node by its marker
+                // and remove it, in a task of its own (two dependent round trips).
+                let zk = self.zk.clone();
+                self.zk.spawn(Box::pin(remove_marked(zk, parent, marker)));
+            }
+        }
+    }
+}
+
+/// A held lock. Release it with [`MutexGuard::release`]; dropping it releases it too, without
+/// waiting for the server.
+#[derive(Debug)]
+pub struct MutexGuard<C: Zk> {
+    zk: C,
+    states: StateWatcher,
+    policy: LossPolicy,
+    node: String,
+    token: FencingToken,
+    lost: bool,
+    released: bool,
+}
+
+impl<C: Zk> MutexGuard<C> {
+    /// The holder's fencing token: greater than every earlier holder's.
+    pub fn fencing_token(&self) -> FencingToken {
+        self.token
+    }
+
+    /// The holder's node.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether the lock is still held as far as the client knows, under the mutex's
+    /// [`LossPolicy`]: false from the first state change the policy counts as a loss.
+    pub fn is_held(&mut self) -> bool {
+        while let Ok(Some(state)) = self.states.recv_timeout(Some(Duration::ZERO)) {
+            self.lost |= self.policy.lost_in(state);
+        }
+        self.lost |= self.policy.lost_in(self.states.current());
+        !self.lost
+    }
+
+    /// Resolves when the lock may have been lost, under the mutex's [`LossPolicy`] (at once if
+    /// it already may have been).
+    pub async fn lost(&mut self) {
+        if !self.is_held() {
+            return;
+        }
+        let policy = self.policy;
+        self.states.wait_for(|state| policy.lost_in(state)).await;
+        self.lost = true;
+    }
+
+    /// Releases the lock and waits until the server has removed the node. A node already
+    /// gone (the session expired) is no error.
+    pub async fn release(mut self) -> Result<(), Error> {
+        self.released = true;
+        loop {
+            match self.zk.call(Delete::new(self.node.clone())).await {
+                Ok(()) => return Ok(()),
+                Err(e) if *e.kind() == DeleteError::NoNode => return Ok(()),
+                // The delete may have been applied: sending it again is safe (NoNode then).
+                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl<C: Zk> Drop for MutexGuard<C> {
+    fn drop(&mut self) {
+        if !self.released {
+            self.zk.send(Delete::new(self.node.clone()));
+        }
+    }
+}
