@@ -34,10 +34,7 @@ pub trait Zk: Clone + Send + Sync + 'static {
         O: Operation + Send + 'static;
 
     /// A node's stat (or `None`) and a one-shot watch on it.
-    fn exists_and_watch(
-        &self,
-        path: &str,
-    ) -> BoxFuture<Watched>;
+    fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched>;
 
     /// Runs `task` in the background (on the client's runtime, or a thread of its own).
     fn spawn(&self, task: BoxFuture<()>);
@@ -84,10 +81,7 @@ where
         }
     }
 
-    fn exists_and_watch(
-        &self,
-        path: &str,
-    ) -> BoxFuture<Watched> {
+    fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched> {
         Box::pin(zk_client::Client::exists_and_watch(self, path))
     }
 
@@ -159,10 +153,7 @@ impl Zk for zk_blocking::Client {
         }
     }
 
-    fn exists_and_watch(
-        &self,
-        path: &str,
-    ) -> BoxFuture<Watched> {
+    fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched> {
         Box::pin(std::future::ready(zk_blocking::Client::exists_and_watch(
             self, path,
         )))

@@ -444,6 +444,7 @@ macro_rules! conformance_tests {
             recipes {
                 building_blocks_create_parents_and_delete_subtrees,
                 protected_creates_and_retries,
+                protected_create_recovers_a_node_whose_reply_was_lost,
                 mutex_is_fair_and_each_release_wakes_one_waiter,
                 mutex_holder_learns_the_lock_is_lost_with_its_session,
             }

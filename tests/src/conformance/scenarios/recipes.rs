@@ -13,7 +13,8 @@ use zk_recipes::{
 };
 
 use super::{create_node, sorted, Want};
-use crate::conformance::{Adapter, Api, Env, EVENT_WAIT};
+use crate::conformance::{shared_server, Adapter, Api, Connect, Env, EVENT_WAIT};
+use crate::proxy::ReplyCutter;
 
 /// The children of `path` (none when it does not exist).
 async fn children<C: Api>(client: &C, path: &str) -> Vec<String> {
@@ -137,6 +138,57 @@ pub async fn protected_creates_and_retries<A: Adapter>(env: Env) {
         .await
         .want("a retried conditional write");
     assert_eq!(stat.version, 1);
+}
+
+/// A protected create whose reply is lost (the server applied the create; the connection was
+/// cut before the reply came) finds its node on the same session once reconnected: exactly
+/// one node, owned by the session, reported as recovered; for ephemeral and
+/// ephemeral-sequential nodes.
+pub async fn protected_create_recovers_a_node_whose_reply_was_lost<A: Adapter>(env: Env) {
+    let cutter = ReplyCutter::start(shared_server().client_addr()).expect("start the proxy");
+    let direct = env.client::<A>().await;
+    let zk = env
+        .client_with::<A>(Connect::new(cutter.connect_string()))
+        .await;
+    let session = zk.session_id();
+    let parent = env.path("members");
+    create_node(&direct, &parent, b"").await;
+    for (i, mode) in [CreateMode::Ephemeral, CreateMode::EphemeralSequential]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("node{i}");
+        cutter.lose_next_create_reply();
+        let outcome = create_protected(&zk, &parent, &name, &b"once"[..], mode)
+            .await
+            .want("a protected create whose reply is lost");
+        assert_eq!(
+            cutter.replies_lost(),
+            i + 1,
+            "[{}] the reply was lost",
+            A::NAME
+        );
+        let Protected::Recovered(node) = &outcome else {
+            panic!(
+                "[{}] {mode:?}: expected the node recovered, got {outcome:?}",
+                A::NAME
+            );
+        };
+        let mine: Vec<String> = children(&direct, &parent)
+            .await
+            .into_iter()
+            .filter(|c| c.contains(&name))
+            .collect();
+        assert_eq!(
+            mine.len(),
+            1,
+            "[{}] {mode:?}: exactly one node: {mine:?}",
+            A::NAME
+        );
+        assert_eq!(node.path, format!("{parent}/{}", mine[0]));
+        assert_eq!(node.stat.ephemeral_owner, session, "owned by the session");
+        assert_eq!(zk.session_id(), session, "the same session throughout");
+    }
 }
 
 /// Waits until `client` has had `replies` replies, checking every 10 ms (a contender that
