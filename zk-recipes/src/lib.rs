@@ -5,17 +5,21 @@
 //! * [`nodes`]: create with missing parents, make sure a path exists, delete a subtree;
 //! * [`protected`]: ephemeral creates that survive a lost reply without duplicates or orphans;
 //! * [`retry`]: retrying calls that are safe to retry, and only those;
-//! * [`mutex`]: a fair lock, one watcher per release, with fencing tokens.
+//! * [`mutex`]: a fair lock, one watcher per release, with fencing tokens;
+//! * [`latch`]: leader election, with leadership gained and lost reported.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod client;
+pub mod latch;
 pub mod mutex;
 pub mod nodes;
 pub mod protected;
+mod queue;
 pub mod retry;
 
 pub use client::{wait, BoxFuture, Watched, Zk};
+pub use latch::{participants, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
 pub use mutex::{FencingToken, LockError, LossPolicy, Mutex, MutexGuard};
 pub use nodes::{create_all, delete_all, ensure_path, Parents};
 pub use protected::{create_protected, Protected};

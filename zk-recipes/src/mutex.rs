@@ -12,13 +12,14 @@
 
 use std::time::Duration;
 
-use zk_client::ops::{Delete, DeleteError, Error, ErrorKind, GetChildren, Operation};
-use zk_client::proto::{CreateMode, Zxid};
+use bytes::Bytes;
+use zk_client::ops::{Delete, DeleteError, Error, GetChildren, Operation};
+use zk_client::proto::Zxid;
 use zk_client::{CommonError, SessionState, StateWatcher};
 
 use crate::client::Zk;
-use crate::nodes::{ensure_path, Parents};
-use crate::protected::{create_marked, new_marker, remove_marked, PROTECTED_PREFIX};
+use crate::protected::{new_marker, remove_marked};
+use crate::queue::{self, Member, Turn};
 
 /// The name of contender nodes, after the protection marker and before the sequence number.
 const CONTENDER: &str = "lock-";
@@ -37,7 +38,8 @@ pub enum LossPolicy {
 }
 
 impl LossPolicy {
-    fn lost_in(self, state: SessionState) -> bool {
+    /// Whether a session in `state` may have lost what it held.
+    pub(crate) fn lost_in(self, state: SessionState) -> bool {
         match self {
             LossPolicy::OnSessionEnd => state.is_terminal(),
             LossPolicy::OnDisconnect => !matches!(
@@ -126,70 +128,36 @@ impl<C: Zk> Mutex<C> {
         }
     }
 
-    fn guard(&self, mut contender: Contender<C>, node: Held) -> MutexGuard<C> {
+    fn guard(&self, mut contender: Contender<C>, member: Member) -> MutexGuard<C> {
         contender.disarm();
         MutexGuard {
             zk: self.zk.clone(),
             states: self.zk.state_watcher(),
             policy: self.policy,
-            node: node.path,
-            token: FencingToken(node.czxid),
+            node: member.path,
+            token: FencingToken(member.czxid),
             lost: false,
             released: false,
         }
     }
 
     /// Creates the contender's node (protected), creating the lock's path when missing.
-    async fn enter(&self, contender: &mut Contender<C>) -> Result<Held, LockError> {
+    async fn enter(&self, contender: &mut Contender<C>) -> Result<Member, LockError> {
         let marker = new_marker();
         contender.creating(&self.path, &marker);
-        let mut missing_parent = 0;
-        loop {
-            let created = create_marked(
-                &self.zk,
-                &self.path,
-                &marker,
-                CONTENDER,
-                Default::default(),
-                CreateMode::EphemeralSequential,
-            )
-            .await;
-            match created {
-                Ok(protected) => {
-                    let node = protected.into_node();
-                    contender.created(&node.path);
-                    return Ok(Held {
-                        path: node.path,
-                        czxid: node.stat.czxid,
-                    });
-                }
-                Err(e) if *e.kind() == ErrorKind::NoNode && missing_parent < 8 => {
-                    // The lock's path is missing (or a container reaped meanwhile).
-                    missing_parent += 1;
-                    ensure_path(&self.zk, &self.path, Parents::Container).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let member = queue::join(&self.zk, &self.path, CONTENDER, &marker, Bytes::new()).await?;
+        contender.created(&member.path);
+        Ok(member)
     }
 
-    /// Waits until `node` has the lowest sequence number among the contenders.
-    async fn wait_for_turn(&self, node: &Held) -> Result<(), LockError> {
-        let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
+    /// Waits until `member` is first in the queue.
+    async fn wait_for_turn(&self, member: &Member) -> Result<(), LockError> {
         loop {
-            let children = match self.zk.call(GetChildren::new(&self.path)).await {
-                Ok((children, _)) => children,
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
-                Err(e) => return Err(Error::from(e).into()),
+            let predecessor = match queue::turn(&self.zk, &self.path, member).await? {
+                Turn::First => return Ok(()),
+                Turn::Gone => return Err(self.vanished(member)),
+                Turn::After(predecessor) => predecessor,
             };
-            let contenders = in_order(children);
-            let Some(mine) = contenders.iter().position(|c| *c == name) else {
-                return Err(self.vanished(node));
-            };
-            if mine == 0 {
-                return Ok(());
-            }
-            let predecessor = format!("{}/{}", self.path, contenders[mine - 1]);
             match self.zk.exists_and_watch(&predecessor).await {
                 // Gone between the listing and the watch: look again.
                 Ok((None, _)) => {}
@@ -203,7 +171,7 @@ impl<C: Zk> Mutex<C> {
         }
     }
 
-    fn vanished(&self, node: &Held) -> LockError {
+    fn vanished(&self, member: &Member) -> LockError {
         let state = self.zk.state();
         if state.is_terminal() {
             let failed = GetChildren::new(&self.path).fail(state.terminal_error());
@@ -211,37 +179,10 @@ impl<C: Zk> Mutex<C> {
         } else {
             LockError::NodeDeleted {
                 lock: self.path.clone(),
-                node: node.path.clone(),
+                node: member.path.clone(),
             }
         }
     }
-}
-
-/// A contender's node once created.
-#[derive(Debug, Clone)]
-struct Held {
-    path: String,
-    czxid: Zxid,
-}
-
-/// The contenders' names in lock order: by sequence number (the last 10 digits).
-fn in_order(children: Vec<String>) -> Vec<String> {
-    let mut contenders: Vec<(i64, String)> = children
-        .into_iter()
-        .filter(|c| c.starts_with(PROTECTED_PREFIX) || c.starts_with(CONTENDER))
-        .filter_map(|c| Some((sequence(&c)?, c)))
-        .collect();
-    contenders.sort();
-    contenders.into_iter().map(|(_, c)| c).collect()
-}
-
-/// The sequence number a sequential node's name ends with.
-fn sequence(name: &str) -> Option<i64> {
-    let digits = name.get(name.len().checked_sub(10)?..)?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// Removes an acquire's node when the acquire is given up (timed out, dropped, failed).

@@ -447,6 +447,7 @@ macro_rules! conformance_tests {
                 protected_create_recovers_a_node_whose_reply_was_lost,
                 mutex_is_fair_and_each_release_wakes_one_waiter,
                 mutex_holder_learns_the_lock_is_lost_with_its_session,
+                leader_latch_elects_one_leader_and_hands_over,
             }
             faults {
                 killed_server_fails_in_flight_requests_and_session_moves_on,

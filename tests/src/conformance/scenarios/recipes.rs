@@ -8,8 +8,9 @@ use zk_client::ops::{self, ErrorKind, GetDataError};
 use zk_client::proto::{CreateMode, SessionId};
 use zk_client::{CommonError, SessionState};
 use zk_recipes::{
-    create_all, create_protected, delete_all, ensure_path, retry, Conditional, LockError,
-    LossPolicy, Mutex, Parents, Protected, RetryPolicy,
+    create_all, create_protected, delete_all, ensure_path, participants, retry, Conditional,
+    LatchEnded, LeaderLatch, LeadershipEvent, LockError, LossPolicy, Mutex, Parents, Protected,
+    RetryPolicy,
 };
 
 use super::{create_node, sorted, Want};
@@ -326,4 +327,98 @@ pub async fn mutex_holder_learns_the_lock_is_lost_with_its_session<A: Adapter>(e
         matches!(&closed, Err(LockError::Zk(e)) if e.common() == Some(CommonError::Closed)),
         "{closed:?}"
     );
+}
+
+/// Waits until the election at `path` has `count` participants, checking every 10 ms.
+async fn wait_for_participants<A: Adapter>(client: &A::Client, path: &str, count: usize) {
+    let deadline = Instant::now() + EVENT_WAIT;
+    loop {
+        let listed = participants(client, path).await.want("participants");
+        if listed.len() == count {
+            return;
+        }
+        assert!(Instant::now() < deadline, "[{}] {listed:?}", A::NAME);
+        A::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Three participants: the first to join leads, the others are listed behind it; its
+/// stepping down hands leadership to the next (with a greater fencing token), and a leader
+/// whose session ends is told it lost leadership while the next one takes over.
+pub async fn leader_latch_elects_one_leader_and_hands_over<A: Adapter>(env: Env) {
+    let path = env.path("election");
+    let clients = [
+        env.client::<A>().await,
+        env.client::<A>().await,
+        env.client::<A>().await,
+    ];
+    let first = LeaderLatch::start(
+        clients[0].clone(),
+        path.clone(),
+        &b"a"[..],
+        LossPolicy::default(),
+    );
+    let token = A::timeout(EVENT_WAIT, first.wait_leader())
+        .await
+        .expect("the first participant leads")
+        .want("wait_leader");
+    assert!(first.is_leader());
+    let second = LeaderLatch::start(
+        clients[1].clone(),
+        path.clone(),
+        &b"b"[..],
+        LossPolicy::default(),
+    );
+    wait_for_participants::<A>(&clients[0], &path, 2).await;
+    let third = LeaderLatch::start(
+        clients[2].clone(),
+        path.clone(),
+        &b"c"[..],
+        LossPolicy::default(),
+    );
+    wait_for_participants::<A>(&clients[0], &path, 3).await;
+    let listed = participants(&clients[0], &path).await.want("participants");
+    let ids: Vec<(&[u8], bool)> = listed.iter().map(|p| (&p.id[..], p.leader)).collect();
+    assert_eq!(
+        ids,
+        [(&b"a"[..], true), (&b"b"[..], false), (&b"c"[..], false)]
+    );
+    assert!(!second.is_leader() && !third.is_leader());
+
+    first.close().await;
+    let second_token = A::timeout(EVENT_WAIT, second.wait_leader())
+        .await
+        .expect("the second participant takes over")
+        .want("wait_leader");
+    assert!(second_token > token, "fencing tokens grow");
+    assert_eq!(
+        A::timeout(EVENT_WAIT, second.next_event()).await.flatten(),
+        Some(LeadershipEvent::Gained(second_token))
+    );
+    assert!(!third.is_leader());
+
+    // The leader's session ends: it is told, and the third takes over.
+    assert_eq!(clients[1].close().await, SessionState::Closed);
+    assert_eq!(
+        A::timeout(EVENT_WAIT, second.next_event()).await.flatten(),
+        Some(LeadershipEvent::Lost),
+        "[{}] the leader is told it lost leadership",
+        A::NAME
+    );
+    assert!(!second.is_leader());
+    assert!(
+        matches!(second.ended(), Some(LatchEnded::Zk(e)) if e.common() == Some(CommonError::Closed)),
+        "{:?}",
+        second.ended()
+    );
+    let third_token = A::timeout(EVENT_WAIT, third.wait_leader())
+        .await
+        .expect("the third participant takes over")
+        .want("wait_leader");
+    assert!(third_token > second_token);
+    third.close().await;
+    assert!(participants(&clients[0], &path)
+        .await
+        .want("participants")
+        .is_empty());
 }

@@ -1,0 +1,346 @@
+//! Leader election: a [`LeaderLatch`] per participant, each an ephemeral-sequential node under
+//! the election's path; the lowest sequence number leads, and each participant watches only
+//! the one before it (Curator's `LeaderLatch`, kazoo's `Election`). A background task follows
+//! the queue and reports leadership gained and lost: lost when the leader's session ends (and,
+//! under [`LossPolicy::OnDisconnect`], as soon as its connection is lost, gained again once the
+//! session is back if its node is still first). [`participants`] lists who takes part.
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdGuard};
+use std::task::{Poll, Waker};
+
+use bytes::Bytes;
+use zk_client::ops::{Delete, Error, GetData, GetDataError, Operation};
+use zk_client::CommonError;
+
+use crate::client::Zk;
+use crate::mutex::{FencingToken, LossPolicy};
+use crate::protected::new_marker;
+use crate::queue::{self, Member, Turn};
+
+/// The name of participants' nodes, after the protection marker and before the sequence
+/// number.
+const PARTICIPANT: &str = "latch-";
+
+/// A change of leadership, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadershipEvent {
+    /// This participant leads now; act with this fencing token.
+    Gained(FencingToken),
+    /// This participant may not lead any more: stop acting as the leader.
+    Lost,
+}
+
+/// Why a latch stopped taking part.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LatchEnded {
+    /// [`LeaderLatch::close`] (or dropping the latch).
+    #[error("the latch was closed")]
+    Closed,
+    /// A call failed (the session expired, a missing ACL, ...).
+    #[error("leader latch: {0}")]
+    Zk(#[from] Error),
+    /// The participant's node was deleted by someone else.
+    #[error("leader latch: the participant's node {0} was deleted by someone else")]
+    NodeDeleted(String),
+}
+
+/// One participant of the election at a path (see the module docs). Leadership is given up
+/// with [`LeaderLatch::close`], or by dropping the latch.
+#[derive(Debug)]
+pub struct LeaderLatch {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: StdMutex<LatchState>,
+}
+
+#[derive(Debug, Default)]
+struct LatchState {
+    leading: Option<FencingToken>,
+    events: VecDeque<LeadershipEvent>,
+    ended: Option<LatchEnded>,
+    close_requested: bool,
+    /// Tasks waiting for a change of this state (the latch's users and its task).
+    wakers: Vec<Waker>,
+}
+
+impl Shared {
+    fn lock(&self) -> StdGuard<'_, LatchState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the state and wakes everyone waiting on it.
+    fn update(&self, f: impl FnOnce(&mut LatchState)) {
+        let wakers = {
+            let mut state = self.lock();
+            f(&mut state);
+            std::mem::take(&mut state.wakers)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    fn gain(&self, token: FencingToken) {
+        tracing::info!(?token, "leadership gained");
+        self.update(|s| {
+            s.leading = Some(token);
+            s.events.push_back(LeadershipEvent::Gained(token));
+        });
+    }
+
+    fn lose(&self) {
+        self.update(|s| {
+            if s.leading.take().is_some() {
+                tracing::warn!("leadership lost");
+                s.events.push_back(LeadershipEvent::Lost);
+            }
+        });
+    }
+
+    fn end(&self, why: LatchEnded) {
+        self.lose();
+        self.update(|s| {
+            s.ended.get_or_insert(why);
+        });
+    }
+
+    /// Polls for `ready` on the state, registering `cx` for the next change.
+    fn poll_state<T>(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        ready: impl FnOnce(&mut LatchState) -> Option<T>,
+    ) -> Poll<T> {
+        let mut state = self.lock();
+        match ready(&mut state) {
+            Some(out) => Poll::Ready(out),
+            None => {
+                state.wakers.push(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl LeaderLatch {
+    /// Joins the election at `path` as participant `id` (stored in its node, listed by
+    /// [`participants`]), losing leadership as `policy` says.
+    pub fn start<C: Zk>(
+        zk: C,
+        path: impl Into<String>,
+        id: impl Into<Bytes>,
+        policy: LossPolicy,
+    ) -> LeaderLatch {
+        let shared = Arc::new(Shared::default());
+        let task = run(zk.clone(), shared.clone(), path.into(), id.into(), policy);
+        zk.spawn(Box::pin(task));
+        LeaderLatch { shared }
+    }
+
+    /// Whether this participant leads now.
+    pub fn is_leader(&self) -> bool {
+        self.shared.lock().leading.is_some()
+    }
+
+    /// The leader's fencing token while this participant leads.
+    pub fn fencing_token(&self) -> Option<FencingToken> {
+        self.shared.lock().leading
+    }
+
+    /// Waits until this participant leads (at once if it does); fails once the latch ended.
+    pub async fn wait_leader(&self) -> Result<FencingToken, LatchEnded> {
+        poll_fn(|cx| {
+            self.shared
+                .poll_state(cx, |s| match (&s.leading, &s.ended) {
+                    (Some(token), _) => Some(Ok(*token)),
+                    (None, Some(ended)) => Some(Err(ended.clone())),
+                    (None, None) => None,
+                })
+        })
+        .await
+    }
+
+    /// The next change of leadership; `None` once the latch ended and every change was taken.
+    pub async fn next_event(&self) -> Option<LeadershipEvent> {
+        poll_fn(|cx| {
+            self.shared.poll_state(cx, |s| match s.events.pop_front() {
+                Some(event) => Some(Some(event)),
+                None if s.ended.is_some() => Some(None),
+                None => None,
+            })
+        })
+        .await
+    }
+
+    /// Why the latch ended, once it has.
+    pub fn ended(&self) -> Option<LatchEnded> {
+        self.shared.lock().ended.clone()
+    }
+
+    /// Steps down: leaves the election (its node is deleted) and waits until it has.
+    pub async fn close(self) {
+        self.shared.update(|s| s.close_requested = true);
+        poll_fn(|cx| self.shared.poll_state(cx, |s| s.ended.as_ref().map(|_| ()))).await;
+    }
+}
+
+impl Drop for LeaderLatch {
+    /// Leaves the election in the background.
+    fn drop(&mut self) {
+        self.shared.update(|s| s.close_requested = true);
+    }
+}
+
+/// One participant of an election, as [`participants`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    /// The participant's id.
+    pub id: Bytes,
+    /// Its node.
+    pub node: String,
+    /// Whether it leads (the first in the queue).
+    pub leader: bool,
+}
+
+/// The participants of the election at `path`, the leader first.
+pub async fn participants<C: Zk>(zk: &C, path: &str) -> Result<Vec<Participant>, Error> {
+    let mut out = Vec::new();
+    for name in queue::members(zk, path).await? {
+        let node = queue::child(path, &name);
+        let id = loop {
+            match zk.call(GetData::new(node.clone())).await {
+                Ok((id, _)) => break Some(id),
+                // Left meanwhile.
+                Err(e) if *e.kind() == GetDataError::NoNode => break None,
+                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Some(id) = id {
+            out.push(Participant {
+                id,
+                leader: out.is_empty(),
+                node,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What a participant waits for.
+enum Woken {
+    /// The watched node changed (or the session ended: the next look says).
+    Watch,
+    /// The session's state changed.
+    State,
+    /// The latch was closed.
+    Close,
+}
+
+/// Waits for `watch` (when given), a state change or a close request, whichever comes first.
+async fn woken(
+    shared: &Shared,
+    states: &mut zk_client::StateWatcher,
+    watch: Option<zk_client::Watch>,
+) -> Woken {
+    let mut watch = watch.map(Box::pin);
+    let mut changed = pin!(states.changed());
+    poll_fn(|cx| {
+        if let Poll::Ready(()) = shared.poll_state(cx, |s| s.close_requested.then_some(())) {
+            return Poll::Ready(Woken::Close);
+        }
+        if let Some(watch) = watch.as_mut() {
+            if watch.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Woken::Watch);
+            }
+        }
+        if changed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Woken::State);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The participant's task: joins, follows its place in the queue, reports leadership, and
+/// leaves when closed.
+async fn run<C: Zk>(zk: C, shared: Arc<Shared>, path: String, id: Bytes, policy: LossPolicy) {
+    let marker = new_marker();
+    let member = match queue::join(&zk, &path, PARTICIPANT, &marker, id).await {
+        Ok(member) => member,
+        Err(e) => return shared.end(e.into()),
+    };
+    let ended = follow(&zk, &shared, &path, &member, policy).await;
+    shared.lose();
+    if !zk.state().is_terminal() {
+        // Leave the election: the next participant's watch fires.
+        loop {
+            match zk.call(Delete::new(member.path.clone())).await {
+                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                _ => break,
+            }
+        }
+    }
+    shared.end(ended);
+}
+
+/// Follows `member`'s place in the queue until the latch ends; returns why.
+async fn follow<C: Zk>(
+    zk: &C,
+    shared: &Shared,
+    path: &str,
+    member: &Member,
+    policy: LossPolicy,
+) -> LatchEnded {
+    let mut states = zk.state_watcher();
+    loop {
+        if shared.lock().close_requested {
+            return LatchEnded::Closed;
+        }
+        let state = zk.state();
+        if state.is_terminal() {
+            let failed = Delete::new(member.path.clone()).fail(state.terminal_error());
+            return LatchEnded::Zk(failed.into());
+        }
+        if policy.lost_in(state) {
+            // Wait for the session to come back before looking again.
+            shared.lose();
+            if let Woken::Close = woken(shared, &mut states, None).await {
+                return LatchEnded::Closed;
+            }
+            continue;
+        }
+        let turn = match queue::turn(zk, path, member).await {
+            Ok(turn) => turn,
+            Err(e) => return e.into(),
+        };
+        let watched = match &turn {
+            Turn::Gone if zk.state().is_terminal() => continue,
+            Turn::Gone => return LatchEnded::NodeDeleted(member.path.clone()),
+            Turn::First => {
+                if shared.lock().leading.is_none() {
+                    shared.gain(FencingToken(member.czxid));
+                }
+                // Our own node: it goes when someone deletes it or the session ends.
+                &member.path
+            }
+            Turn::After(predecessor) => {
+                shared.lose();
+                predecessor
+            }
+        };
+        let watch = match zk.exists_and_watch(watched).await {
+            Ok((None, _)) => continue,
+            Ok((Some(_), watch)) => Some(watch),
+            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+            Err(e) => return LatchEnded::Zk(e.into()),
+        };
+        if let Woken::Close = woken(shared, &mut states, watch).await {
+            return LatchEnded::Closed;
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! What the mutex and the leader latch share: a queue of ephemeral-sequential nodes under a
+//! path, ordered by sequence number, where each member watches only the one before it.
+
+use bytes::Bytes;
+use zk_client::ops::{Error, ErrorKind, GetChildren};
+use zk_client::proto::{CreateMode, Zxid};
+use zk_client::CommonError;
+
+use crate::client::Zk;
+use crate::nodes::{ensure_path, Parents};
+use crate::protected::{create_marked, PROTECTED_PREFIX};
+
+/// A member's node in a queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    /// The node's path.
+    pub path: String,
+    /// The node's name (the last component of the path).
+    pub name: String,
+    /// The node's creation zxid: the member's fencing token.
+    pub czxid: Zxid,
+}
+
+/// Where a member stands in its queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// First: it holds the lock, it leads.
+    First,
+    /// Behind the node at this path.
+    After(String),
+    /// Its node is not in the queue any more.
+    Gone,
+}
+
+/// Joins the queue at `dir` with a protected ephemeral-sequential node `marker` + `prefix`,
+/// creating `dir` (and its parents, as containers) when missing.
+pub(crate) async fn join<C: Zk>(
+    zk: &C,
+    dir: &str,
+    prefix: &str,
+    marker: &str,
+    data: Bytes,
+) -> Result<Member, Error> {
+    let mut missing_parent = 0;
+    loop {
+        let created = create_marked(
+            zk,
+            dir,
+            marker,
+            prefix,
+            data.clone(),
+            CreateMode::EphemeralSequential,
+        )
+        .await;
+        match created {
+            Ok(protected) => {
+                let node = protected.into_node();
+                let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
+                return Ok(Member {
+                    path: node.path,
+                    name,
+                    czxid: node.stat.czxid,
+                });
+            }
+            Err(e) if *e.kind() == ErrorKind::NoNode && missing_parent < 8 => {
+                // The queue's path is missing (or a container reaped meanwhile).
+                missing_parent += 1;
+                ensure_path(zk, dir, Parents::Container).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The members' names at `dir` in queue order: by sequence number (the last 10 digits).
+pub(crate) async fn members<C: Zk>(zk: &C, dir: &str) -> Result<Vec<String>, Error> {
+    loop {
+        match zk.call(GetChildren::new(dir)).await {
+            Ok((children, _)) => return Ok(in_order(children)),
+            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Where `member` stands in the queue at `dir`.
+pub(crate) async fn turn<C: Zk>(zk: &C, dir: &str, member: &Member) -> Result<Turn, Error> {
+    let members = members(zk, dir).await?;
+    Ok(match members.iter().position(|m| *m == member.name) {
+        None => Turn::Gone,
+        Some(0) => Turn::First,
+        Some(i) => Turn::After(child(dir, &members[i - 1])),
+    })
+}
+
+/// The path of `name` under `dir`.
+pub(crate) fn child(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Queue members' names in order: sequential nodes (protected or not) by their sequence
+/// number; other children are no members.
+pub(crate) fn in_order(children: Vec<String>) -> Vec<String> {
+    let mut members: Vec<(i64, String)> = children
+        .into_iter()
+        .filter(|c| c.starts_with(PROTECTED_PREFIX) || c.len() >= 10)
+        .filter_map(|c| Some((sequence(&c)?, c)))
+        .collect();
+    members.sort();
+    members.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The sequence number a sequential node's name ends with.
+pub(crate) fn sequence(name: &str) -> Option<i64> {
+    let digits = name.get(name.len().checked_sub(10)?..)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_ordered_by_sequence_whatever_their_marker() {
+        let children = vec![
+            "_c_bbbb-lock-0000000012".to_owned(),
+            "_c_aaaa-lock-0000000003".to_owned(),
+            "config".to_owned(),
+            "lock-0000000007".to_owned(),
+        ];
+        assert_eq!(
+            in_order(children),
+            [
+                "_c_aaaa-lock-0000000003",
+                "lock-0000000007",
+                "_c_bbbb-lock-0000000012"
+            ]
+        );
+        assert_eq!(sequence("x-0000000042"), Some(42));
+        assert_eq!(sequence("short"), None);
+    }
+}
