@@ -6,11 +6,15 @@
 //! * [`protected`]: ephemeral creates that survive a lost reply without duplicates or orphans;
 //! * [`retry`]: retrying calls that are safe to retry, and only those;
 //! * [`mutex`]: a fair lock, one watcher per release, with fencing tokens;
-//! * [`latch`]: leader election, with leadership gained and lost reported.
+//! * [`latch`]: leader election, with leadership gained and lost reported;
+//! * [`barrier`]: a barrier and a double barrier;
+//! * [`counter`]: a counter changed by compare-and-set.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod barrier;
 mod client;
+pub mod counter;
 pub mod latch;
 pub mod mutex;
 pub mod nodes;
@@ -18,7 +22,9 @@ pub mod protected;
 mod queue;
 pub mod retry;
 
+pub use barrier::{Barrier, DoubleBarrier};
 pub use client::{wait, BoxFuture, Watched, Zk};
+pub use counter::{Counter, CounterError};
 pub use latch::{participants, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
 pub use mutex::{FencingToken, LockError, LossPolicy, Mutex, MutexGuard};
 pub use nodes::{create_all, delete_all, ensure_path, Parents};

@@ -448,6 +448,8 @@ macro_rules! conformance_tests {
                 mutex_is_fair_and_each_release_wakes_one_waiter,
                 mutex_holder_learns_the_lock_is_lost_with_its_session,
                 leader_latch_elects_one_leader_and_hands_over,
+                counter_counts_every_concurrent_increment,
+                barriers_hold_and_release_their_participants,
             }
             faults {
                 killed_server_fails_in_flight_requests_and_session_moves_on,

@@ -8,9 +8,9 @@ use zk_client::ops::{self, ErrorKind, GetDataError};
 use zk_client::proto::{CreateMode, SessionId};
 use zk_client::{CommonError, SessionState};
 use zk_recipes::{
-    create_all, create_protected, delete_all, ensure_path, participants, retry, Conditional,
-    LatchEnded, LeaderLatch, LeadershipEvent, LockError, LossPolicy, Mutex, Parents, Protected,
-    RetryPolicy,
+    create_all, create_protected, delete_all, ensure_path, participants, retry, Barrier,
+    Conditional, Counter, CounterError, DoubleBarrier, LatchEnded, LeaderLatch, LeadershipEvent,
+    LockError, LossPolicy, Mutex, Parents, Protected, RetryPolicy,
 };
 
 use super::{create_node, sorted, Want};
@@ -421,4 +421,124 @@ pub async fn leader_latch_elects_one_leader_and_hands_over<A: Adapter>(env: Env)
         .await
         .want("participants")
         .is_empty());
+}
+
+/// Four clients add to one counter at once: no increment is lost. A node that holds something
+/// else is refused with a typed error.
+pub async fn counter_counts_every_concurrent_increment<A: Adapter>(env: Env) {
+    const CLIENTS: usize = 4;
+    const ADDS: usize = 25;
+    let path = env.path("counters/hits");
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let counter = Counter::new(env.client::<A>().await, path.clone());
+        tasks.push(A::spawn(async move {
+            for _ in 0..ADDS {
+                counter.add(1).await?;
+            }
+            Ok::<_, CounterError>(())
+        }));
+    }
+    for task in tasks {
+        A::timeout(EVENT_WAIT, task)
+            .await
+            .expect("the increments finish")
+            .want("add");
+    }
+    let zk = env.client::<A>().await;
+    let counter = Counter::new(zk.clone(), path.clone());
+    assert_eq!(counter.get().await.want("get"), (CLIENTS * ADDS) as i64);
+    assert_eq!(
+        counter.add(-5).await.want("add"),
+        (CLIENTS * ADDS) as i64 - 5
+    );
+    assert_eq!(
+        Counter::new(zk.clone(), env.path("fresh"))
+            .get()
+            .await
+            .want("get"),
+        0
+    );
+
+    create_node(&zk, &env.path("text"), b"abc").await;
+    let refused = Counter::new(zk, env.path("text")).add(1).await;
+    assert!(
+        matches!(refused, Err(CounterError::NotACounter { len: 3, .. })),
+        "{refused:?}"
+    );
+}
+
+/// A barrier holds its waiters until removed; a double barrier lets three participants
+/// start together and finish together.
+pub async fn barriers_hold_and_release_their_participants<A: Adapter>(env: Env) {
+    let zk = env.client::<A>().await;
+    let barrier = Barrier::new(zk.clone(), env.path("gate"));
+    barrier.set().await.want("set");
+    barrier.set().await.want("set again");
+    let waiting = {
+        let barrier = Barrier::new(env.client::<A>().await, env.path("gate"));
+        A::spawn(async move { barrier.wait().await })
+    };
+    assert!(
+        A::timeout(Duration::from_millis(300), barrier.wait())
+            .await
+            .is_none(),
+        "the barrier holds"
+    );
+    barrier.remove().await.want("remove");
+    A::timeout(EVENT_WAIT, waiting)
+        .await
+        .expect("the waiter is released")
+        .want("wait");
+
+    let path = env.path("double");
+    let mut entering = Vec::new();
+    for _ in 0..2 {
+        let mut member = DoubleBarrier::new(env.client::<A>().await, path.clone(), 3);
+        entering.push(A::spawn(
+            async move { member.enter().await.map(|()| member) },
+        ));
+    }
+    let mut last = DoubleBarrier::new(zk.clone(), path.clone(), 3);
+    // The two others wait for a third: give them time to join first.
+    let deadline = Instant::now() + EVENT_WAIT;
+    while children(&zk, &path).await.len() < 2 {
+        assert!(Instant::now() < deadline, "the first two entered");
+        A::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        A::timeout(Duration::from_millis(200), &mut entering[0])
+            .await
+            .is_none(),
+        "[{}] two of three cannot start",
+        A::NAME
+    );
+    A::timeout(EVENT_WAIT, last.enter())
+        .await
+        .expect("the third enters at once")
+        .want("enter");
+    let mut members = Vec::new();
+    for task in entering {
+        members.push(
+            A::timeout(EVENT_WAIT, task)
+                .await
+                .expect("the others are let in with the third")
+                .want("enter"),
+        );
+    }
+    let mut leaving = Vec::new();
+    for mut member in members {
+        leaving.push(A::spawn(async move { member.leave().await }));
+    }
+    A::timeout(EVENT_WAIT, last.leave())
+        .await
+        .expect("everyone leaves")
+        .want("leave");
+    for task in leaving {
+        A::timeout(EVENT_WAIT, task)
+            .await
+            .expect("everyone leaves")
+            .want("leave");
+    }
+    assert!(children(&zk, &path).await.is_empty(), "nothing left behind");
 }
