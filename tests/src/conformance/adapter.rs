@@ -216,7 +216,9 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     fn block_on<F: Future>(fut: F) -> F::Output;
 
     /// Connects a client and waits for its first session.
-    fn connect(options: &Connect) -> impl Future<Output = Result<Self::Client, ConnectError>>;
+    fn connect(
+        options: &Connect,
+    ) -> impl Future<Output = Result<Self::Client, ConnectError>> + Send;
 
     /// Starts a client without waiting for a server.
     fn start(options: &Connect) -> Result<Self::Client, ConnectError>;

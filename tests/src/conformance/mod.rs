@@ -451,6 +451,9 @@ macro_rules! conformance_tests {
                 counter_counts_every_concurrent_increment,
                 barriers_hold_and_release_their_participants,
             }
+            chaos {
+                mutex_under_chaos_keeps_one_holder,
+            }
             faults {
                 killed_server_fails_in_flight_requests_and_session_moves_on,
                 frozen_server_is_detected_by_the_read_timeout,

@@ -7,8 +7,11 @@
 //! * [`session`]: chroot, auth, close, handles, state, real expiry, ordering, cancellation,
 //!   disconnection.
 //! * [`faults`]: ensembles with a killed, a frozen, and a partitioned (read-only) member.
-//! * [`recipes`]: zk-recipes' building blocks, protected creates, retries and mutex.
+//! * [`recipes`]: zk-recipes' building blocks, protected creates, retries, mutex, election,
+//!   counter and barriers.
+//! * [`chaos`]: the recipes on an ensemble whose members are killed, frozen and restarted.
 
+pub mod chaos;
 pub mod faults;
 pub mod multi;
 pub mod nodes;

@@ -1,0 +1,246 @@
+//! The recipes under faults on a real 3-member ensemble: members killed and restarted, frozen
+//! and thawed, one at a time, while clients use the mutex; an independent checker watches the
+//! holders.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use zk_client::SessionState;
+use zk_recipes::{FencingToken, LossPolicy, Mutex};
+
+use super::Want;
+use crate::conformance::{ensemble_slot, Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT};
+use crate::{Ensemble, ServerOptions};
+
+/// A small deterministic generator (xorshift64*), seeded per run and printed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// Faults injected from a thread of its own until stopped: every 0.5-1.5 s one member is
+/// killed and restarted a second later, or frozen for 1-3 s and thawed.
+struct Chaos {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(Ensemble, Vec<String>)>,
+}
+
+impl Chaos {
+    fn start(mut ensemble: Ensemble, seed: u64) -> Chaos {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut rng = Rng(seed | 1);
+            let mut log = Vec::new();
+            let pause = |ms: u64| std::thread::sleep(Duration::from_millis(ms));
+            while !stopping.load(Ordering::SeqCst) {
+                pause(500 + rng.below(1000));
+                let member = rng.below(3) as usize;
+                if rng.below(2) == 0 {
+                    log.push(format!("kill {member}"));
+                    let _ = ensemble.kill(member);
+                    pause(1000);
+                    let _ = ensemble.restart(member);
+                } else {
+                    let frozen = 1000 + rng.below(2000);
+                    log.push(format!("freeze {member} {frozen} ms"));
+                    let _ = ensemble.pause(member);
+                    pause(frozen);
+                    let _ = ensemble.resume(member);
+                }
+            }
+            (ensemble, log)
+        });
+        Chaos { stop, thread }
+    }
+
+    fn stop(self) -> (Ensemble, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.thread.join() {
+            Ok(out) => out,
+            Err(_) => panic!("the chaos thread panicked"),
+        }
+    }
+}
+
+/// Whether a holder's session is live as far as its client knows.
+type Liveness = Box<dyn Fn() -> SessionState + Send>;
+
+/// The independent checker: who acts under the lock now, and the greatest token seen.
+#[derive(Default)]
+struct Checker {
+    acting: StdMutex<Option<(usize, FencingToken, Liveness)>>,
+    greatest: StdMutex<Option<FencingToken>>,
+    acts: AtomicUsize,
+}
+
+impl Checker {
+    /// Holder `worker` starts acting with `token`: nobody else with a connected session may
+    /// be acting, and tokens never go back.
+    fn enter(&self, worker: usize, token: FencingToken, live: Liveness) {
+        let mut acting = self.acting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((other, other_token, other_live)) = acting.as_ref() {
+            let state = other_live();
+            assert!(
+                !matches!(
+                    state,
+                    SessionState::Connected | SessionState::ConnectedReadOnly
+                ),
+                "worker {worker} (token {token:?}) acts while worker {other} (token \
+                 {other_token:?}) still acts with a connected session"
+            );
+        }
+        let mut greatest = self.greatest.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(previous) = *greatest {
+            assert!(
+                token >= previous,
+                "worker {worker} acts with token {token:?} after {previous:?}"
+            );
+        }
+        *greatest = Some(token);
+        *acting = Some((worker, token, live));
+        self.acts.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn exit(&self, worker: usize) {
+        let mut acting = self.acting.lock().unwrap_or_else(|e| e.into_inner());
+        if acting.as_ref().is_some_and(|(w, _, _)| *w == worker) {
+            *acting = None;
+        }
+    }
+}
+
+/// How long one acquire may wait for the lock.
+const ACQUIRE_WAIT: Duration = Duration::from_secs(30);
+
+/// Five clients, each with its own session, take one mutex 200 times in all while members of
+/// the ensemble are killed, frozen and restarted. The checker sees at most one holder acting
+/// with a connected session at a time, with fencing tokens that never go back; every acquire
+/// succeeds or fails with a typed error within its wait (none hangs); no lock node is left.
+pub async fn mutex_under_chaos_keeps_one_holder<A: Adapter>(env: Env) {
+    const WORKERS: usize = 5;
+    const ACQUISITIONS: usize = 200;
+    let _slot = ensemble_slot();
+    let ensemble = Ensemble::start(3, &ServerOptions::fast_expiry())
+        .unwrap_or_else(|e| panic!("starting a 3-member ZooKeeper ensemble: {e}"));
+    let connect_string = ensemble.connect_string();
+    let options = Connect::new(&connect_string)
+        .session_timeout(Duration::from_secs(6))
+        .connect_wait(SLOW_WAIT);
+    let lock = env.path("chaos-lock");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    eprintln!("[{}] chaos seed {seed}", A::NAME);
+    let chaos = Chaos::start(ensemble, seed);
+    let checker = Arc::new(Checker::default());
+    let done = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(StdMutex::new(Vec::<String>::new()));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let (options, lock) = (options.clone(), lock.clone());
+        let (checker, done, failures) = (checker.clone(), done.clone(), failures.clone());
+        workers.push(A::spawn(async move {
+            let mut client = A::connect(&options).await.want("connect");
+            while done.load(Ordering::SeqCst) < ACQUISITIONS {
+                let mutex =
+                    Mutex::new(client.clone(), lock.clone()).loss_policy(LossPolicy::OnDisconnect);
+                let attempt = async move { mutex.try_acquire(ACQUIRE_WAIT).await };
+                let Some(outcome) =
+                    zk_recipes::Zk::within(&client, ACQUIRE_WAIT + EVENT_WAIT, attempt).await
+                else {
+                    panic!("[{}] worker {worker}: an acquire hung", A::NAME);
+                };
+                match outcome {
+                    Ok(Some(mut guard)) => {
+                        if guard.is_held() {
+                            let live = client.clone();
+                            checker.enter(
+                                worker,
+                                guard.fencing_token(),
+                                Box::new(move || live.state()),
+                            );
+                            A::sleep(Duration::from_millis(60)).await;
+                            checker.exit(worker);
+                        }
+                        done.fetch_add(1, Ordering::SeqCst);
+                        if let Err(e) = guard.release().await {
+                            lock_failure(&failures, format!("release: {e}"));
+                        }
+                    }
+                    Ok(None) => lock_failure(&failures, "timed out".into()),
+                    Err(e) => lock_failure(&failures, format!("acquire: {e}")),
+                }
+                if client.state().is_terminal() {
+                    client.close().await;
+                    client = A::connect(&options).await.want("connect again");
+                }
+            }
+            client.close().await;
+        }));
+    }
+    for (worker, task) in workers.into_iter().enumerate() {
+        if A::timeout(Duration::from_secs(240), task).await.is_none() {
+            panic!("[{}] worker {worker} never finished", A::NAME);
+        }
+    }
+    let took = started.elapsed();
+    let (mut ensemble, faults) = chaos.stop();
+    for member in 0..3 {
+        let _ = ensemble.resume(member);
+        let _ = ensemble.restart(member);
+    }
+    ensemble
+        .wait_serving(SLOW_WAIT)
+        .unwrap_or_else(|e| panic!("the ensemble did not recover: {e}"));
+    let failures = failures.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    eprintln!(
+        "[{}] {} acquisitions ({} acts checked) in {took:?} under {} faults ({faults:?}); \
+         {} typed failures: {failures:?}",
+        A::NAME,
+        done.load(Ordering::SeqCst),
+        checker.acts.load(Ordering::SeqCst),
+        faults.len(),
+        failures.len(),
+    );
+    assert!(checker.acts.load(Ordering::SeqCst) > 0);
+
+    // No lock node left behind.
+    let observer = A::connect(&Connect::new(&connect_string).connect_wait(SLOW_WAIT))
+        .await
+        .want("connect");
+    let deadline = Instant::now() + EVENT_WAIT;
+    loop {
+        let left = match observer.get_children(&lock).await {
+            Ok((children, _)) => children,
+            Err(e) if *e.kind() == zk_client::ops::GetChildrenError::NoNode => Vec::new(),
+            Err(e) => panic!("listing the lock: {e}"),
+        };
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "[{}] lock nodes left: {left:?}",
+            A::NAME
+        );
+        A::sleep(Duration::from_millis(50)).await;
+    }
+    observer.close().await;
+}
+
+fn lock_failure(failures: &StdMutex<Vec<String>>, what: String) {
+    failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(what);
+}
