@@ -53,6 +53,10 @@ pub enum LatchEnded {
 #[derive(Debug)]
 pub struct LeaderLatch {
     shared: Arc<Shared>,
+    /// The session's state, checked on every question: the latch's task may not have seen a
+    /// change yet.
+    states: zk_client::StateWatcher,
+    policy: LossPolicy,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +67,8 @@ struct Shared {
 #[derive(Debug, Default)]
 struct LatchState {
     leading: Option<FencingToken>,
+    /// The participant's node, once created.
+    node: Option<String>,
     events: VecDeque<LeadershipEvent>,
     ended: Option<LatchEnded>,
     close_requested: bool,
@@ -136,19 +142,32 @@ impl LeaderLatch {
         policy: LossPolicy,
     ) -> LeaderLatch {
         let shared = Arc::new(Shared::default());
+        let states = zk.state_watcher();
         let task = run(zk.clone(), shared.clone(), path.into(), id.into(), policy);
         zk.spawn(Box::pin(task));
-        LeaderLatch { shared }
+        LeaderLatch {
+            shared,
+            states,
+            policy,
+        }
     }
 
-    /// Whether this participant leads now.
+    /// Whether this participant leads now: its node is first, and the session's state does
+    /// not count as a loss under the latch's [`LossPolicy`] (checked at the call, before the
+    /// latch's task has seen the change).
     pub fn is_leader(&self) -> bool {
-        self.shared.lock().leading.is_some()
+        self.fencing_token().is_some()
     }
 
-    /// The leader's fencing token while this participant leads.
+    /// The leader's fencing token while this participant leads (see [`LeaderLatch::is_leader`]).
     pub fn fencing_token(&self) -> Option<FencingToken> {
-        self.shared.lock().leading
+        let leading = self.shared.lock().leading;
+        leading.filter(|_| !self.policy.lost_in(self.states.current()))
+    }
+
+    /// The participant's node, once created.
+    pub fn node(&self) -> Option<String> {
+        self.shared.lock().node.clone()
     }
 
     /// Waits until this participant leads (at once if it does); fails once the latch ended.
@@ -181,8 +200,9 @@ impl LeaderLatch {
         self.shared.lock().ended.clone()
     }
 
-    /// Steps down: leaves the election (its node is deleted) and waits until it has.
-    pub async fn close(self) {
+    /// Steps down: leaves the election (its node is deleted) and waits until it has. The
+    /// events until then can still be read.
+    pub async fn close(&self) {
         self.shared.update(|s| s.close_requested = true);
         poll_fn(|cx| self.shared.poll_state(cx, |s| s.ended.as_ref().map(|_| ()))).await;
     }
@@ -274,6 +294,7 @@ async fn run<C: Zk>(zk: C, shared: Arc<Shared>, path: String, id: Bytes, policy:
         Ok(member) => member,
         Err(e) => return shared.end(e.into()),
     };
+    shared.update(|s| s.node = Some(member.path.clone()));
     let ended = follow(&zk, &shared, &path, &member, policy).await;
     shared.lose();
     if !zk.state().is_terminal() {

@@ -453,6 +453,7 @@ macro_rules! conformance_tests {
             }
             chaos {
                 mutex_under_chaos_keeps_one_holder,
+                election_under_chaos_keeps_one_leader,
             }
             faults {
                 killed_server_fails_in_flight_requests_and_session_moves_on,

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use zk_client::SessionState;
 use zk_recipes::{FencingToken, LossPolicy, Mutex};
 
 use super::Want;
@@ -71,43 +70,75 @@ impl Chaos {
     }
 }
 
-/// Whether a holder's session is live as far as its client knows.
-type Liveness = Box<dyn Fn() -> SessionState + Send>;
-
-/// The independent checker: who acts under the lock now, and the greatest token seen.
-#[derive(Default)]
+/// The independent checker: who acts now (holder, token, node), the greatest token seen, and
+/// a client of its own that asks the ensemble whether a holder's session is live (its
+/// ephemeral node exists: the server's view, not the holder's).
 struct Checker {
-    acting: StdMutex<Option<(usize, FencingToken, Liveness)>>,
+    observer: zk_blocking::Client,
+    acting: StdMutex<Option<(usize, FencingToken, String)>>,
     greatest: StdMutex<Option<FencingToken>>,
     acts: AtomicUsize,
+    stale: AtomicUsize,
 }
 
 impl Checker {
-    /// Holder `worker` starts acting with `token`: nobody else with a connected session may
-    /// be acting, and tokens never go back.
-    fn enter(&self, worker: usize, token: FencingToken, live: Liveness) {
-        let mut acting = self.acting.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((other, other_token, other_live)) = acting.as_ref() {
-            let state = other_live();
-            assert!(
-                !matches!(
-                    state,
-                    SessionState::Connected | SessionState::ConnectedReadOnly
-                ),
-                "worker {worker} (token {token:?}) acts while worker {other} (token \
-                 {other_token:?}) still acts with a connected session"
-            );
+    fn new(connect_string: &str) -> Checker {
+        let observer = zk_blocking::Client::builder(connect_string)
+            .connect_wait(SLOW_WAIT)
+            .connect()
+            .unwrap_or_else(|e| panic!("the checker connects: {e}"));
+        Checker {
+            observer,
+            acting: StdMutex::new(None),
+            greatest: StdMutex::new(None),
+            acts: AtomicUsize::new(0),
+            stale: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether `node` exists (its owner's session is live), asked until a server answers.
+    fn live(&self, node: &str) -> bool {
+        loop {
+            match self.observer.exists(node) {
+                Ok(stat) => return stat.is_some(),
+                Err(e) if e.common() == Some(zk_client::CommonError::ConnectionLoss) => {}
+                Err(e) => panic!("the checker's exists {node}: {e}"),
+            }
+        }
+    }
+
+    /// Holder `worker` starts acting with `token` and its `node`. When another holder is
+    /// acting, or the token is lower than one seen, the sessions are checked with the
+    /// ensemble (only then: the checker's calls block): a holder whose session is dead (its
+    /// node gone: it has not learned yet) acts stale, which its fencing token is there to
+    /// stop, and is only counted; a live holder must find nobody else live acting, and tokens
+    /// never go back among live holders. Returns whether it acts live.
+    fn enter(&self, worker: usize, token: FencingToken, node: &str) -> bool {
+        let mut acting = self.acting.lock().unwrap_or_else(|e| e.into_inner());
         let mut greatest = self.greatest.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(previous) = *greatest {
+        let regress = greatest.is_some_and(|g| token < g);
+        if acting.is_some() || regress {
+            if !self.live(node) {
+                self.stale.fetch_add(1, Ordering::SeqCst);
+                return false;
+            }
+            if let Some((other, other_token, other_node)) = acting.as_ref() {
+                assert!(
+                    !self.live(other_node),
+                    "worker {worker} (token {token:?}) acts while worker {other} (token \
+                     {other_token:?}) acts with a live session"
+                );
+            }
             assert!(
-                token >= previous,
-                "worker {worker} acts with token {token:?} after {previous:?}"
+                !regress,
+                "worker {worker} acts live with token {token:?} after {:?}",
+                *greatest
             );
         }
         *greatest = Some(token);
-        *acting = Some((worker, token, live));
+        *acting = Some((worker, token, node.to_owned()));
         self.acts.fetch_add(1, Ordering::SeqCst);
+        true
     }
 
     fn exit(&self, worker: usize) {
@@ -141,7 +172,7 @@ pub async fn mutex_under_chaos_keeps_one_holder<A: Adapter>(env: Env) {
         .map_or(1, |d| d.as_nanos() as u64);
     eprintln!("[{}] chaos seed {seed}", A::NAME);
     let chaos = Chaos::start(ensemble, seed);
-    let checker = Arc::new(Checker::default());
+    let checker = Arc::new(Checker::new(&connect_string));
     let done = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(StdMutex::new(Vec::<String>::new()));
     let started = Instant::now();
@@ -162,13 +193,9 @@ pub async fn mutex_under_chaos_keeps_one_holder<A: Adapter>(env: Env) {
                 };
                 match outcome {
                     Ok(Some(mut guard)) => {
-                        if guard.is_held() {
-                            let live = client.clone();
-                            checker.enter(
-                                worker,
-                                guard.fencing_token(),
-                                Box::new(move || live.state()),
-                            );
+                        if guard.is_held()
+                            && checker.enter(worker, guard.fencing_token(), guard.node())
+                        {
                             A::sleep(Duration::from_millis(60)).await;
                             checker.exit(worker);
                         }
@@ -204,11 +231,12 @@ pub async fn mutex_under_chaos_keeps_one_holder<A: Adapter>(env: Env) {
         .unwrap_or_else(|e| panic!("the ensemble did not recover: {e}"));
     let failures = failures.lock().unwrap_or_else(|e| e.into_inner()).clone();
     eprintln!(
-        "[{}] {} acquisitions ({} acts checked) in {took:?} under {} faults ({faults:?}); \
-         {} typed failures: {failures:?}",
+        "[{}] {} acquisitions ({} acts checked, {} stale) in {took:?} under {} faults \
+         ({faults:?}); {} typed failures: {failures:?}",
         A::NAME,
         done.load(Ordering::SeqCst),
         checker.acts.load(Ordering::SeqCst),
+        checker.stale.load(Ordering::SeqCst),
         faults.len(),
         failures.len(),
     );
@@ -243,4 +271,125 @@ fn lock_failure(failures: &StdMutex<Vec<String>>, what: String) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(what);
+}
+
+/// Five participants of one election on a 3-member ensemble whose members are killed, frozen
+/// and restarted for about 20 s. Leaders act only while they lead; the checker sees at most one
+/// acting with a connected session at a time, with fencing tokens that never go back; every
+/// latch that ends (its session expired or closed) has reported each leadership it gained as
+/// lost; a participant whose session expired joins again on a new session.
+pub async fn election_under_chaos_keeps_one_leader<A: Adapter>(env: Env) {
+    const PARTICIPANTS: usize = 5;
+    const RUN: Duration = Duration::from_secs(20);
+    let _slot = ensemble_slot();
+    let ensemble = Ensemble::start(3, &ServerOptions::fast_expiry())
+        .unwrap_or_else(|e| panic!("starting a 3-member ZooKeeper ensemble: {e}"));
+    let connect_string = ensemble.connect_string();
+    let options = Connect::new(&connect_string)
+        .session_timeout(Duration::from_secs(6))
+        .connect_wait(SLOW_WAIT);
+    let path = env.path("chaos-election");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    eprintln!("[{}] chaos seed {seed}", A::NAME);
+    let chaos = Chaos::start(ensemble, seed);
+    let checker = Arc::new(Checker::new(&connect_string));
+    let sessions = Arc::new(AtomicUsize::new(0));
+    // The leader's session (id, password), for expiring it from outside.
+    let leader = Arc::new(StdMutex::new(
+        None::<(zk_client::proto::SessionId, bytes::Bytes)>,
+    ));
+    let deadline = Instant::now() + RUN;
+    let mut tasks = Vec::new();
+    for participant in 0..PARTICIPANTS {
+        let (options, path) = (options.clone(), path.clone());
+        let (checker, sessions, leader) = (checker.clone(), sessions.clone(), leader.clone());
+        tasks.push(A::spawn(async move {
+            while Instant::now() < deadline {
+                let client = A::connect(&options).await.want("connect");
+                sessions.fetch_add(1, Ordering::SeqCst);
+                let latch = zk_recipes::LeaderLatch::start(
+                    client.clone(),
+                    path.clone(),
+                    format!("p{participant}").into_bytes(),
+                    LossPolicy::OnDisconnect,
+                );
+                while Instant::now() < deadline && latch.ended().is_none() {
+                    let leading = latch.fencing_token().zip(latch.node());
+                    match leading {
+                        Some((token, node)) => {
+                            *leader.lock().unwrap_or_else(|e| e.into_inner()) =
+                                Some((client.session_id(), client.session_password()));
+                            if checker.enter(participant, token, &node) {
+                                A::sleep(Duration::from_millis(50)).await;
+                                checker.exit(participant);
+                            } else {
+                                A::sleep(Duration::from_millis(20)).await;
+                            }
+                        }
+                        None => A::sleep(Duration::from_millis(20)).await,
+                    }
+                }
+                latch.close().await;
+                // Every leadership gained was reported, and reported lost by the end.
+                let mut events = Vec::new();
+                while let Some(event) = latch.next_event().await {
+                    events.push(event);
+                }
+                for (i, event) in events.iter().enumerate() {
+                    let gained = matches!(event, zk_recipes::LeadershipEvent::Gained(_));
+                    assert_eq!(
+                        gained,
+                        i % 2 == 0,
+                        "[{}] participant {participant}: events {events:?}",
+                        A::NAME
+                    );
+                }
+                assert!(
+                    events.len() % 2 == 0,
+                    "[{}] participant {participant}: a leadership never reported lost: {events:?}",
+                    A::NAME
+                );
+                client.close().await;
+            }
+        }));
+    }
+    // Every few seconds, the leader's session is expired from outside (resumed elsewhere and
+    // closed there): it must be told it lost leadership, and someone else leads.
+    let mut expiries = 0;
+    while Instant::now() + Duration::from_secs(4) < deadline {
+        A::sleep(Duration::from_secs(3)).await;
+        let taken = leader.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some((id, password)) = taken else {
+            continue;
+        };
+        if let Ok(twin) = A::connect(&options.clone().resume(id, password)).await {
+            twin.close().await;
+            expiries += 1;
+        }
+    }
+    for (participant, task) in tasks.into_iter().enumerate() {
+        if A::timeout(RUN + Duration::from_secs(120), task)
+            .await
+            .is_none()
+        {
+            panic!("[{}] participant {participant} never finished", A::NAME);
+        }
+    }
+    let (mut ensemble, faults) = chaos.stop();
+    for member in 0..3 {
+        let _ = ensemble.resume(member);
+        let _ = ensemble.restart(member);
+    }
+    eprintln!(
+        "[{}] {} leader acts checked ({} stale), {} sessions, {expiries} leaders expired, under \
+         {} faults ({faults:?})",
+        A::NAME,
+        checker.acts.load(Ordering::SeqCst),
+        checker.stale.load(Ordering::SeqCst),
+        sessions.load(Ordering::SeqCst),
+        faults.len(),
+    );
+    assert!(checker.acts.load(Ordering::SeqCst) > 0, "someone led");
 }
