@@ -8,7 +8,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use zk_client::adapter::Runtime;
-use zk_client::ops::{ExistsError, OpError, Operation};
+use zk_client::ops::{ExistsError, GetChildrenError, OpError, Operation};
 use zk_client::proto::{SessionId, Stat};
 use zk_client::{SessionState, StateWatcher, Watch};
 
@@ -17,6 +17,9 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// What `exists_and_watch` gives: the node's stat (or `None`) and the watch.
 pub type Watched = Result<(Option<Stat>, Watch), OpError<ExistsError>>;
+
+/// What `get_children_and_watch` gives: the children's names and the watch.
+pub type WatchedChildren = Result<(Vec<String>, Watch), OpError<GetChildrenError>>;
 
 /// A client the recipes run on: every client of the workspace is one (the async handle of
 /// zk-tokio and zk-async-std, and zk-blocking's client with the `blocking` feature).
@@ -35,6 +38,9 @@ pub trait Zk: Clone + Send + Sync + 'static {
 
     /// A node's stat (or `None`) and a one-shot watch on it.
     fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched>;
+
+    /// A node's children and a one-shot watch on them.
+    fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren>;
 
     /// Runs `task` in the background (on the client's runtime, or a thread of its own).
     fn spawn(&self, task: BoxFuture<()>);
@@ -73,6 +79,11 @@ where
         O: Operation + Send + 'static,
     {
         drop(zk_client::Client::call(self, op));
+    }
+
+    fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren> {
+        let call = zk_client::Client::get_children_and_watch(self, path);
+        Box::pin(async move { call.await.map(|((children, _), watch)| (children, watch)) })
     }
 
     fn spawn(&self, task: BoxFuture<()>) {
@@ -142,6 +153,13 @@ impl Zk for zk_blocking::Client {
     {
         // Dropping the call sends what it submitted.
         drop(self.submit(op));
+    }
+
+    fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren> {
+        let got = zk_blocking::Client::get_children_and_watch(self, path);
+        Box::pin(std::future::ready(
+            got.map(|((children, _), watch)| (children, watch)),
+        ))
     }
 
     fn spawn(&self, task: BoxFuture<()>) {

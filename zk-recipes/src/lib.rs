@@ -5,7 +5,8 @@
 //! * [`nodes`]: create with missing parents, make sure a path exists, delete a subtree;
 //! * [`protected`]: ephemeral creates that survive a lost reply without duplicates or orphans;
 //! * [`retry`]: retrying calls that are safe to retry, and only those;
-//! * [`mutex`]: a fair lock, one watcher per release, with fencing tokens;
+//! * [`mutex`]: a fair lock, one watcher per release, with fencing tokens; a read-write lock
+//!   and a counting semaphore on the same queue;
 //! * [`latch`]: leader election, with leadership gained and lost reported;
 //! * [`barrier`]: a barrier and a double barrier;
 //! * [`counter`]: a counter changed by compare-and-set.
@@ -23,10 +24,10 @@ mod queue;
 pub mod retry;
 
 pub use barrier::{Barrier, DoubleBarrier};
-pub use client::{wait, BoxFuture, Watched, Zk};
+pub use client::{wait, BoxFuture, Watched, WatchedChildren, Zk};
 pub use counter::{Counter, CounterError};
 pub use latch::{participants, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
-pub use mutex::{FencingToken, LockError, LossPolicy, Mutex, MutexGuard};
+pub use mutex::{FencingToken, LockError, LockGuard, LossPolicy, Mutex, RwLock, Semaphore};
 pub use nodes::{create_all, delete_all, ensure_path, Parents};
 pub use protected::{create_protected, Protected};
 pub use retry::{retry, Blind, Conditional, Idempotent, RetryPolicy};

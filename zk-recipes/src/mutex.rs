@@ -19,7 +19,7 @@ use zk_client::{CommonError, SessionState, StateWatcher};
 
 use crate::client::Zk;
 use crate::protected::{new_marker, remove_marked};
-use crate::queue::{self, Member, Turn};
+use crate::queue::{self, Member};
 
 /// The name of contender nodes, after the protection marker and before the sequence number.
 const CONTENDER: &str = "lock-";
@@ -73,53 +73,43 @@ pub enum LockError {
     },
 }
 
-/// A distributed mutex at a path (see the module docs). Cheap to clone; each `acquire` is a
-/// contender of its own.
+/// How a queue member gets its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// First in the queue (a mutex, a write lock): watches the member just before.
+    Exclusive,
+    /// No writer before it (a read lock): watches the last writer before it.
+    Shared,
+    /// Among the first `n` (a semaphore's leases): re-lists when the queue changes.
+    Leases(usize),
+}
+
+/// A lock's queue: what the mutex, the read-write lock and the semaphore share.
 #[derive(Debug, Clone)]
-pub struct Mutex<C> {
+struct Queue<C> {
     zk: C,
     path: String,
     policy: LossPolicy,
+    kind: Kind,
+    /// The members' name (after the protection marker and before the sequence number).
+    prefix: &'static str,
 }
 
-impl<C: Zk> Mutex<C> {
-    /// The mutex at `path` (created, with its parents, as container nodes when missing).
-    pub fn new(zk: C, path: impl Into<String>) -> Mutex<C> {
-        Mutex {
-            zk,
-            path: path.into(),
-            policy: LossPolicy::default(),
-        }
-    }
-
-    /// When a held lock counts as possibly lost (default: when the session ends).
-    pub fn loss_policy(mut self, policy: LossPolicy) -> Mutex<C> {
-        self.policy = policy;
-        self
-    }
-
-    /// The lock's path.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// Waits until the lock is held. Dropping the future gives up: its node is removed.
-    pub async fn acquire(&self) -> Result<MutexGuard<C>, LockError> {
+impl<C: Zk> Queue<C> {
+    async fn acquire(&self) -> Result<LockGuard<C>, LockError> {
         let mut contender = Contender::new(self.zk.clone());
         let node = self.enter(&mut contender).await?;
         self.wait_for_turn(&node).await?;
         Ok(self.guard(contender, node))
     }
 
-    /// Waits at most `wait` for the lock: `Ok(None)` when it did not come in time (the
-    /// contender's node is removed).
-    pub async fn try_acquire(&self, wait: Duration) -> Result<Option<MutexGuard<C>>, LockError> {
+    async fn try_acquire(&self, wait: Duration) -> Result<Option<LockGuard<C>>, LockError> {
         let mut contender = Contender::new(self.zk.clone());
         let node = self.enter(&mut contender).await?;
         let turn = {
-            let mutex = self.clone();
+            let queue = self.clone();
             let node = node.clone();
-            async move { mutex.wait_for_turn(&node).await }
+            async move { queue.wait_for_turn(&node).await }
         };
         match self.zk.within(wait, turn).await {
             Some(Ok(())) => Ok(Some(self.guard(contender, node))),
@@ -128,9 +118,9 @@ impl<C: Zk> Mutex<C> {
         }
     }
 
-    fn guard(&self, mut contender: Contender<C>, member: Member) -> MutexGuard<C> {
+    fn guard(&self, mut contender: Contender<C>, member: Member) -> LockGuard<C> {
         contender.disarm();
-        MutexGuard {
+        LockGuard {
             zk: self.zk.clone(),
             states: self.zk.state_watcher(),
             policy: self.policy,
@@ -145,23 +135,48 @@ impl<C: Zk> Mutex<C> {
     async fn enter(&self, contender: &mut Contender<C>) -> Result<Member, LockError> {
         let marker = new_marker();
         contender.creating(&self.path, &marker);
-        let member = queue::join(&self.zk, &self.path, CONTENDER, &marker, Bytes::new()).await?;
+        let member = queue::join(&self.zk, &self.path, self.prefix, &marker, Bytes::new()).await?;
         contender.created(&member.path);
         Ok(member)
     }
 
-    /// Waits until `member` is first in the queue.
+    /// Waits until `member`'s turn has come.
     async fn wait_for_turn(&self, member: &Member) -> Result<(), LockError> {
         loop {
-            let predecessor = match queue::turn(&self.zk, &self.path, member).await? {
-                Turn::First => return Ok(()),
-                Turn::Gone => return Err(self.vanished(member)),
-                Turn::After(predecessor) => predecessor,
+            if let Kind::Leases(leases) = self.kind {
+                // Listed with a watch: any change of the queue wakes a lease's waiter.
+                let (children, watch) = match self.zk.get_children_and_watch(&self.path).await {
+                    Ok(listed) => listed,
+                    Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                    Err(e) => return Err(Error::from(e).into()),
+                };
+                let members = queue::in_order(children);
+                match members.iter().position(|m| *m == member.name) {
+                    None => return Err(self.vanished(member)),
+                    Some(mine) if mine < leases => return Ok(()),
+                    Some(_) => {
+                        let _ = watch.await;
+                        continue;
+                    }
+                }
+            }
+            let members = queue::members(&self.zk, &self.path).await?;
+            let Some(mine) = members.iter().position(|m| *m == member.name) else {
+                return Err(self.vanished(member));
             };
-            match self.zk.exists_and_watch(&predecessor).await {
+            let blocker = match self.kind {
+                Kind::Exclusive => mine.checked_sub(1),
+                Kind::Shared => members[..mine].iter().rposition(|m| is_writer(m)),
+                Kind::Leases(_) => None,
+            };
+            let Some(blocker) = blocker else {
+                return Ok(());
+            };
+            let blocker = queue::child(&self.path, &members[blocker]);
+            match self.zk.exists_and_watch(&blocker).await {
                 // Gone between the listing and the watch: look again.
                 Ok((None, _)) => {}
-                // Fires when the predecessor goes (or the session ends: the next listing says).
+                // Fires when the blocker goes (or the session ends: the next listing says).
                 Ok((Some(_), watch)) => {
                     let _ = watch.await;
                 }
@@ -182,6 +197,151 @@ impl<C: Zk> Mutex<C> {
                 node: member.path.clone(),
             }
         }
+    }
+}
+
+/// The name of a read-write lock's writers.
+const WRITER: &str = "write-";
+/// The name of a read-write lock's readers.
+const READER: &str = "read-";
+/// The name of a semaphore's leases.
+const LEASE: &str = "lease-";
+
+fn is_writer(name: &str) -> bool {
+    // `_c_<marker>-write-<sequence>`: the name after the marker.
+    name.get(..name.len().saturating_sub(10))
+        .is_some_and(|head| head.ends_with(WRITER))
+}
+
+/// A distributed mutex at a path (see the module docs). Cheap to clone; each `acquire` is a
+/// contender of its own.
+#[derive(Debug, Clone)]
+pub struct Mutex<C>(Queue<C>);
+
+impl<C: Zk> Mutex<C> {
+    /// The mutex at `path` (created, with its parents, as container nodes when missing).
+    pub fn new(zk: C, path: impl Into<String>) -> Mutex<C> {
+        Mutex(Queue {
+            zk,
+            path: path.into(),
+            policy: LossPolicy::default(),
+            kind: Kind::Exclusive,
+            prefix: CONTENDER,
+        })
+    }
+
+    /// When a held lock counts as possibly lost (default: when the session ends).
+    pub fn loss_policy(mut self, policy: LossPolicy) -> Mutex<C> {
+        self.0.policy = policy;
+        self
+    }
+
+    /// The lock's path.
+    pub fn path(&self) -> &str {
+        &self.0.path
+    }
+
+    /// Waits until the lock is held. Dropping the future gives up: its node is removed.
+    pub async fn acquire(&self) -> Result<LockGuard<C>, LockError> {
+        self.0.acquire().await
+    }
+
+    /// Waits at most `wait` for the lock: `Ok(None)` when it did not come in time (the
+    /// contender's node is removed).
+    pub async fn try_acquire(&self, wait: Duration) -> Result<Option<LockGuard<C>>, LockError> {
+        self.0.try_acquire(wait).await
+    }
+}
+
+/// A distributed read-write lock at a path: readers share it while no writer is queued before
+/// them; a writer holds it alone (Curator's `InterProcessReadWriteLock`, kazoo's
+/// `ReadLock`/`WriteLock`). Fair: a writer waits only for those queued before it, and readers
+/// queued after a waiting writer wait for it. Each waiter watches one node: a writer the node
+/// just before it, a reader the last writer before it.
+#[derive(Debug, Clone)]
+pub struct RwLock<C> {
+    read: Queue<C>,
+    write: Queue<C>,
+}
+
+impl<C: Zk> RwLock<C> {
+    /// The read-write lock at `path`.
+    pub fn new(zk: C, path: impl Into<String>) -> RwLock<C> {
+        let path = path.into();
+        let queue = |kind, prefix| Queue {
+            zk: zk.clone(),
+            path: path.clone(),
+            policy: LossPolicy::default(),
+            kind,
+            prefix,
+        };
+        RwLock {
+            read: queue(Kind::Shared, READER),
+            write: queue(Kind::Exclusive, WRITER),
+        }
+    }
+
+    /// When a held lock counts as possibly lost (default: when the session ends).
+    pub fn loss_policy(mut self, policy: LossPolicy) -> RwLock<C> {
+        self.read.policy = policy;
+        self.write.policy = policy;
+        self
+    }
+
+    /// Waits until the lock is held for reading.
+    pub async fn read(&self) -> Result<LockGuard<C>, LockError> {
+        self.read.acquire().await
+    }
+
+    /// Waits at most `wait` to hold the lock for reading.
+    pub async fn try_read(&self, wait: Duration) -> Result<Option<LockGuard<C>>, LockError> {
+        self.read.try_acquire(wait).await
+    }
+
+    /// Waits until the lock is held for writing.
+    pub async fn write(&self) -> Result<LockGuard<C>, LockError> {
+        self.write.acquire().await
+    }
+
+    /// Waits at most `wait` to hold the lock for writing.
+    pub async fn try_write(&self, wait: Duration) -> Result<Option<LockGuard<C>>, LockError> {
+        self.write.try_acquire(wait).await
+    }
+}
+
+/// A distributed counting semaphore at a path: at most `leases` holders at a time (Curator's
+/// `InterProcessSemaphoreV2`, kazoo's `Semaphore`), granted in the order they were asked for.
+/// Waiters re-list the queue whenever it changes (a release wakes every waiter, as in Curator),
+/// so that a lease freed anywhere before them is seen. All users must agree on `leases`.
+#[derive(Debug, Clone)]
+pub struct Semaphore<C>(Queue<C>);
+
+impl<C: Zk> Semaphore<C> {
+    /// The semaphore at `path` with `leases` leases (at least one).
+    pub fn new(zk: C, path: impl Into<String>, leases: usize) -> Semaphore<C> {
+        Semaphore(Queue {
+            zk,
+            path: path.into(),
+            policy: LossPolicy::default(),
+            kind: Kind::Leases(leases.max(1)),
+            prefix: LEASE,
+        })
+    }
+
+    /// When a held lease counts as possibly lost (default: when the session ends).
+    pub fn loss_policy(mut self, policy: LossPolicy) -> Semaphore<C> {
+        self.0.policy = policy;
+        self
+    }
+
+    /// Waits until a lease is held.
+    pub async fn acquire(&self) -> Result<LockGuard<C>, LockError> {
+        self.0.acquire().await
+    }
+
+    /// Waits at most `wait` for a lease.
+    pub async fn try_acquire(&self, wait: Duration) -> Result<Option<LockGuard<C>>, LockError> {
+        self.0.try_acquire(wait).await
     }
 }
 
@@ -239,10 +399,10 @@ impl<C: Zk> Drop for Contender<C> {
     }
 }
 
-/// A held lock. Release it with [`MutexGuard::release`]; dropping it releases it too, without
-/// waiting for the server.
+/// A held lock (a mutex, a read or write lock, a semaphore's lease). Release it with
+/// [`LockGuard::release`]; dropping it releases it too, without waiting for the server.
 #[derive(Debug)]
-pub struct MutexGuard<C: Zk> {
+pub struct LockGuard<C: Zk> {
     zk: C,
     states: StateWatcher,
     policy: LossPolicy,
@@ -252,7 +412,7 @@ pub struct MutexGuard<C: Zk> {
     released: bool,
 }
 
-impl<C: Zk> MutexGuard<C> {
+impl<C: Zk> LockGuard<C> {
     /// The holder's fencing token: greater than every earlier holder's.
     pub fn fencing_token(&self) -> FencingToken {
         self.token
@@ -300,7 +460,7 @@ impl<C: Zk> MutexGuard<C> {
     }
 }
 
-impl<C: Zk> Drop for MutexGuard<C> {
+impl<C: Zk> Drop for LockGuard<C> {
     fn drop(&mut self) {
         if !self.released {
             self.zk.send(Delete::new(self.node.clone()));

@@ -447,6 +447,8 @@ macro_rules! conformance_tests {
                 protected_create_recovers_a_node_whose_reply_was_lost,
                 mutex_is_fair_and_each_release_wakes_one_waiter,
                 mutex_holder_learns_the_lock_is_lost_with_its_session,
+                read_write_lock_shares_reads_and_orders_writes,
+                semaphore_grants_at_most_its_leases,
                 leader_latch_elects_one_leader_and_hands_over,
                 counter_counts_every_concurrent_increment,
                 barriers_hold_and_release_their_participants,

@@ -10,7 +10,7 @@ use zk_client::{CommonError, SessionState};
 use zk_recipes::{
     create_all, create_protected, delete_all, ensure_path, participants, retry, Barrier,
     Conditional, Counter, CounterError, DoubleBarrier, LatchEnded, LeaderLatch, LeadershipEvent,
-    LockError, LossPolicy, Mutex, Parents, Protected, RetryPolicy,
+    LockError, LossPolicy, Mutex, Parents, Protected, RetryPolicy, RwLock, Semaphore,
 };
 
 use super::{create_node, sorted, Want};
@@ -541,4 +541,97 @@ pub async fn barriers_hold_and_release_their_participants<A: Adapter>(env: Env) 
             .want("leave");
     }
     assert!(children(&zk, &path).await.is_empty(), "nothing left behind");
+}
+
+/// Readers share a read-write lock; a writer waits for the readers before it and holds it
+/// alone; a reader that comes after a waiting writer waits for that writer.
+pub async fn read_write_lock_shares_reads_and_orders_writes<A: Adapter>(env: Env) {
+    let path = env.path("rw");
+    let a = RwLock::new(env.client::<A>().await, path.clone());
+    let b = RwLock::new(env.client::<A>().await, path.clone());
+    let c = RwLock::new(env.client::<A>().await, path.clone());
+    let read_a = a.read().await.want("a reads");
+    let read_b = A::timeout(EVENT_WAIT, b.read())
+        .await
+        .expect("readers share the lock")
+        .want("b reads");
+    let mut writer = {
+        let c = c.clone();
+        A::spawn(async move { c.write().await })
+    };
+    let watcher = env.client::<A>().await;
+    let deadline = Instant::now() + EVENT_WAIT;
+    while children(&watcher, &path).await.len() < 3 {
+        assert!(Instant::now() < deadline, "the writer queued");
+        A::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        A::timeout(Duration::from_millis(300), &mut writer)
+            .await
+            .is_none(),
+        "the writer waits for the readers"
+    );
+    let late = a
+        .try_read(Duration::from_millis(300))
+        .await
+        .want("a late reader");
+    assert!(
+        late.is_none(),
+        "a reader after a waiting writer waits for it"
+    );
+    read_a.release().await.want("release");
+    read_b.release().await.want("release");
+    let write = A::timeout(EVENT_WAIT, writer)
+        .await
+        .expect("the writer gets the lock once the readers are gone")
+        .want("write");
+    assert!(
+        b.try_read(Duration::from_millis(300))
+            .await
+            .want("read")
+            .is_none(),
+        "the writer holds it alone"
+    );
+    write.release().await.want("release");
+    let read = A::timeout(EVENT_WAIT, b.read())
+        .await
+        .expect("readers again")
+        .want("read");
+    read.release().await.want("release");
+    assert!(
+        children(&watcher, &path).await.is_empty(),
+        "nothing left behind"
+    );
+}
+
+/// A semaphore with two leases: two holders at once, a third waits until one releases.
+pub async fn semaphore_grants_at_most_its_leases<A: Adapter>(env: Env) {
+    let path = env.path("semaphore");
+    let first = Semaphore::new(env.client::<A>().await, path.clone(), 2);
+    let second = Semaphore::new(env.client::<A>().await, path.clone(), 2);
+    let third = Semaphore::new(env.client::<A>().await, path.clone(), 2);
+    let one = first.acquire().await.want("first lease");
+    let two = A::timeout(EVENT_WAIT, second.acquire())
+        .await
+        .expect("a second lease at once")
+        .want("second lease");
+    assert!(
+        third
+            .try_acquire(Duration::from_millis(300))
+            .await
+            .want("third")
+            .is_none(),
+        "no third lease"
+    );
+    let waiting = {
+        let third = third.clone();
+        A::spawn(async move { third.acquire().await })
+    };
+    one.release().await.want("release");
+    let three = A::timeout(EVENT_WAIT, waiting)
+        .await
+        .expect("the third gets the freed lease")
+        .want("third lease");
+    two.release().await.want("release");
+    three.release().await.want("release");
 }
