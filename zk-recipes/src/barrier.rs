@@ -14,6 +14,20 @@ use crate::protected::create_protected;
 use crate::queue::child;
 
 /// A barrier at a path: set while its node exists.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use zk_recipes::Barrier;
+///
+/// let gate = Barrier::new(client.clone(), "/deploy/gate");
+/// gate.set().await?;
+/// // Elsewhere: `gate.wait().await?` holds until the gate is removed.
+/// gate.remove().await?;
+/// gate.wait().await?; // not set: returns at once
+/// # Ok(()) });
+/// ```
 #[derive(Debug, Clone)]
 pub struct Barrier<C> {
     zk: C,
@@ -71,6 +85,20 @@ const READY: &str = "ready";
 
 /// A double barrier at a path for `count` participants (see the module docs). Each
 /// participant is an ephemeral node under the path: one whose session ends leaves.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use zk_recipes::DoubleBarrier;
+///
+/// // One of `count` workers: all start together, and all finish together.
+/// let mut round = DoubleBarrier::new(client.clone(), "/jobs/round-1", 1);
+/// round.enter().await?;
+/// // ... the work ...
+/// round.leave().await?;
+/// # Ok(()) });
+/// ```
 #[derive(Debug)]
 pub struct DoubleBarrier<C> {
     zk: C,

@@ -30,6 +30,19 @@ pub enum CounterError {
 }
 
 /// A counter at a path (created, with its parents, when first changed).
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use zk_recipes::Counter;
+///
+/// let visits = Counter::new(client.clone(), "/stats/visits");
+/// assert_eq!(visits.add(1).await?, 1);
+/// assert_eq!(visits.add(41).await?, 42);
+/// assert_eq!(visits.get().await?, 42);
+/// # Ok(()) });
+/// ```
 #[derive(Debug, Clone)]
 pub struct Counter<C> {
     zk: C,

@@ -50,6 +50,23 @@ pub enum LatchEnded {
 
 /// One participant of the election at a path (see the module docs). Leadership is given up
 /// with [`LeaderLatch::close`], or by dropping the latch.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use zk_recipes::{participants, LeaderLatch, LeadershipEvent, LossPolicy};
+///
+/// let latch = LeaderLatch::start(client.clone(), "/election", &b"host-a"[..], LossPolicy::default());
+/// let token = latch.wait_leader().await?;
+/// assert_eq!(latch.next_event().await, Some(LeadershipEvent::Gained(token)));
+/// let everyone = participants(&client, "/election").await?;
+/// assert_eq!((&everyone[0].id[..], everyone[0].leader), (&b"host-a"[..], true));
+/// // Act as the leader with `token`, until `next_event` says Lost; then step down:
+/// latch.close().await;
+/// assert_eq!(latch.next_event().await, Some(LeadershipEvent::Lost));
+/// # Ok(()) });
+/// ```
 #[derive(Debug)]
 pub struct LeaderLatch {
     shared: Arc<Shared>,

@@ -215,6 +215,24 @@ fn is_writer(name: &str) -> bool {
 
 /// A distributed mutex at a path (see the module docs). Cheap to clone; each `acquire` is a
 /// contender of its own.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use std::time::Duration;
+/// use zk_recipes::Mutex;
+///
+/// let mutex = Mutex::new(client.clone(), "/locks/report");
+/// let guard = mutex.acquire().await?;
+/// // Hand the token to what the lock protects: it refuses tokens older than one it has seen.
+/// let token = guard.fencing_token();
+/// assert!(mutex.try_acquire(Duration::from_millis(100)).await?.is_none(), "held");
+/// guard.release().await?;
+/// let next = mutex.acquire().await?;
+/// assert!(next.fencing_token() > token);
+/// # Ok(()) });
+/// ```
 #[derive(Debug, Clone)]
 pub struct Mutex<C>(Queue<C>);
 
@@ -258,6 +276,23 @@ impl<C: Zk> Mutex<C> {
 /// `ReadLock`/`WriteLock`). Fair: a writer waits only for those queued before it, and readers
 /// queued after a waiting writer wait for it. Each waiter watches one node: a writer the node
 /// just before it, a reader the last writer before it.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use std::time::Duration;
+/// use zk_recipes::RwLock;
+///
+/// let lock = RwLock::new(client.clone(), "/locks/catalog");
+/// let reading = lock.read().await?;
+/// let also_reading = lock.read().await?;
+/// assert!(lock.try_write(Duration::from_millis(100)).await?.is_none(), "readers hold it");
+/// reading.release().await?;
+/// also_reading.release().await?;
+/// lock.write().await?.release().await?;
+/// # Ok(()) });
+/// ```
 #[derive(Debug, Clone)]
 pub struct RwLock<C> {
     read: Queue<C>,
@@ -313,6 +348,22 @@ impl<C: Zk> RwLock<C> {
 /// `InterProcessSemaphoreV2`, kazoo's `Semaphore`), granted in the order they were asked for.
 /// Waiters re-list the queue whenever it changes (a release wakes every waiter, as in Curator),
 /// so that a lease freed anywhere before them is seen. All users must agree on `leases`.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use std::time::Duration;
+/// use zk_recipes::Semaphore;
+///
+/// let connections = Semaphore::new(client.clone(), "/limits/db", 2);
+/// let one = connections.acquire().await?;
+/// let two = connections.acquire().await?;
+/// assert!(connections.try_acquire(Duration::from_millis(100)).await?.is_none());
+/// one.release().await?;
+/// two.release().await?;
+/// # Ok(()) });
+/// ```
 #[derive(Debug, Clone)]
 pub struct Semaphore<C>(Queue<C>);
 

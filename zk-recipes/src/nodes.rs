@@ -89,6 +89,20 @@ pub fn ensure_path<'a, C: Zk>(
 /// Deletes `path` and everything under it. Nodes others delete meanwhile are fine; children
 /// others add meanwhile are deleted too (it tries until the node is gone). A node already
 /// gone is success.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use zk_recipes::{create_all, delete_all, Parents};
+/// use zk_tokio::ops::Create;
+///
+/// create_all(&client, Create::new("/tmp/a/b/c", Vec::new()), Parents::Persistent).await?;
+/// delete_all(&client, "/tmp").await?;
+/// assert!(client.exists("/tmp").await?.is_none());
+/// # Ok(()) });
+/// ```
+
 pub fn delete_all<'a, C: Zk>(
     zk: &'a C,
     path: &'a str,

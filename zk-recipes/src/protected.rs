@@ -68,6 +68,22 @@ fn random_hex() -> String {
 ///
 /// `mode` must be ephemeral or ephemeral-sequential: a persistent node found or not after a
 /// ConnectionLoss has no session tying it to its creator.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use zk_recipes::{create_protected, create_all, Parents, Protected};
+/// use zk_tokio::{ops::Create, CreateMode};
+///
+/// create_all(&client, Create::new("/services/api", Vec::new()), Parents::Persistent).await?;
+/// let me = create_protected(&client, "/services/api", "instance-", &b"10.0.0.7:8080"[..], CreateMode::EphemeralSequential).await?;
+/// // `Recovered` when a lost reply was made good by finding the node.
+/// assert!(matches!(me, Protected::Created(_)));
+/// assert_eq!(me.node().stat.ephemeral_owner, client.session_id());
+/// # Ok(()) });
+/// ```
+
 pub async fn create_protected<C: Zk>(
     zk: &C,
     parent: &str,

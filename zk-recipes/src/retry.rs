@@ -5,6 +5,22 @@
 //!
 //! The client never retries by itself: a ConnectionLoss means the request may or may not have
 //! been applied, and only the caller knows whether applying it twice is harmless.
+//!
+//! ```compile_fail
+//! # async fn blind(client: zk_tokio::Client) {
+//! // An unconditional write is not `Idempotent`: this does not compile.
+//! let set = zk_tokio::ops::SetData::new("/config", &b"v2"[..]);
+//! let _ = zk_recipes::retry(&client, zk_recipes::RetryPolicy::default(), set).await;
+//! # }
+//! ```
+//!
+//! ```
+//! # async fn blind(client: zk_tokio::Client) {
+//! // Spelled out, it does.
+//! let set = zk_recipes::Blind(zk_tokio::ops::SetData::new("/config", &b"v2"[..]));
+//! let _ = zk_recipes::retry(&client, zk_recipes::RetryPolicy::default(), set).await;
+//! # }
+//! ```
 
 use zk_client::ops::{
     Delete, ErrorKind, Exists, GetAcl, GetAllChildrenNumber, GetChildren, GetData, MultiRead,
@@ -98,6 +114,25 @@ impl Default for RetryPolicy {
 
 /// Sends `op`, and again after each ConnectionLoss, up to `policy.attempts` times; any other
 /// outcome is returned at once.
+///
+/// # Example
+///
+/// ```
+/// # zk_tests::doc::on_tokio(|client| async move {
+/// use zk_recipes::{retry, Conditional, RetryPolicy};
+/// use zk_tokio::{ops::{GetData, SetData}, CreateMode};
+///
+/// client.create("/config", &b"v1"[..], CreateMode::Persistent).await?;
+/// let (_, stat) = retry(&client, RetryPolicy::default(), GetData::new("/config")).await?;
+/// // A write is retried only when conditioned on the version it read:
+/// let set = Conditional::set_data(SetData::new("/config", &b"v2"[..]).version(stat.version))
+///     .expect("versioned");
+/// retry(&client, RetryPolicy::default(), set).await?;
+/// // `retry(&client, policy, SetData::new("/config", ..))` does not compile: wrap it in `Blind`
+/// // to retry an unconditional write on purpose.
+/// # Ok(()) });
+/// ```
+
 pub async fn retry<C, O, K>(zk: &C, policy: RetryPolicy, op: O) -> Result<O::Output, O::Error>
 where
     C: Zk,
