@@ -102,7 +102,6 @@ pub fn ensure_path<'a, C: Zk>(
 /// assert!(client.exists("/tmp").await?.is_none());
 /// # Ok(()) });
 /// ```
-
 pub fn delete_all<'a, C: Zk>(
     zk: &'a C,
     path: &'a str,
