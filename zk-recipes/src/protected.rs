@@ -83,7 +83,6 @@ fn random_hex() -> String {
 /// assert_eq!(me.node().stat.ephemeral_owner, client.session_id());
 /// # Ok(()) });
 /// ```
-
 pub async fn create_protected<C: Zk>(
     zk: &C,
     parent: &str,

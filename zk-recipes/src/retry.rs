@@ -132,7 +132,6 @@ impl Default for RetryPolicy {
 /// // to retry an unconditional write on purpose.
 /// # Ok(()) });
 /// ```
-
 pub async fn retry<C, O, K>(zk: &C, policy: RetryPolicy, op: O) -> Result<O::Output, O::Error>
 where
     C: Zk,
