@@ -1,10 +1,12 @@
 //! The demonstration: a local 3-node ZooKeeper ensemble, and a tour of the client on it,
-//! including a leader kill that the session survives.
+//! including a leader kill that the session survives, with a lock and an election leadership
+//! that survive it too (zk-recipes).
 //!
 //! `cargo run -p zk-tests --example demo` (or `scripts/demo.sh`, which installs ZooKeeper first).
 
 use std::time::{Duration, Instant};
 
+use zk_recipes::{participants, LeaderLatch, LossPolicy, Mutex};
 use zk_tests::{Ensemble, ServerOptions};
 use zk_tokio::{ops, AddWatchMode, Client, CreateMode, SessionState, WatchEvent};
 
@@ -103,6 +105,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   applied: {results:?}");
     while let Some(WatchEvent::Node { .. }) = recursive.try_next() {}
 
+    step("Recipes: a lock and a leader election (zk-recipes)");
+    let rival = Client::builder(&connect)
+        .session_timeout(Duration::from_secs(6))
+        .connect()
+        .await?;
+    let lock_path = format!("{root}-lock");
+    let mut guard = Mutex::new(client.clone(), &lock_path).acquire().await?;
+    println!("   lock held, fencing token {:?}", guard.fencing_token());
+    let waiting = {
+        let mutex = Mutex::new(rival.clone(), &lock_path);
+        tokio::spawn(async move { mutex.acquire().await })
+    };
+    let election = format!("{root}-election");
+    let latch = LeaderLatch::start(
+        client.clone(),
+        &election,
+        &b"demo"[..],
+        LossPolicy::default(),
+    );
+    let leading = latch.wait_leader().await?;
+    let rival_latch = LeaderLatch::start(
+        rival.clone(),
+        &election,
+        &b"rival"[..],
+        LossPolicy::default(),
+    );
+    println!("   leading the election, token {leading:?}; a rival waits for the lock and the lead");
+
     step("Killing the leader (every member drops its clients during the election)");
     let leader = ensemble.leader().ok_or("no leader")?;
     println!(
@@ -135,6 +165,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (data, _) = client.get_data(&root).await?;
     println!("   {root} = {:?}", String::from_utf8_lossy(&data));
+    println!(
+        "   the lock survived the failover: held {}, token {:?}; still leading: {}",
+        guard.is_held(),
+        guard.fencing_token(),
+        latch.is_leader()
+    );
+    guard.release().await?;
+    let next = waiting.await??;
+    println!(
+        "   released; the rival holds the lock now (token {:?})",
+        next.fencing_token()
+    );
+    next.release().await?;
+    latch.close().await;
+    let token = rival_latch.wait_leader().await?;
+    let listed = participants(&rival, &election).await?;
+    println!(
+        "   stepped down; the rival leads (token {token:?}), participants: {:?}",
+        listed
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p.id).into_owned())
+            .collect::<Vec<_>>()
+    );
+    rival_latch.close().await;
+    rival.close().await;
 
     step("Closing: the ephemeral node goes with the session");
     let observer = Client::connect(&connect).await?;
@@ -153,6 +208,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         observer.delete(&format!("{root}/{child}"), None).await?;
     }
     observer.delete(&root, None).await?;
+    zk_recipes::delete_all(&observer, &lock_path).await?;
+    zk_recipes::delete_all(&observer, &election).await?;
     observer.close().await;
 
     step("Stopping the ensemble");
