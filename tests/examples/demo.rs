@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use zk_recipes::{participants, LeaderLatch, LossPolicy, Mutex};
+use zk_recipes::{Election, Mutex};
 use zk_tests::{Ensemble, ServerOptions};
 use zk_tokio::{ops, AddWatchMode, Client, CreateMode, SessionState, WatchEvent};
 
@@ -111,26 +111,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .connect()
         .await?;
     let lock_path = format!("{root}-lock");
-    let mut guard = Mutex::new(client.clone(), &lock_path).acquire().await?;
+    let guard = Mutex::new(client.clone(), &lock_path).acquire().await?;
     println!("   lock held, fencing token {:?}", guard.fencing_token());
     let waiting = {
         let mutex = Mutex::new(rival.clone(), &lock_path);
         tokio::spawn(async move { mutex.acquire().await })
     };
     let election = format!("{root}-election");
-    let latch = LeaderLatch::start(
-        client.clone(),
-        &election,
-        &b"demo"[..],
-        LossPolicy::default(),
-    );
+    let latch = Election::new(client.clone(), &election).join(&b"demo"[..]);
     let leading = latch.wait_leader().await?;
-    let rival_latch = LeaderLatch::start(
-        rival.clone(),
-        &election,
-        &b"rival"[..],
-        LossPolicy::default(),
-    );
+    let rival_latch = Election::new(rival.clone(), &election).join(&b"rival"[..]);
     println!("   leading the election, token {leading:?}; a rival waits for the lock and the lead");
 
     step("Killing the leader (every member drops its clients during the election)");
@@ -180,7 +170,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     next.release().await?;
     latch.close().await;
     let token = rival_latch.wait_leader().await?;
-    let listed = participants(&rival, &election).await?;
+    let listed = Election::new(rival.clone(), &election)
+        .participants()
+        .await?;
     println!(
         "   stepped down; the rival leads (token {token:?}), participants: {:?}",
         listed

@@ -6,12 +6,11 @@
 use bytes::Bytes;
 use zk_client::ops::{Create, CreateError, Delete, DeleteError, Error, GetChildren};
 use zk_client::proto::CreateMode;
-use zk_client::CommonError;
 
-use crate::client::Zk;
+use crate::client::{outcome_unknown, reconnected, remove, remove_in_background, Zk};
 use crate::nodes::{create_all, ensure_path, Parents};
 use crate::protected::create_protected;
-use crate::queue::child;
+use crate::queue::{child, in_order};
 
 /// A barrier at a path: set while its node exists.
 ///
@@ -59,7 +58,7 @@ impl<C: Zk> Barrier<C> {
                 Ok(()) => return Ok(()),
                 Err(e) if *e.kind() == DeleteError::NoNode => return Ok(()),
                 // Deleting again is harmless (NoNode if the first was applied).
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -73,7 +72,7 @@ impl<C: Zk> Barrier<C> {
                 Ok((Some(_), watch)) => {
                     let _ = watch.await;
                 }
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -84,7 +83,9 @@ impl<C: Zk> Barrier<C> {
 const READY: &str = "ready";
 
 /// A double barrier at a path for `count` participants (see the module docs). Each
-/// participant is an ephemeral node under the path: one whose session ends leaves.
+/// participant is an ephemeral-sequential node under the path: one whose session ends has
+/// left, and dropping a participant that entered and did not leave removes its node. Use a
+/// path per round: the ready marker of a round stays until its last participant has left.
 ///
 /// # Example
 ///
@@ -100,7 +101,7 @@ const READY: &str = "ready";
 /// # Ok(()) });
 /// ```
 #[derive(Debug)]
-pub struct DoubleBarrier<C> {
+pub struct DoubleBarrier<C: Zk> {
     zk: C,
     path: String,
     count: usize,
@@ -119,22 +120,19 @@ impl<C: Zk> DoubleBarrier<C> {
         }
     }
 
-    /// The participants' nodes' names (without the ready marker).
+    /// The participants' names in the order they entered (without the ready marker).
     async fn participants(&self) -> Result<Vec<String>, Error> {
         loop {
             match self.zk.call(GetChildren::new(self.path.clone())).await {
-                Ok((mut children, _)) => {
-                    children.retain(|c| c != READY);
-                    children.sort();
-                    return Ok(children);
-                }
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Ok((children, _)) => return Ok(in_order(children)),
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(e.into()),
             }
         }
     }
 
-    /// Enters, and waits until `count` participants have entered.
+    /// Enters, and waits until `count` participants have entered. Entering again (without
+    /// leaving) only waits.
     pub async fn enter(&mut self) -> Result<(), Error> {
         ensure_path(&self.zk, &self.path, Parents::Persistent).await?;
         let ready = child(&self.path, READY);
@@ -142,21 +140,23 @@ impl<C: Zk> DoubleBarrier<C> {
         let (present, watch) = loop {
             match self.zk.exists_and_watch(&ready).await {
                 Ok(watched) => break watched,
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(e.into()),
             }
         };
-        let node = create_protected(
-            &self.zk,
-            &self.path,
-            "member-",
-            Bytes::new(),
-            CreateMode::EphemeralSequential,
-        )
-        .await?
-        .into_node()
-        .path;
-        self.node = Some(node);
+        if self.node.is_none() {
+            let node = create_protected(
+                &self.zk,
+                &self.path,
+                "member-",
+                Bytes::new(),
+                CreateMode::EphemeralSequential,
+            )
+            .await?
+            .into_node()
+            .path;
+            self.node = Some(node);
+        }
         if present.is_some() {
             return Ok(());
         }
@@ -165,10 +165,8 @@ impl<C: Zk> DoubleBarrier<C> {
             match self.zk.call(mark).await {
                 Ok(_) => return Ok(()),
                 Err(e) if *e.kind() == CreateError::NodeExists => return Ok(()),
-                // Marking again is harmless (NodeExists if the first was applied).
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {
-                    return self.wait_ready().await;
-                }
+                // Applied or not, the marker is there or another participant makes it.
+                Err(e) if outcome_unknown(e.common()) => return self.wait_ready().await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -185,14 +183,15 @@ impl<C: Zk> DoubleBarrier<C> {
                 Ok((None, watch)) => {
                     let _ = watch.await;
                 }
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(e.into()),
             }
         }
     }
 
-    /// Leaves, and waits until every participant has left (the classic algorithm: the lowest
-    /// node leaves last, each other participant deletes its node and waits for the lowest).
+    /// Leaves, and waits until every participant has left (the classic algorithm: the first
+    /// to have entered leaves last; each other participant deletes its node and waits for the
+    /// first one to go). The last one out removes the ready marker.
     pub async fn leave(&mut self) -> Result<(), Error> {
         let Some(node) = self.node.clone() else {
             return Ok(());
@@ -200,48 +199,44 @@ impl<C: Zk> DoubleBarrier<C> {
         let mine = node.rsplit('/').next().unwrap_or_default().to_owned();
         loop {
             let participants = self.participants().await?;
-            let Some(position) = participants.iter().position(|p| *p == mine) else {
-                break;
-            };
-            if participants.len() == 1 {
-                self.delete(&node).await?;
-                break;
-            }
-            let watched = if position == 0 {
-                // The lowest waits for the highest to go.
-                child(&self.path, &participants[participants.len() - 1])
-            } else {
-                self.delete(&node).await?;
-                child(&self.path, &participants[0])
+            let watched = match participants.iter().position(|p| *p == mine) {
+                // Out already: wait for the first one to go, then everyone has.
+                None => match participants.first() {
+                    None => break,
+                    Some(first) => child(&self.path, first),
+                },
+                Some(_) if participants.len() == 1 => {
+                    remove(&self.zk, &node).await;
+                    break;
+                }
+                // The first waits for the last to go.
+                Some(0) => child(&self.path, &participants[participants.len() - 1]),
+                Some(_) => {
+                    remove(&self.zk, &node).await;
+                    continue;
+                }
             };
             match self.zk.exists_and_watch(&watched).await {
                 Ok((Some(_), watch)) => {
                     let _ = watch.await;
                 }
                 Ok((None, _)) => {}
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(e.into()),
             }
         }
         self.node = None;
-        // Everyone is out: the last one clears the marker (gone already is fine).
-        let ready = child(&self.path, READY);
-        match self.zk.call(Delete::new(ready)).await {
-            Ok(()) => Ok(()),
-            Err(e) if *e.kind() == DeleteError::NoNode => Ok(()),
-            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        // Everyone is out: clear the marker (gone already is fine).
+        remove(&self.zk, &child(&self.path, READY)).await;
+        Ok(())
     }
+}
 
-    async fn delete(&self, node: &str) -> Result<(), Error> {
-        loop {
-            match self.zk.call(Delete::new(node)).await {
-                Ok(()) => return Ok(()),
-                Err(e) if *e.kind() == DeleteError::NoNode => return Ok(()),
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
-                Err(e) => return Err(e.into()),
-            }
+impl<C: Zk> Drop for DoubleBarrier<C> {
+    /// A participant that entered and did not leave removes its node.
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take() {
+            remove_in_background(&self.zk, node);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use zk_client::adapter::Runtime;
 use zk_client::ops::{ExistsError, GetChildrenError, OpError, Operation};
 use zk_client::proto::{SessionId, Stat};
-use zk_client::{SessionState, StateWatcher, Watch};
+use zk_client::{CommonError, SessionState, StateWatcher, Watch};
 
 /// A boxed future the recipes await.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -21,9 +21,19 @@ pub type Watched = Result<(Option<Stat>, Watch), OpError<ExistsError>>;
 /// What `get_children_and_watch` gives: the children's names and the watch.
 pub type WatchedChildren = Result<(Vec<String>, Watch), OpError<GetChildrenError>>;
 
+/// Keeps [`Zk`] for the workspace's clients.
+mod sealed {
+    pub trait Sealed {}
+    impl<R> Sealed for zk_client::Client<R> {}
+    #[cfg(feature = "blocking")]
+    impl Sealed for zk_blocking::Client {}
+}
+
 /// A client the recipes run on: every client of the workspace is one (the async handle of
-/// zk-tokio and zk-async-std, and zk-blocking's client with the `blocking` feature).
-pub trait Zk: Clone + Send + Sync + 'static {
+/// zk-tokio and zk-async-std, and zk-blocking's client with the `blocking` feature). Sealed:
+/// its methods are the recipes' plumbing, not an API.
+pub trait Zk: sealed::Sealed + Clone + Send + Sync + 'static {
+    #[doc(hidden)]
     /// Submits `op` now; the future resolves with its result.
     fn call<O>(&self, op: O) -> BoxFuture<Result<O::Output, O::Error>>
     where
@@ -31,32 +41,41 @@ pub trait Zk: Clone + Send + Sync + 'static {
         O::Output: Send,
         O::Error: Send;
 
+    #[doc(hidden)]
     /// Submits `op` and lets it go: its result is discarded, the request is sent all the same.
     fn send<O>(&self, op: O)
     where
         O: Operation + Send + 'static;
 
+    #[doc(hidden)]
     /// A node's stat (or `None`) and a one-shot watch on it.
     fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched>;
 
+    #[doc(hidden)]
     /// A node's children and a one-shot watch on them.
     fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren>;
 
-    /// Runs `task` in the background (on the client's runtime, or a thread of its own).
-    fn spawn(&self, task: BoxFuture<()>);
+    #[doc(hidden)]
+    /// Runs `task` in the background (on the client's runtime, or a thread of its own); fails
+    /// when it cannot start (no runtime, no thread).
+    fn spawn(&self, task: BoxFuture<()>) -> std::io::Result<()>;
 
+    #[doc(hidden)]
     /// Runs `fut` until it completes (`Some`) or `limit` passes (`None`; `fut` is dropped).
     fn within<F>(&self, limit: Duration, fut: F) -> BoxFuture<Option<F::Output>>
     where
         F: Future + Send + 'static,
         F::Output: Send;
 
+    #[doc(hidden)]
     /// The session's state now.
     fn state(&self) -> SessionState;
 
+    #[doc(hidden)]
     /// An observer of the session's state.
     fn state_watcher(&self) -> StateWatcher;
 
+    #[doc(hidden)]
     /// The session's id (0 before the first handshake).
     fn session_id(&self) -> SessionId;
 }
@@ -86,10 +105,8 @@ where
         Box::pin(async move { call.await.map(|((children, _), watch)| (children, watch)) })
     }
 
-    fn spawn(&self, task: BoxFuture<()>) {
-        if let Err(e) = R::default().spawn(task) {
-            tracing::warn!(error = %e, "a recipe's background task could not start");
-        }
+    fn spawn(&self, task: BoxFuture<()>) -> std::io::Result<()> {
+        R::default().spawn(task)
     }
 
     fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched> {
@@ -162,13 +179,11 @@ impl Zk for zk_blocking::Client {
         ))
     }
 
-    fn spawn(&self, task: BoxFuture<()>) {
-        let spawned = std::thread::Builder::new()
+    fn spawn(&self, task: BoxFuture<()>) -> std::io::Result<()> {
+        std::thread::Builder::new()
             .name("zk-recipe".into())
-            .spawn(move || wait(task));
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "a recipe's background task could not start");
-        }
+            .spawn(move || wait(task))
+            .map(drop)
     }
 
     fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched> {
@@ -207,5 +222,50 @@ pub fn wait<F: Future>(fut: F) -> F::Output {
     match zk_client::adapter::block_on(fut, None) {
         Some(out) => out,
         None => unreachable!("block_on without a deadline returns only with the output"),
+    }
+}
+
+/// Whether a call that failed with `common` may have been applied (ConnectionLoss, or the
+/// caller's timeout): a safe call is sent again once the session is connected again.
+pub(crate) fn outcome_unknown(common: Option<CommonError>) -> bool {
+    matches!(
+        common,
+        Some(CommonError::ConnectionLoss | CommonError::RequestTimeout)
+    )
+}
+
+/// Waits until the session is connected again, or over (the next call then says how): what a
+/// recipe does before sending a call again, so that a client that fails calls at once while
+/// disconnected is not asked in a busy loop.
+pub(crate) async fn reconnected<C: Zk>(zk: &C) {
+    let mut states = zk.state_watcher();
+    states
+        .wait_for(|s| {
+            s.is_terminal()
+                || matches!(s, SessionState::Connected | SessionState::ConnectedReadOnly)
+        })
+        .await;
+}
+
+/// Deletes `node` in the background, again after each ConnectionLoss, until it is gone or the
+/// session is over (which removes it): how a recipe gives up a node it no longer wants (a
+/// dropped guard, an abandoned acquire). When no task can start, the delete is sent once.
+pub(crate) fn remove_in_background<C: Zk>(zk: &C, node: String) {
+    let remover = zk.clone();
+    let path = node.clone();
+    let task = Box::pin(async move { remove(&remover, &path).await });
+    if let Err(e) = zk.spawn(task) {
+        tracing::warn!(node, error = %e, "no task to remove a node: its delete is sent once");
+        zk.send(zk_client::ops::Delete::new(node));
+    }
+}
+
+/// Deletes `node` until it is gone (Ok or NoNode) or the session is over.
+pub(crate) async fn remove<C: Zk>(zk: &C, node: &str) {
+    loop {
+        match zk.call(zk_client::ops::Delete::new(node)).await {
+            Err(e) if outcome_unknown(e.common()) => reconnected(zk).await,
+            _ => return,
+        }
     }
 }

@@ -7,9 +7,8 @@
 //! read the counter to see where it stands.
 
 use zk_client::ops::{Create, Error, ErrorKind, GetData, GetDataError, SetData, SetDataError};
-use zk_client::CommonError;
 
-use crate::client::Zk;
+use crate::client::{outcome_unknown, reconnected, Zk};
 use crate::nodes::{create_all, Parents};
 
 /// Why a counter operation failed.
@@ -112,7 +111,7 @@ impl<C: Zk> Counter<C> {
                 }
                 Err(e) if *e.kind() == GetDataError::NoNode => return Ok((0, None)),
                 // A read is safe to send again.
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(Error::from(e).into()),
             }
         }

@@ -3,7 +3,8 @@
 //! the one before it (Curator's `LeaderLatch`, kazoo's `Election`). A background task follows
 //! the queue and reports leadership gained and lost: lost when the leader's session ends (and,
 //! under [`LossPolicy::OnDisconnect`], as soon as its connection is lost, gained again once the
-//! session is back if its node is still first). [`participants`] lists who takes part.
+//! session is back if its node is still first). [`Election::participants`] lists who takes
+//! part.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -13,9 +14,8 @@ use std::task::{Poll, Waker};
 
 use bytes::Bytes;
 use zk_client::ops::{Delete, Error, GetData, GetDataError, Operation};
-use zk_client::CommonError;
 
-use crate::client::Zk;
+use crate::client::{outcome_unknown, reconnected, remove, Zk};
 use crate::mutex::{FencingToken, LossPolicy};
 use crate::protected::new_marker;
 use crate::queue::{self, Member, Turn};
@@ -44,23 +44,32 @@ pub enum LatchEnded {
     #[error("leader latch: {0}")]
     Zk(#[from] Error),
     /// The participant's node was deleted by someone else.
-    #[error("leader latch: the participant's node {0} was deleted by someone else")]
-    NodeDeleted(String),
+    #[error("election {election}: the participant's node {node} was deleted by someone else")]
+    NodeDeleted {
+        /// The election's path.
+        election: String,
+        /// The participant's node.
+        node: String,
+    },
+    /// The latch's task could not start (no runtime to spawn it on, no thread).
+    #[error("leader latch: its task could not start: {0}")]
+    NoTask(String),
 }
 
-/// One participant of the election at a path (see the module docs). Leadership is given up
-/// with [`LeaderLatch::close`], or by dropping the latch.
+/// One participant of an election ([`Election::join`]; see the module docs). Leadership is
+/// given up with [`LeaderLatch::close`], or by dropping the latch.
 ///
 /// # Example
 ///
 /// ```
 /// # zk_tests::doc::on_tokio(|client| async move {
-/// use zk_recipes::{participants, LeaderLatch, LeadershipEvent, LossPolicy};
+/// use zk_recipes::{Election, LeadershipEvent, LossPolicy};
 ///
-/// let latch = LeaderLatch::start(client.clone(), "/election", &b"host-a"[..], LossPolicy::default());
+/// let election = Election::new(client.clone(), "/election").loss_policy(LossPolicy::OnDisconnect);
+/// let latch = election.join(&b"host-a"[..]);
 /// let token = latch.wait_leader().await?;
 /// assert_eq!(latch.next_event().await, Some(LeadershipEvent::Gained(token)));
-/// let everyone = participants(&client, "/election").await?;
+/// let everyone = election.participants().await?;
 /// assert_eq!((&everyone[0].id[..], everyone[0].leader), (&b"host-a"[..], true));
 /// // Act as the leader with `token`, until `next_event` says Lost; then step down:
 /// latch.close().await;
@@ -149,19 +158,57 @@ impl Shared {
     }
 }
 
+/// An election at a path: join it as a participant ([`Election::join`]), or list who takes
+/// part ([`Election::participants`]).
+#[derive(Debug, Clone)]
+pub struct Election<C> {
+    zk: C,
+    path: String,
+    policy: LossPolicy,
+}
+
+impl<C: Zk> Election<C> {
+    /// The election at `path` (created, with its parents, as container nodes when missing).
+    pub fn new(zk: C, path: impl Into<String>) -> Election<C> {
+        Election {
+            zk,
+            path: path.into(),
+            policy: LossPolicy::default(),
+        }
+    }
+
+    /// When leadership counts as lost (default: when the session ends).
+    pub fn loss_policy(mut self, policy: LossPolicy) -> Election<C> {
+        self.policy = policy;
+        self
+    }
+
+    /// The election's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Joins the election as participant `id` (stored in its node, listed by
+    /// [`Election::participants`]): a task of its own follows the queue from now on.
+    pub fn join(&self, id: impl Into<Bytes>) -> LeaderLatch {
+        LeaderLatch::start(self.zk.clone(), self.path.clone(), id.into(), self.policy)
+    }
+
+    /// The participants, the leader first.
+    pub async fn participants(&self) -> Result<Vec<Participant>, Error> {
+        participants(&self.zk, &self.path).await
+    }
+}
+
 impl LeaderLatch {
-    /// Joins the election at `path` as participant `id` (stored in its node, listed by
-    /// [`participants`]), losing leadership as `policy` says.
-    pub fn start<C: Zk>(
-        zk: C,
-        path: impl Into<String>,
-        id: impl Into<Bytes>,
-        policy: LossPolicy,
-    ) -> LeaderLatch {
+    /// Joins the election at `path` as participant `id`, losing leadership as `policy` says.
+    fn start<C: Zk>(zk: C, path: String, id: Bytes, policy: LossPolicy) -> LeaderLatch {
         let shared = Arc::new(Shared::default());
         let states = zk.state_watcher();
-        let task = run(zk.clone(), shared.clone(), path.into(), id.into(), policy);
-        zk.spawn(Box::pin(task));
+        let task = run(zk.clone(), shared.clone(), path, id, policy);
+        if let Err(e) = zk.spawn(Box::pin(task)) {
+            shared.end(LatchEnded::NoTask(e.to_string()));
+        }
         LeaderLatch {
             shared,
             states,
@@ -232,7 +279,7 @@ impl Drop for LeaderLatch {
     }
 }
 
-/// One participant of an election, as [`participants`] lists them.
+/// One participant of an election, as [`Election::participants`] lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Participant {
     /// The participant's id.
@@ -244,7 +291,7 @@ pub struct Participant {
 }
 
 /// The participants of the election at `path`, the leader first.
-pub async fn participants<C: Zk>(zk: &C, path: &str) -> Result<Vec<Participant>, Error> {
+async fn participants<C: Zk>(zk: &C, path: &str) -> Result<Vec<Participant>, Error> {
     let mut out = Vec::new();
     for name in queue::members(zk, path).await? {
         let node = queue::child(path, &name);
@@ -253,7 +300,10 @@ pub async fn participants<C: Zk>(zk: &C, path: &str) -> Result<Vec<Participant>,
                 Ok((id, _)) => break Some(id),
                 // Left meanwhile.
                 Err(e) if *e.kind() == GetDataError::NoNode => break None,
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                Err(e) if outcome_unknown(e.common()) => {
+                    reconnected(zk).await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         };
@@ -272,8 +322,8 @@ pub async fn participants<C: Zk>(zk: &C, path: &str) -> Result<Vec<Participant>,
 enum Woken {
     /// The watched node changed (or the session ended: the next look says).
     Watch,
-    /// The session's state changed.
-    State,
+    /// The session's state changed to this one (`None`: the session's changes ended).
+    State(Option<zk_client::SessionState>),
     /// The latch was closed.
     Close,
 }
@@ -295,8 +345,8 @@ async fn woken(
                 return Poll::Ready(Woken::Watch);
             }
         }
-        if changed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Woken::State);
+        if let Poll::Ready(state) = changed.as_mut().poll(cx) {
+            return Poll::Ready(Woken::State(state));
         }
         Poll::Pending
     })
@@ -316,12 +366,7 @@ async fn run<C: Zk>(zk: C, shared: Arc<Shared>, path: String, id: Bytes, policy:
     shared.lose();
     if !zk.state().is_terminal() {
         // Leave the election: the next participant's watch fires.
-        loop {
-            match zk.call(Delete::new(member.path.clone())).await {
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
-                _ => break,
-            }
-        }
+        remove(&zk, &member.path).await;
     }
     shared.end(ended);
 }
@@ -347,8 +392,10 @@ async fn follow<C: Zk>(
         if policy.lost_in(state) {
             // Wait for the session to come back before looking again.
             shared.lose();
-            if let Woken::Close = woken(shared, &mut states, None).await {
-                return LatchEnded::Closed;
+            match woken(shared, &mut states, None).await {
+                Woken::Close => return LatchEnded::Closed,
+                Woken::State(Some(state)) if policy.lost_in(state) => shared.lose(),
+                _ => {}
             }
             continue;
         }
@@ -358,7 +405,12 @@ async fn follow<C: Zk>(
         };
         let watched = match &turn {
             Turn::Gone if zk.state().is_terminal() => continue,
-            Turn::Gone => return LatchEnded::NodeDeleted(member.path.clone()),
+            Turn::Gone => {
+                return LatchEnded::NodeDeleted {
+                    election: path.to_owned(),
+                    node: member.path.clone(),
+                }
+            }
             Turn::First => {
                 if shared.lock().leading.is_none() {
                     shared.gain(FencingToken(member.czxid));
@@ -374,11 +426,18 @@ async fn follow<C: Zk>(
         let watch = match zk.exists_and_watch(watched).await {
             Ok((None, _)) => continue,
             Ok((Some(_), watch)) => Some(watch),
-            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+            Err(e) if outcome_unknown(e.common()) => {
+                reconnected(zk).await;
+                continue;
+            }
             Err(e) => return LatchEnded::Zk(e.into()),
         };
-        if let Woken::Close = woken(shared, &mut states, watch).await {
-            return LatchEnded::Closed;
+        match woken(shared, &mut states, watch).await {
+            Woken::Close => return LatchEnded::Closed,
+            // Every change is seen, one at a time: a short disconnect the client has already
+            // recovered from is still reported under `LossPolicy::OnDisconnect`.
+            Woken::State(Some(state)) if policy.lost_in(state) => shared.lose(),
+            _ => {}
         }
     }
 }

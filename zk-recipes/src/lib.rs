@@ -26,7 +26,7 @@ pub mod retry;
 pub use barrier::{Barrier, DoubleBarrier};
 pub use client::{wait, BoxFuture, Watched, WatchedChildren, Zk};
 pub use counter::{Counter, CounterError};
-pub use latch::{participants, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
+pub use latch::{Election, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
 pub use mutex::{FencingToken, LockError, LockGuard, LossPolicy, Mutex, RwLock, Semaphore};
 pub use nodes::{create_all, delete_all, ensure_path, Parents};
 pub use protected::{create_protected, Protected};

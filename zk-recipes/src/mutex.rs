@@ -10,14 +10,14 @@
 //! process queues behind the first, like any other contender (kazoo's `Lock` is not re-entrant
 //! either; Curator's is, per thread, which async tasks do not map to).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use zk_client::ops::{Delete, DeleteError, Error, GetChildren, Operation};
 use zk_client::proto::Zxid;
-use zk_client::{CommonError, SessionState, StateWatcher};
+use zk_client::{SessionState, StateWatcher};
 
-use crate::client::Zk;
+use crate::client::{outcome_unknown, reconnected, remove, remove_in_background, Zk};
 use crate::protected::{new_marker, remove_marked};
 use crate::queue::{self, Member};
 
@@ -99,22 +99,36 @@ impl<C: Zk> Queue<C> {
     async fn acquire(&self) -> Result<LockGuard<C>, LockError> {
         let mut contender = Contender::new(self.zk.clone());
         let node = self.enter(&mut contender).await?;
-        self.wait_for_turn(&node).await?;
+        self.wait_for_turn(&node, None).await?;
         Ok(self.guard(contender, node))
     }
 
+    /// The queue is always read once, however short `wait`: a free lock is taken even with a
+    /// zero wait. Only the waiting for a turn is bounded.
     async fn try_acquire(&self, wait: Duration) -> Result<Option<LockGuard<C>>, LockError> {
+        let deadline = Instant::now().checked_add(wait);
         let mut contender = Contender::new(self.zk.clone());
         let node = self.enter(&mut contender).await?;
-        let turn = {
-            let queue = self.clone();
-            let node = node.clone();
-            async move { queue.wait_for_turn(&node).await }
-        };
-        match self.zk.within(wait, turn).await {
-            Some(Ok(())) => Ok(Some(self.guard(contender, node))),
-            Some(Err(e)) => Err(e),
-            None => Ok(None),
+        if self.wait_for_turn(&node, deadline).await? {
+            return Ok(Some(self.guard(contender, node)));
+        }
+        // Gone when this returns.
+        contender.disarm();
+        remove(&self.zk, &node.path).await;
+        Ok(None)
+    }
+
+    /// Waits for `watch` until `deadline`: `false` when the deadline passed first.
+    async fn wait_watch(&self, watch: zk_client::Watch, deadline: Option<Instant>) -> bool {
+        match deadline {
+            None => {
+                let _ = watch.await;
+                true
+            }
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                !left.is_zero() && self.zk.within(left, watch).await.is_some()
+            }
         }
     }
 
@@ -126,7 +140,6 @@ impl<C: Zk> Queue<C> {
             policy: self.policy,
             node: member.path,
             token: FencingToken(member.czxid),
-            lost: false,
             released: false,
         }
     }
@@ -140,24 +153,29 @@ impl<C: Zk> Queue<C> {
         Ok(member)
     }
 
-    /// Waits until `member`'s turn has come.
-    async fn wait_for_turn(&self, member: &Member) -> Result<(), LockError> {
+    /// Waits until `member`'s turn has come (`true`), or `deadline` has passed (`false`).
+    async fn wait_for_turn(
+        &self,
+        member: &Member,
+        deadline: Option<Instant>,
+    ) -> Result<bool, LockError> {
         loop {
             if let Kind::Leases(leases) = self.kind {
                 // Listed with a watch: any change of the queue wakes a lease's waiter.
                 let (children, watch) = match self.zk.get_children_and_watch(&self.path).await {
                     Ok(listed) => listed,
-                    Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                    Err(e) if outcome_unknown(e.common()) => {
+                        reconnected(&self.zk).await;
+                        continue;
+                    }
                     Err(e) => return Err(Error::from(e).into()),
                 };
                 let members = queue::in_order(children);
                 match members.iter().position(|m| *m == member.name) {
                     None => return Err(self.vanished(member)),
-                    Some(mine) if mine < leases => return Ok(()),
-                    Some(_) => {
-                        let _ = watch.await;
-                        continue;
-                    }
+                    Some(mine) if mine < leases => return Ok(true),
+                    Some(_) if self.wait_watch(watch, deadline).await => continue,
+                    Some(_) => return Ok(false),
                 }
             }
             let members = queue::members(&self.zk, &self.path).await?;
@@ -170,7 +188,7 @@ impl<C: Zk> Queue<C> {
                 Kind::Leases(_) => None,
             };
             let Some(blocker) = blocker else {
-                return Ok(());
+                return Ok(true);
             };
             let blocker = queue::child(&self.path, &members[blocker]);
             match self.zk.exists_and_watch(&blocker).await {
@@ -178,9 +196,11 @@ impl<C: Zk> Queue<C> {
                 Ok((None, _)) => {}
                 // Fires when the blocker goes (or the session ends: the next listing says).
                 Ok((Some(_), watch)) => {
-                    let _ = watch.await;
+                    if !self.wait_watch(watch, deadline).await {
+                        return Ok(false);
+                    }
                 }
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {}
+                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
                 Err(e) => return Err(Error::from(e).into()),
             }
         }
@@ -439,12 +459,20 @@ impl<C: Zk> Drop for Contender<C> {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.state, ContenderState::Idle) {
             ContenderState::Idle => {}
-            ContenderState::Created(node) => self.zk.send(Delete::new(node)),
+            ContenderState::Created(node) => remove_in_background(&self.zk, node),
             ContenderState::Creating { parent, marker } => {
                 // The create may still be applied after this: find its node by its marker
                 // and remove it, in a task of its own (two dependent round trips).
                 let zk = self.zk.clone();
-                self.zk.spawn(Box::pin(remove_marked(zk, parent, marker)));
+                let task = Box::pin(remove_marked(zk, parent.clone(), marker));
+                if let Err(e) = self.zk.spawn(task) {
+                    tracing::warn!(
+                        parent,
+                        error = %e,
+                        "no task to remove an abandoned contender's node: it stays until the \
+                         session ends"
+                    );
+                }
             }
         }
     }
@@ -459,7 +487,6 @@ pub struct LockGuard<C: Zk> {
     policy: LossPolicy,
     node: String,
     token: FencingToken,
-    lost: bool,
     released: bool,
 }
 
@@ -474,25 +501,19 @@ impl<C: Zk> LockGuard<C> {
         &self.node
     }
 
-    /// Whether the lock is still held as far as the client knows, under the mutex's
-    /// [`LossPolicy`]: false from the first state change the policy counts as a loss.
-    pub fn is_held(&mut self) -> bool {
-        while let Ok(Some(state)) = self.states.recv_timeout(Some(Duration::ZERO)) {
-            self.lost |= self.policy.lost_in(state);
-        }
-        self.lost |= self.policy.lost_in(self.states.current());
-        !self.lost
+    /// Whether the lock is held as far as the client knows now, under the lock's
+    /// [`LossPolicy`]: false while the session's state counts as a loss (while disconnected,
+    /// under `OnDisconnect`), true again once the session is connected again (its node, and
+    /// so the lock, survived); false for good once the session has ended.
+    pub fn is_held(&self) -> bool {
+        !self.policy.lost_in(self.states.current())
     }
 
-    /// Resolves when the lock may have been lost, under the mutex's [`LossPolicy`] (at once if
-    /// it already may have been).
+    /// Resolves at the first state change that counts as a loss under the lock's
+    /// [`LossPolicy`] (at once if the state counts as one now).
     pub async fn lost(&mut self) {
-        if !self.is_held() {
-            return;
-        }
         let policy = self.policy;
         self.states.wait_for(|state| policy.lost_in(state)).await;
-        self.lost = true;
     }
 
     /// Releases the lock and waits until the server has removed the node. A node already
@@ -504,7 +525,10 @@ impl<C: Zk> LockGuard<C> {
                 Ok(()) => return Ok(()),
                 Err(e) if *e.kind() == DeleteError::NoNode => return Ok(()),
                 // The delete may have been applied: sending it again is safe (NoNode then).
-                Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+                Err(e) if outcome_unknown(e.common()) => {
+                    reconnected(&self.zk).await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -514,7 +538,7 @@ impl<C: Zk> LockGuard<C> {
 impl<C: Zk> Drop for LockGuard<C> {
     fn drop(&mut self) {
         if !self.released {
-            self.zk.send(Delete::new(self.node.clone()));
+            remove_in_background(&self.zk, self.node.clone());
         }
     }
 }

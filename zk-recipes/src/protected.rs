@@ -11,7 +11,7 @@ use zk_client::ops::{Create, Created, Error, Exists, GetChildren, GetChildrenErr
 use zk_client::proto::CreateMode;
 use zk_client::CommonError;
 
-use crate::client::Zk;
+use crate::client::{outcome_unknown, reconnected, remove, Zk};
 
 /// The prefix of a protected node's name: `_c_`, a marker unique to this create, `-`.
 pub const PROTECTED_PREFIX: &str = "_c_";
@@ -60,7 +60,8 @@ fn random_hex() -> String {
 
 /// Creates an ephemeral (or ephemeral-sequential) node `name` under `parent`, protected: its
 /// name starts with a marker unique to this call (`_c_<marker>-name`, then the sequence
-/// number for sequential modes). If a reply is lost to ConnectionLoss, the parent's children
+/// number for sequential modes). If a reply is lost to ConnectionLoss (or the caller's timeout
+/// passed first: RequestTimeout), the parent's children
 /// are listed (on the same session, once reconnected) and a node with the marker is taken as
 /// the one created; only if none is there is the create sent again. So exactly one node is
 /// created, owned by this session, or the call fails with a typed error (the session expired,
@@ -125,11 +126,12 @@ pub(crate) async fn create_marked<C: Zk>(
     loop {
         match zk.call(create.clone()).await {
             Ok(created) => return Ok(Protected::Created(created)),
-            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => {
+            // The create may have been applied (its reply lost, or the caller's timeout).
+            Err(e) if outcome_unknown(e.common()) => {
                 tracing::debug!(
                     parent,
                     marker,
-                    "a protected create's reply was lost: looking for its node"
+                    "a protected create's outcome is unknown: looking for its node"
                 );
                 if let Some(found) = find_marked(zk, parent, marker).await? {
                     return Ok(Protected::Recovered(found));
@@ -146,7 +148,10 @@ async fn find_marked<C: Zk>(zk: &C, parent: &str, marker: &str) -> Result<Option
     loop {
         let children = match zk.call(GetChildren::new(parent)).await {
             Ok((children, _)) => children,
-            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+            Err(e) if outcome_unknown(e.common()) => {
+                reconnected(zk).await;
+                continue;
+            }
             Err(e) if *e.kind() == GetChildrenError::NoNode => return Ok(None),
             Err(e) => return Err(e.into()),
         };
@@ -162,7 +167,10 @@ async fn find_marked<C: Zk>(zk: &C, parent: &str, marker: &str) -> Result<Option
             Ok(Some(stat)) => return Ok(Some(Created { path, stat })),
             // Gone already: the session ended, or someone deleted it.
             Ok(None) => return Ok(None),
-            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+            Err(e) if outcome_unknown(e.common()) => {
+                reconnected(zk).await;
+                continue;
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -173,6 +181,6 @@ async fn find_marked<C: Zk>(zk: &C, parent: &str, marker: &str) -> Result<Option
 /// server applied it.
 pub(crate) async fn remove_marked<C: Zk>(zk: C, parent: String, marker: String) {
     if let Ok(Some(node)) = find_marked(&zk, &parent, &marker).await {
-        let _ = zk.call(zk_client::ops::Delete::new(node.path)).await;
+        remove(&zk, &node.path).await;
     }
 }

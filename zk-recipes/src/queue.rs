@@ -4,9 +4,8 @@
 use bytes::Bytes;
 use zk_client::ops::{Error, ErrorKind, GetChildren};
 use zk_client::proto::{CreateMode, Zxid};
-use zk_client::CommonError;
 
-use crate::client::Zk;
+use crate::client::{outcome_unknown, reconnected, Zk};
 use crate::nodes::{ensure_path, Parents};
 use crate::protected::{create_marked, PROTECTED_PREFIX};
 
@@ -77,7 +76,10 @@ pub(crate) async fn members<C: Zk>(zk: &C, dir: &str) -> Result<Vec<String>, Err
     loop {
         match zk.call(GetChildren::new(dir)).await {
             Ok((children, _)) => return Ok(in_order(children)),
-            Err(e) if e.common() == Some(CommonError::ConnectionLoss) => continue,
+            Err(e) if outcome_unknown(e.common()) => {
+                reconnected(zk).await;
+                continue;
+            }
             Err(e) => return Err(e.into()),
         }
     }

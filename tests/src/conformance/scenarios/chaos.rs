@@ -192,7 +192,7 @@ pub async fn mutex_under_chaos_keeps_one_holder<A: Adapter>(env: Env) {
                     panic!("[{}] worker {worker}: an acquire hung", A::NAME);
                 };
                 match outcome {
-                    Ok(Some(mut guard)) => {
+                    Ok(Some(guard)) => {
                         if guard.is_held()
                             && checker.enter(worker, guard.fencing_token(), guard.node())
                         {
@@ -309,12 +309,9 @@ pub async fn election_under_chaos_keeps_one_leader<A: Adapter>(env: Env) {
             while Instant::now() < deadline {
                 let client = A::connect(&options).await.want("connect");
                 sessions.fetch_add(1, Ordering::SeqCst);
-                let latch = zk_recipes::LeaderLatch::start(
-                    client.clone(),
-                    path.clone(),
-                    format!("p{participant}").into_bytes(),
-                    LossPolicy::OnDisconnect,
-                );
+                let latch = zk_recipes::Election::new(client.clone(), path.clone())
+                    .loss_policy(LossPolicy::OnDisconnect)
+                    .join(format!("p{participant}").into_bytes());
                 while Instant::now() < deadline && latch.ended().is_none() {
                     let leading = latch.fencing_token().zip(latch.node());
                     match leading {

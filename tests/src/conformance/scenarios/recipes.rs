@@ -8,9 +8,9 @@ use zk_client::ops::{self, ErrorKind, GetDataError};
 use zk_client::proto::{CreateMode, SessionId};
 use zk_client::{CommonError, SessionState};
 use zk_recipes::{
-    create_all, create_protected, delete_all, ensure_path, participants, retry, Barrier,
-    Conditional, Counter, CounterError, DoubleBarrier, LatchEnded, LeaderLatch, LeadershipEvent,
-    LockError, LossPolicy, Mutex, Parents, Protected, RetryPolicy, RwLock, Semaphore,
+    create_all, create_protected, delete_all, ensure_path, retry, Barrier, Conditional, Counter,
+    CounterError, DoubleBarrier, Election, LatchEnded, LeadershipEvent, LockError, LossPolicy,
+    Mutex, Parents, Protected, RetryPolicy, RwLock, Semaphore,
 };
 
 use super::{create_node, sorted, Want};
@@ -291,6 +291,13 @@ pub async fn mutex_is_fair_and_each_release_wakes_one_waiter<A: Adapter>(env: En
         A::sleep(Duration::from_millis(10)).await;
     }
     blocker.release().await.want("release");
+
+    // A free lock is taken even with a zero wait (the queue is always read once).
+    let free = mutex
+        .try_acquire(Duration::ZERO)
+        .await
+        .want("try_acquire with a zero wait");
+    free.expect("a free lock").release().await.want("release");
 }
 
 /// A holder whose session ends learns that the lock is lost (`lost()` resolves, `is_held()`
@@ -333,7 +340,10 @@ pub async fn mutex_holder_learns_the_lock_is_lost_with_its_session<A: Adapter>(e
 async fn wait_for_participants<A: Adapter>(client: &A::Client, path: &str, count: usize) {
     let deadline = Instant::now() + EVENT_WAIT;
     loop {
-        let listed = participants(client, path).await.want("participants");
+        let listed = Election::new(client.clone(), path)
+            .participants()
+            .await
+            .want("participants");
         if listed.len() == count {
             return;
         }
@@ -352,32 +362,18 @@ pub async fn leader_latch_elects_one_leader_and_hands_over<A: Adapter>(env: Env)
         env.client::<A>().await,
         env.client::<A>().await,
     ];
-    let first = LeaderLatch::start(
-        clients[0].clone(),
-        path.clone(),
-        &b"a"[..],
-        LossPolicy::default(),
-    );
+    let first = Election::new(clients[0].clone(), path.clone()).join(&b"a"[..]);
     let token = A::timeout(EVENT_WAIT, first.wait_leader())
         .await
         .expect("the first participant leads")
         .want("wait_leader");
     assert!(first.is_leader());
-    let second = LeaderLatch::start(
-        clients[1].clone(),
-        path.clone(),
-        &b"b"[..],
-        LossPolicy::default(),
-    );
+    let second = Election::new(clients[1].clone(), path.clone()).join(&b"b"[..]);
     wait_for_participants::<A>(&clients[0], &path, 2).await;
-    let third = LeaderLatch::start(
-        clients[2].clone(),
-        path.clone(),
-        &b"c"[..],
-        LossPolicy::default(),
-    );
+    let third = Election::new(clients[2].clone(), path.clone()).join(&b"c"[..]);
     wait_for_participants::<A>(&clients[0], &path, 3).await;
-    let listed = participants(&clients[0], &path).await.want("participants");
+    let election = Election::new(clients[0].clone(), path.clone());
+    let listed = election.participants().await.want("participants");
     let ids: Vec<(&[u8], bool)> = listed.iter().map(|p| (&p.id[..], p.leader)).collect();
     assert_eq!(
         ids,
@@ -417,7 +413,8 @@ pub async fn leader_latch_elects_one_leader_and_hands_over<A: Adapter>(env: Env)
         .want("wait_leader");
     assert!(third_token > second_token);
     third.close().await;
-    assert!(participants(&clients[0], &path)
+    assert!(election
+        .participants()
         .await
         .want("participants")
         .is_empty());
