@@ -15,16 +15,80 @@ use zk_client::{CommonError, SessionState, StateWatcher, Watch};
 /// A boxed future the recipes await.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// A one-shot watch, as the recipes wait for it: it resolves when the watch fires (or the
+/// session ends).
+pub type Fired = BoxFuture<()>;
+
 /// What `exists_and_watch` gives: the node's stat (or `None`) and the watch.
-pub type Watched = Result<(Option<Stat>, Watch), OpError<ExistsError>>;
+pub type Watched = Result<(Option<Stat>, Fired), OpError<ExistsError>>;
 
 /// What `get_children_and_watch` gives: the children's names and the watch.
-pub type WatchedChildren = Result<(Vec<String>, Watch), OpError<GetChildrenError>>;
+pub type WatchedChildren = Result<(Vec<String>, Fired), OpError<GetChildrenError>>;
+
+/// The session's state and its changes, as the recipes follow them.
+pub struct States(StatesSource);
+
+enum StatesSource {
+    Client(StateWatcher),
+    #[cfg(test)]
+    Fake(crate::fake::FakeStates),
+}
+
+impl std::fmt::Debug for States {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("States").field(&self.current()).finish()
+    }
+}
+
+impl States {
+    /// The state now.
+    pub(crate) fn current(&self) -> SessionState {
+        match &self.0 {
+            StatesSource::Client(watcher) => watcher.current(),
+            #[cfg(test)]
+            StatesSource::Fake(fake) => fake.current(),
+        }
+    }
+
+    /// The next change, in order; `None` once the session's changes ended.
+    pub(crate) async fn changed(&mut self) -> Option<SessionState> {
+        match &mut self.0 {
+            StatesSource::Client(watcher) => watcher.changed().await,
+            #[cfg(test)]
+            StatesSource::Fake(fake) => fake.changed().await,
+        }
+    }
+
+    /// Waits until the state (now, or a change) satisfies `pred`; `None` if the changes ended
+    /// first.
+    pub(crate) async fn wait_for(
+        &mut self,
+        mut pred: impl FnMut(SessionState) -> bool,
+    ) -> Option<SessionState> {
+        let now = self.current();
+        if pred(now) {
+            return Some(now);
+        }
+        while let Some(state) = self.changed().await {
+            if pred(state) {
+                return Some(state);
+            }
+        }
+        None
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fake(fake: crate::fake::FakeStates) -> States {
+        States(StatesSource::Fake(fake))
+    }
+}
 
 /// Keeps [`Zk`] for the workspace's clients.
 mod sealed {
     pub trait Sealed {}
     impl<R> Sealed for zk_client::Client<R> {}
+    #[cfg(test)]
+    impl Sealed for crate::fake::FakeZk {}
     #[cfg(feature = "blocking")]
     impl Sealed for zk_blocking::Client {}
 }
@@ -73,7 +137,7 @@ pub trait Zk: sealed::Sealed + Clone + Send + Sync + 'static {
 
     #[doc(hidden)]
     /// An observer of the session's state.
-    fn state_watcher(&self) -> StateWatcher;
+    fn states(&self) -> States;
 
     #[doc(hidden)]
     /// The session's id (0 before the first handshake).
@@ -102,7 +166,10 @@ where
 
     fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren> {
         let call = zk_client::Client::get_children_and_watch(self, path);
-        Box::pin(async move { call.await.map(|((children, _), watch)| (children, watch)) })
+        Box::pin(async move {
+            call.await
+                .map(|((children, _), watch)| (children, fired(watch)))
+        })
     }
 
     fn spawn(&self, task: BoxFuture<()>) -> std::io::Result<()> {
@@ -110,7 +177,8 @@ where
     }
 
     fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched> {
-        Box::pin(zk_client::Client::exists_and_watch(self, path))
+        let call = zk_client::Client::exists_and_watch(self, path);
+        Box::pin(async move { call.await.map(|(stat, watch)| (stat, fired(watch))) })
     }
 
     fn within<F>(&self, limit: Duration, fut: F) -> BoxFuture<Option<F::Output>>
@@ -142,8 +210,8 @@ where
         zk_client::Client::state(self)
     }
 
-    fn state_watcher(&self) -> StateWatcher {
-        zk_client::Client::state_watcher(self)
+    fn states(&self) -> States {
+        States(StatesSource::Client(zk_client::Client::state_watcher(self)))
     }
 
     fn session_id(&self) -> SessionId {
@@ -175,7 +243,7 @@ impl Zk for zk_blocking::Client {
     fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren> {
         let got = zk_blocking::Client::get_children_and_watch(self, path);
         Box::pin(std::future::ready(
-            got.map(|((children, _), watch)| (children, watch)),
+            got.map(|((children, _), watch)| (children, fired(watch))),
         ))
     }
 
@@ -187,9 +255,10 @@ impl Zk for zk_blocking::Client {
     }
 
     fn exists_and_watch(&self, path: &str) -> BoxFuture<Watched> {
-        Box::pin(std::future::ready(zk_blocking::Client::exists_and_watch(
-            self, path,
-        )))
+        let watched = zk_blocking::Client::exists_and_watch(self, path);
+        Box::pin(std::future::ready(
+            watched.map(|(stat, watch)| (stat, fired(watch))),
+        ))
     }
 
     fn within<F>(&self, limit: Duration, fut: F) -> BoxFuture<Option<F::Output>>
@@ -207,8 +276,10 @@ impl Zk for zk_blocking::Client {
         zk_blocking::Client::state(self)
     }
 
-    fn state_watcher(&self) -> StateWatcher {
-        zk_blocking::Client::state_watcher(self)
+    fn states(&self) -> States {
+        States(StatesSource::Client(zk_blocking::Client::state_watcher(
+            self,
+        )))
     }
 
     fn session_id(&self) -> SessionId {
@@ -225,6 +296,13 @@ pub fn wait<F: Future>(fut: F) -> F::Output {
     }
 }
 
+/// A client's watch as the recipes wait for it.
+fn fired(watch: Watch) -> Fired {
+    Box::pin(async move {
+        let _ = watch.await;
+    })
+}
+
 /// Whether a call that failed with `common` may have been applied (ConnectionLoss, or the
 /// caller's timeout): a safe call is sent again once the session is connected again.
 pub(crate) fn outcome_unknown(common: Option<CommonError>) -> bool {
@@ -238,7 +316,7 @@ pub(crate) fn outcome_unknown(common: Option<CommonError>) -> bool {
 /// recipe does before sending a call again, so that a client that fails calls at once while
 /// disconnected is not asked in a busy loop.
 pub(crate) async fn reconnected<C: Zk>(zk: &C) {
-    let mut states = zk.state_watcher();
+    let mut states = zk.states();
     states
         .wait_for(|s| {
             s.is_terminal()

@@ -15,7 +15,7 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use zk_client::ops::{Delete, Error, GetData, GetDataError, Operation};
 
-use crate::client::{outcome_unknown, reconnected, remove, Zk};
+use crate::client::{outcome_unknown, reconnected, remove, Fired, States, Zk};
 use crate::mutex::{FencingToken, LossPolicy};
 use crate::protected::new_marker;
 use crate::queue::{self, Member, Turn};
@@ -81,7 +81,7 @@ pub struct LeaderLatch {
     shared: Arc<Shared>,
     /// The session's state, checked on every question: the latch's task may not have seen a
     /// change yet.
-    states: zk_client::StateWatcher,
+    states: States,
     policy: LossPolicy,
 }
 
@@ -204,7 +204,7 @@ impl LeaderLatch {
     /// Joins the election at `path` as participant `id`, losing leadership as `policy` says.
     fn start<C: Zk>(zk: C, path: String, id: Bytes, policy: LossPolicy) -> LeaderLatch {
         let shared = Arc::new(Shared::default());
-        let states = zk.state_watcher();
+        let states = zk.states();
         let task = run(zk.clone(), shared.clone(), path, id, policy);
         if let Err(e) = zk.spawn(Box::pin(task)) {
             shared.end(LatchEnded::NoTask(e.to_string()));
@@ -329,12 +329,8 @@ enum Woken {
 }
 
 /// Waits for `watch` (when given), a state change or a close request, whichever comes first.
-async fn woken(
-    shared: &Shared,
-    states: &mut zk_client::StateWatcher,
-    watch: Option<zk_client::Watch>,
-) -> Woken {
-    let mut watch = watch.map(Box::pin);
+async fn woken(shared: &Shared, states: &mut States, watch: Option<Fired>) -> Woken {
+    let mut watch = watch;
     let mut changed = pin!(states.changed());
     poll_fn(|cx| {
         if let Poll::Ready(()) = shared.poll_state(cx, |s| s.close_requested.then_some(())) {
@@ -379,7 +375,7 @@ async fn follow<C: Zk>(
     member: &Member,
     policy: LossPolicy,
 ) -> LatchEnded {
-    let mut states = zk.state_watcher();
+    let mut states = zk.states();
     loop {
         if shared.lock().close_requested {
             return LatchEnded::Closed;

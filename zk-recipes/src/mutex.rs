@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use zk_client::ops::{Delete, DeleteError, Error, GetChildren, Operation};
 use zk_client::proto::Zxid;
-use zk_client::{SessionState, StateWatcher};
+use zk_client::SessionState;
 
-use crate::client::{outcome_unknown, reconnected, remove, remove_in_background, Zk};
+use crate::client::{
+    outcome_unknown, reconnected, remove, remove_in_background, Fired, States, Zk,
+};
 use crate::protected::{new_marker, remove_marked};
 use crate::queue::{self, Member};
 
@@ -119,7 +121,7 @@ impl<C: Zk> Queue<C> {
     }
 
     /// Waits for `watch` until `deadline`: `false` when the deadline passed first.
-    async fn wait_watch(&self, watch: zk_client::Watch, deadline: Option<Instant>) -> bool {
+    async fn wait_watch(&self, watch: Fired, deadline: Option<Instant>) -> bool {
         match deadline {
             None => {
                 let _ = watch.await;
@@ -136,7 +138,7 @@ impl<C: Zk> Queue<C> {
         contender.disarm();
         LockGuard {
             zk: self.zk.clone(),
-            states: self.zk.state_watcher(),
+            states: self.zk.states(),
             policy: self.policy,
             node: member.path,
             token: FencingToken(member.czxid),
@@ -483,7 +485,7 @@ impl<C: Zk> Drop for Contender<C> {
 #[derive(Debug)]
 pub struct LockGuard<C: Zk> {
     zk: C,
-    states: StateWatcher,
+    states: States,
     policy: LossPolicy,
     node: String,
     token: FencingToken,
