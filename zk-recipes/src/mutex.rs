@@ -100,8 +100,8 @@ struct Queue<C> {
 impl<C: Zk> Queue<C> {
     async fn acquire(&self) -> Result<LockGuard<C>, LockError> {
         let mut contender = Contender::new(self.zk.clone());
-        let node = self.enter(&mut contender).await?;
-        self.wait_for_turn(&node, None).await?;
+        let (node, listed) = self.enter(&mut contender).await?;
+        self.wait_for_turn(&node, None, listed).await?;
         Ok(self.guard(contender, node))
     }
 
@@ -110,8 +110,8 @@ impl<C: Zk> Queue<C> {
     async fn try_acquire(&self, wait: Duration) -> Result<Option<LockGuard<C>>, LockError> {
         let deadline = Instant::now().checked_add(wait);
         let mut contender = Contender::new(self.zk.clone());
-        let node = self.enter(&mut contender).await?;
-        if self.wait_for_turn(&node, deadline).await? {
+        let (node, listed) = self.enter(&mut contender).await?;
+        if self.wait_for_turn(&node, deadline, listed).await? {
             return Ok(Some(self.guard(contender, node)));
         }
         // Gone when this returns.
@@ -146,13 +146,19 @@ impl<C: Zk> Queue<C> {
         }
     }
 
-    /// Creates the contender's node (protected), creating the lock's path when missing.
-    async fn enter(&self, contender: &mut Contender<C>) -> Result<Member, LockError> {
+    /// Creates the contender's node (protected), creating the lock's path when missing; with
+    /// it, the queue as listed right after the create (pipelined: one round trip for both),
+    /// when both succeeded.
+    async fn enter(
+        &self,
+        contender: &mut Contender<C>,
+    ) -> Result<(Member, Option<Vec<String>>), LockError> {
         let marker = new_marker();
         contender.creating(&self.path, &marker);
-        let member = queue::join(&self.zk, &self.path, self.prefix, &marker, Bytes::new()).await?;
+        let (member, listed) =
+            queue::join_and_list(&self.zk, &self.path, self.prefix, &marker, Bytes::new()).await?;
         contender.created(&member.path);
-        Ok(member)
+        Ok((member, listed))
     }
 
     /// Waits until `member`'s turn has come (`true`), or `deadline` has passed (`false`).
@@ -160,6 +166,7 @@ impl<C: Zk> Queue<C> {
         &self,
         member: &Member,
         deadline: Option<Instant>,
+        mut listed: Option<Vec<String>>,
     ) -> Result<bool, LockError> {
         loop {
             if let Kind::Leases(leases) = self.kind {
@@ -180,7 +187,10 @@ impl<C: Zk> Queue<C> {
                     Some(_) => return Ok(false),
                 }
             }
-            let members = queue::members(&self.zk, &self.path).await?;
+            let members = match listed.take() {
+                Some(members) => members,
+                None => queue::members(&self.zk, &self.path).await?,
+            };
             let Some(mine) = members.iter().position(|m| *m == member.name) else {
                 return Err(self.vanished(member));
             };

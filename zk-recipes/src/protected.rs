@@ -144,7 +144,11 @@ pub(crate) async fn create_marked<C: Zk>(
 
 /// The child of `parent` whose name starts with `marker`, with its stat; lists again after
 /// each ConnectionLoss.
-async fn find_marked<C: Zk>(zk: &C, parent: &str, marker: &str) -> Result<Option<Created>, Error> {
+pub(crate) async fn find_marked<C: Zk>(
+    zk: &C,
+    parent: &str,
+    marker: &str,
+) -> Result<Option<Created>, Error> {
     loop {
         let children = match zk.call(GetChildren::new(parent)).await {
             Ok((children, _)) => children,

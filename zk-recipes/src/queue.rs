@@ -2,12 +2,12 @@
 //! path, ordered by sequence number, where each member watches only the one before it.
 
 use bytes::Bytes;
-use zk_client::ops::{Error, ErrorKind, GetChildren};
+use zk_client::ops::{Create, CreateError, Error, ErrorKind, GetChildren};
 use zk_client::proto::{CreateMode, Zxid};
 
 use crate::client::{outcome_unknown, reconnected, Zk};
 use crate::nodes::{ensure_path, Parents};
-use crate::protected::{create_marked, PROTECTED_PREFIX};
+use crate::protected::{create_marked, find_marked, PROTECTED_PREFIX};
 
 /// A member's node in a queue.
 #[derive(Debug, Clone)]
@@ -68,6 +68,55 @@ pub(crate) async fn join<C: Zk>(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// [`join`], with the queue listed right after the create: both requests are sent at once,
+/// and the server answers a session's requests in order, so the listing includes the new
+/// member (one round trip instead of two). The listing is `None` when the create did not
+/// succeed at once (a missing path, an unknown outcome): [`join`] then does it step by step.
+pub(crate) async fn join_and_list<C: Zk>(
+    zk: &C,
+    dir: &str,
+    prefix: &str,
+    marker: &str,
+    data: Bytes,
+) -> Result<(Member, Option<Vec<String>>), Error> {
+    let path = child(dir, &format!("{marker}{prefix}"));
+    let create = zk.call(Create::new(path, data.clone()).mode(CreateMode::EphemeralSequential));
+    let listing = zk.call(GetChildren::new(dir));
+    match create.await {
+        Ok(node) => {
+            let listed = listing.await.ok().map(|(children, _)| in_order(children));
+            let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
+            let member = Member {
+                path: node.path,
+                name,
+                czxid: node.stat.czxid,
+            };
+            Ok((member, listed))
+        }
+        Err(e) if outcome_unknown(e.common()) => {
+            drop(listing);
+            // The create may have been applied: find it before creating again.
+            match find_marked(zk, dir, marker).await? {
+                Some(node) => {
+                    let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
+                    let member = Member {
+                        path: node.path,
+                        name,
+                        czxid: node.stat.czxid,
+                    };
+                    Ok((member, None))
+                }
+                None => Ok((join(zk, dir, prefix, marker, data).await?, None)),
+            }
+        }
+        Err(e) if *e.kind() == CreateError::NoNode => {
+            drop(listing);
+            Ok((join(zk, dir, prefix, marker, data).await?, None))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

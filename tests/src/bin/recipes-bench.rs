@@ -6,7 +6,12 @@
 //!   in turn;
 //! * leader fail-over: the leader's session is closed, until the next participant leads.
 //!
-//! `cargo run --release -p zk-tests --bin recipes-bench [-- --iterations N]`
+//! With `--peers`, Curator's `InterProcessMutex` and `LeaderLatch` (Debian's
+//! `libcurator-recipes-java`) and kazoo's `Lock` (Debian's `python3-kazoo`; kazoo's `Election`
+//! is a `Lock`) do the same three measurements against the same server in the same run
+//! (`tests/peers/`), and a table compares them.
+//!
+//! `cargo run --release -p zk-tests --bin recipes-bench [-- --iterations N] [--peers]`
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +24,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-fn report(what: &str, mut samples: Vec<Duration>) {
+fn report(what: &str, mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort_unstable();
     println!(
         "{what}: p50 {:?}, p90 {:?}, p99 {:?} ({} samples)",
@@ -28,6 +33,38 @@ fn report(what: &str, mut samples: Vec<Duration>) {
         percentile(&samples, 0.99),
         samples.len()
     );
+    (
+        percentile(&samples, 0.5).as_secs_f64() * 1e6,
+        percentile(&samples, 0.9).as_secs_f64() * 1e6,
+    )
+}
+
+/// The classpath of Curator and ZooKeeper's client from Debian's packages.
+const CURATOR_CLASSPATH: &[&str] = &[
+    "curator-client",
+    "curator-framework",
+    "curator-recipes",
+    "zookeeper",
+    "zookeeper-jute",
+    "guava",
+    "failureaccess",
+    "slf4j-api",
+    "slf4j-nop",
+];
+
+/// Runs a peer's benchmark and returns its `name value` lines.
+fn peer(mut command: std::process::Command) -> Result<Vec<(String, f64)>, String> {
+    let output = command.output().map_err(|e| format!("cannot run: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once(' ')?;
+            Some((name.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,8 +80,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
+    let peers = std::env::args().any(|a| a == "--peers");
     let server = Server::standalone(&ServerOptions::default())?;
     let connect = server.connect_string();
+    let mut ours = Vec::new();
     let client = Client::connect(&connect).await?;
 
     // Uncontended acquire + release.
@@ -56,7 +95,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         mutex.acquire().await?.release().await?;
         samples.push(started.elapsed());
     }
-    report("uncontended acquire+release", samples);
+    let (p50, p90) = report("uncontended acquire+release", samples);
+    ours.push(("uncontended_p50_us".to_owned(), p50));
+    ours.push(("uncontended_p90_us".to_owned(), p90));
 
     // Ten contenders, each with its own session, for five seconds.
     let mut contenders = Vec::new();
@@ -83,11 +124,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for contender in contenders {
         taken += contender.await??;
     }
+    let rate = taken as f64 / started.elapsed().as_secs_f64();
     println!(
-        "10 contenders: {taken} acquisitions in {:?} = {:.0} acquisitions/s",
-        started.elapsed(),
-        taken as f64 / started.elapsed().as_secs_f64()
+        "10 contenders: {taken} acquisitions in {:?} = {rate:.0} acquisitions/s",
+        started.elapsed()
     );
+    ours.push(("contended_per_s".to_owned(), rate));
 
     // Leader fail-over after the leader's session is closed.
     let mut samples = Vec::new();
@@ -112,7 +154,66 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         samples.push(started.elapsed());
         follower.close().await;
     }
-    report("fail-over (leader's session closed -> next leads)", samples);
+    let (p50, p90) = report("fail-over (leader's session closed -> next leads)", samples);
+    ours.push(("failover_p50_us".to_owned(), p50));
+    ours.push(("failover_p90_us".to_owned(), p90));
     client.close().await;
+    if !peers {
+        return Ok(());
+    }
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers");
+    let classpath: Vec<String> = CURATOR_CLASSPATH
+        .iter()
+        .map(|jar| format!("/usr/share/java/{jar}.jar"))
+        .collect();
+    let mut java = std::process::Command::new("java");
+    java.arg("-cp")
+        .arg(classpath.join(":"))
+        .arg(format!("{dir}/CuratorRecipesBench.java"))
+        .arg(&connect)
+        .arg(iterations.to_string());
+    let curator = peer(java);
+    let mut python = std::process::Command::new("/usr/bin/python3");
+    python
+        .arg(format!("{dir}/kazoo_recipes_bench.py"))
+        .arg(&connect)
+        .arg(iterations.to_string());
+    let kazoo = peer(python);
+    let column = |results: &Result<Vec<(String, f64)>, String>, name: &str| match results {
+        Ok(values) => values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("-".to_owned(), |(_, v)| format!("{v:.0}")),
+        Err(_) => "failed".to_owned(),
+    };
+    let ours = Ok(ours);
+    println!("\n| measurement | zk-recipes (zk-tokio) | Curator 5.4 | kazoo 2.8 |");
+    println!("|---|--:|--:|--:|");
+    for (name, label) in [
+        ("uncontended_p50_us", "uncontended acquire+release p50 (us)"),
+        ("uncontended_p90_us", "uncontended acquire+release p90 (us)"),
+        ("contended_per_s", "10 contenders, acquisitions/s"),
+        (
+            "failover_p50_us",
+            "fail-over after a session close p50 (us)",
+        ),
+        (
+            "failover_p90_us",
+            "fail-over after a session close p90 (us)",
+        ),
+    ] {
+        println!(
+            "| {label} | {} | {} | {} |",
+            column(&ours, name),
+            column(&curator, name),
+            column(&kazoo, name)
+        );
+    }
+    for (who, results) in [("Curator", &curator), ("kazoo", &kazoo)] {
+        if let Err(e) = results {
+            eprintln!("{who} failed: {e}");
+        }
+    }
     Ok(())
 }
