@@ -333,6 +333,13 @@ impl Client {
     pub fn negotiated_timeout(&self) -> Option<Duration> {
         self.inner.negotiated_timeout()
     }
+
+    /// How long ago a server last confirmed the session (a handshake, a reply, a ping's
+    /// answer, a watch event). Past the negotiated timeout the servers may have expired it,
+    /// even if the client has not noticed yet (after a pause of the process, say).
+    pub fn unconfirmed_for(&self) -> Duration {
+        self.inner.unconfirmed_for()
+    }
 }
 
 /// Generates the blocking client's operation methods from `zk_client::for_each_operation`:

@@ -612,6 +612,14 @@ impl<R> Client<R> {
     pub fn negotiated_timeout(&self) -> Option<Duration> {
         self.shared.read_session(|s| s.negotiated_timeout())
     }
+
+    /// How long ago a server last confirmed the session (a handshake, a reply, a ping's
+    /// answer, a watch event). Past the negotiated timeout the servers may have expired it,
+    /// even if the client has not noticed yet (after a pause of the process, say).
+    pub fn unconfirmed_for(&self) -> Duration {
+        let now = self.shared.now();
+        self.shared.read_session(|s| s.unconfirmed_for(now))
+    }
 }
 
 /// The shared core of `client`'s session (for adapters built on the async handle).

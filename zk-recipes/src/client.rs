@@ -140,6 +140,10 @@ pub trait Zk: sealed::Sealed + Clone + Send + Sync + 'static {
     fn states(&self) -> States;
 
     #[doc(hidden)]
+    /// How long ago a server last confirmed the session, and the negotiated timeout.
+    fn confirmation(&self) -> (Duration, Option<Duration>);
+
+    #[doc(hidden)]
     /// The session's id (0 before the first handshake).
     fn session_id(&self) -> SessionId;
 }
@@ -217,6 +221,13 @@ where
     fn session_id(&self) -> SessionId {
         zk_client::Client::session_id(self)
     }
+
+    fn confirmation(&self) -> (Duration, Option<Duration>) {
+        (
+            zk_client::Client::unconfirmed_for(self),
+            zk_client::Client::negotiated_timeout(self),
+        )
+    }
 }
 
 /// zk-blocking's client: its calls block, so each future is ready when made, and the recipes'
@@ -284,6 +295,13 @@ impl Zk for zk_blocking::Client {
 
     fn session_id(&self) -> SessionId {
         zk_blocking::Client::session_id(self)
+    }
+
+    fn confirmation(&self) -> (Duration, Option<Duration>) {
+        (
+            zk_blocking::Client::unconfirmed_for(self),
+            zk_blocking::Client::negotiated_timeout(self),
+        )
     }
 }
 

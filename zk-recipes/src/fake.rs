@@ -487,6 +487,10 @@ impl Zk for FakeZk {
     fn session_id(&self) -> SessionId {
         SessionId(self.session)
     }
+
+    fn confirmation(&self) -> (Duration, Option<Duration>) {
+        (Duration::ZERO, Some(Duration::from_secs(30)))
+    }
 }
 
 /// A fake session's state changes, read in order.

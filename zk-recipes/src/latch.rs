@@ -11,6 +11,7 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdGuard};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use zk_client::ops::{Delete, Error, GetData, GetDataError, Operation};
@@ -76,13 +77,26 @@ pub enum LatchEnded {
 /// assert_eq!(latch.next_event().await, Some(LeadershipEvent::Lost));
 /// # Ok(()) });
 /// ```
-#[derive(Debug)]
 pub struct LeaderLatch {
     shared: Arc<Shared>,
     /// The session's state, checked on every question: the latch's task may not have seen a
     /// change yet.
     states: States,
     policy: LossPolicy,
+    /// How long ago a server confirmed the session, and the negotiated timeout.
+    confirmation: Arc<Confirmation>,
+}
+
+/// How long ago a server confirmed the session, and the negotiated timeout.
+type Confirmation = dyn Fn() -> (Duration, Option<Duration>) + Send + Sync;
+
+impl std::fmt::Debug for LeaderLatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderLatch")
+            .field("leading", &self.fencing_token())
+            .field("node", &self.node())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -209,16 +223,20 @@ impl LeaderLatch {
         if let Err(e) = zk.spawn(Box::pin(task)) {
             shared.end(LatchEnded::NoTask(e.to_string()));
         }
+        let probe = zk.clone();
         LeaderLatch {
             shared,
             states,
             policy,
+            confirmation: Arc::new(move || probe.confirmation()),
         }
     }
 
-    /// Whether this participant leads now: its node is first, and the session's state does
-    /// not count as a loss under the latch's [`LossPolicy`] (checked at the call, before the
-    /// latch's task has seen the change).
+    /// Whether this participant leads now: its node is first, the session's state does not
+    /// count as a loss under the latch's [`LossPolicy`], and a server confirmed the session
+    /// recently enough that it cannot have expired (checked at the call, before the latch's
+    /// task has seen any change: a leader whose process was paused past its session timeout
+    /// learns here that it may not act).
     pub fn is_leader(&self) -> bool {
         self.fencing_token().is_some()
     }
@@ -226,7 +244,12 @@ impl LeaderLatch {
     /// The leader's fencing token while this participant leads (see [`LeaderLatch::is_leader`]).
     pub fn fencing_token(&self) -> Option<FencingToken> {
         let leading = self.shared.lock().leading;
-        leading.filter(|_| !self.policy.lost_in(self.states.current()))
+        let (unconfirmed, timeout) = (self.confirmation)();
+        leading.filter(|_| {
+            !self
+                .policy
+                .lost(self.states.current(), unconfirmed, timeout)
+        })
     }
 
     /// The participant's node, once created.

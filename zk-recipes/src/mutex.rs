@@ -40,6 +40,28 @@ pub enum LossPolicy {
 }
 
 impl LossPolicy {
+    /// Whether a session in `state`, last confirmed by a server `unconfirmed` ago, with this
+    /// negotiated `timeout`, may have lost what it held: by its state, or because no server
+    /// confirmed it for as long as the servers wait before expiring it (the negotiated timeout;
+    /// 2/3 of it, the read timeout, under `OnDisconnect`), which a process paused for that long
+    /// learns before its timers have run.
+    pub(crate) fn lost(
+        self,
+        state: SessionState,
+        unconfirmed: Duration,
+        timeout: Option<Duration>,
+    ) -> bool {
+        if self.lost_in(state) {
+            return true;
+        }
+        let limit = match (self, timeout) {
+            (_, None) => return false,
+            (LossPolicy::OnSessionEnd, Some(timeout)) => timeout,
+            (LossPolicy::OnDisconnect, Some(timeout)) => timeout * 2 / 3,
+        };
+        unconfirmed >= limit
+    }
+
     /// Whether a session in `state` may have lost what it held.
     pub(crate) fn lost_in(self, state: SessionState) -> bool {
         match self {
@@ -515,10 +537,15 @@ impl<C: Zk> LockGuard<C> {
 
     /// Whether the lock is held as far as the client knows now, under the lock's
     /// [`LossPolicy`]: false while the session's state counts as a loss (while disconnected,
-    /// under `OnDisconnect`), true again once the session is connected again (its node, and
-    /// so the lock, survived); false for good once the session has ended.
+    /// under `OnDisconnect`) or while no server has confirmed the session for as long as the
+    /// servers may wait before expiring it (after a pause of the process, before its timers
+    /// have run: check before acting); true again once the session is confirmed again (its
+    /// node, and so the lock, survived); false for good once the session has ended.
     pub fn is_held(&self) -> bool {
-        !self.policy.lost_in(self.states.current())
+        let (unconfirmed, timeout) = self.zk.confirmation();
+        !self
+            .policy
+            .lost(self.states.current(), unconfirmed, timeout)
     }
 
     /// Resolves at the first state change that counts as a loss under the lock's

@@ -385,6 +385,14 @@ impl Session {
         self.negotiated_timeout
     }
 
+    /// How long before `now` a server last confirmed the session (completed a handshake,
+    /// answered a request or a ping, sent a watch event). Past the negotiated timeout, the
+    /// servers may have expired it: what a lock holder or a leader checks before acting, since
+    /// a process that was frozen learns of nothing until its timers run again.
+    pub fn unconfirmed_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_confirmed)
+    }
+
     /// The zxid of the last reply to a request (never of a notification or ping).
     pub fn last_zxid_seen(&self) -> Zxid {
         self.last_zxid_seen
