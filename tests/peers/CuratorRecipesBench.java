@@ -47,6 +47,8 @@ public class CuratorRecipesBench {
         System.out.println("uncontended_p90_us " + percentile(samples, 0.9) / 1000.0);
 
         AtomicLong taken = new AtomicLong();
+        AtomicLong releasedAt = new AtomicLong();
+        List<Long> handovers = java.util.Collections.synchronizedList(new ArrayList<>());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         List<Thread> threads = new ArrayList<>();
         List<CuratorFramework> clients = new ArrayList<>();
@@ -59,6 +61,9 @@ public class CuratorRecipesBench {
                     while (System.nanoTime() < deadline) {
                         contended.acquire();
                         taken.incrementAndGet();
+                        long released = releasedAt.get();
+                        if (released != 0) handovers.add(System.nanoTime() - released);
+                        releasedAt.set(System.nanoTime());
                         contended.release();
                     }
                 } catch (Exception e) {
@@ -72,6 +77,9 @@ public class CuratorRecipesBench {
         for (Thread t : threads) t.join();
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.println("contended_per_s " + taken.get() / seconds);
+        long[] h = handovers.stream().mapToLong(Long::longValue).sorted().toArray();
+        System.out.println("handover_p50_us " + percentile(h, 0.5) / 1000.0);
+        System.out.println("handover_p90_us " + percentile(h, 0.9) / 1000.0);
         for (CuratorFramework own : clients) own.close();
 
         long[] failovers = new long[20];

@@ -42,6 +42,8 @@ def main():
     print("uncontended_p90_us", percentile(samples, 0.9) * 1e6)
 
     taken = [0]
+    released_at = [None]
+    handovers = []
     guard = threading.Lock()
     deadline = time.monotonic() + 5
     clients = [client(connect) for _ in range(10)]
@@ -52,6 +54,9 @@ def main():
             contended.acquire()
             with guard:
                 taken[0] += 1
+                if released_at[0] is not None:
+                    handovers.append(time.perf_counter() - released_at[0])
+                released_at[0] = time.perf_counter()
             contended.release()
 
     threads = [threading.Thread(target=contend, args=(own,)) for own in clients]
@@ -61,6 +66,8 @@ def main():
     for t in threads:
         t.join()
     print("contended_per_s", taken[0] / (time.monotonic() - started))
+    print("handover_p50_us", percentile(handovers, 0.5) * 1e6)
+    print("handover_p90_us", percentile(handovers, 0.9) * 1e6)
     for own in clients:
         own.stop()
 

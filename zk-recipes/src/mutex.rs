@@ -225,17 +225,39 @@ impl<C: Zk> Queue<C> {
                 return Ok(true);
             };
             let blocker = queue::child(&self.path, &members[blocker]);
-            match self.zk.exists_and_watch(&blocker).await {
-                // Gone between the listing and the watch: look again.
-                Ok((None, _)) => {}
-                // Fires when the blocker goes (or the session ends: the next listing says).
-                Ok((Some(_), watch)) => {
-                    if !self.wait_watch(watch, deadline).await {
+            // Both watches at once (one round trip): the blocker's, which fires when it goes,
+            // and the member's own, which fires if someone else deletes it.
+            let on_blocker = self.zk.exists_and_watch(&blocker);
+            let on_self = self.zk.exists_and_watch(&member.path);
+            let (blocker, own) = (on_blocker.await, on_self.await);
+            match (blocker, own) {
+                (_, Ok((None, _))) => return Err(self.vanished(member)),
+                // The blocker gone between the listing and the watch: look again.
+                (Ok((None, _)), _) => {}
+                // Fires when the blocker goes, the member's node is deleted, or the session
+                // ends: the next listing says which.
+                (Ok((Some(_), blocker)), Ok((Some(_), own))) => {
+                    let either: Fired = Box::pin(async move {
+                        let (mut blocker, mut own) = (blocker, own);
+                        std::future::poll_fn(|cx| {
+                            if blocker.as_mut().poll(cx).is_ready()
+                                || own.as_mut().poll(cx).is_ready()
+                            {
+                                std::task::Poll::Ready(())
+                            } else {
+                                std::task::Poll::Pending
+                            }
+                        })
+                        .await
+                    });
+                    if !self.wait_watch(either, deadline).await {
                         return Ok(false);
                     }
                 }
-                Err(e) if outcome_unknown(e.common()) => reconnected(&self.zk).await,
-                Err(e) => return Err(Error::from(e).into()),
+                (Err(e), _) | (_, Err(e)) if outcome_unknown(e.common()) => {
+                    reconnected(&self.zk).await
+                }
+                (Err(e), _) | (_, Err(e)) => return Err(Error::from(e).into()),
             }
         }
     }

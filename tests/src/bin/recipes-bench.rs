@@ -99,18 +99,34 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     ours.push(("uncontended_p50_us".to_owned(), p50));
     ours.push(("uncontended_p90_us".to_owned(), p90));
 
-    // Ten contenders, each with its own session, for five seconds.
+    // Ten contenders, each with its own session, for five seconds. Hand-over: from a holder
+    // starting its release to the next holder's acquire returning.
     let mut contenders = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let epoch = Instant::now();
+    let deadline = epoch + Duration::from_secs(5);
+    let released_at = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let handovers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     for _ in 0..10 {
         let client = Client::connect(&connect).await?;
         let mutex = Mutex::new(client, "/bench/contended");
+        let (released_at, handovers) = (released_at.clone(), handovers.clone());
         contenders.push(tokio::spawn(async move {
             let mut taken = 0u64;
             while Instant::now() < deadline {
                 match mutex.acquire().await {
                     Ok(guard) => {
                         taken += 1;
+                        let now = epoch.elapsed().as_nanos() as u64;
+                        let released = released_at.load(std::sync::atomic::Ordering::SeqCst);
+                        if released != 0 {
+                            if let Ok(mut samples) = handovers.lock() {
+                                samples.push(Duration::from_nanos(now.saturating_sub(released)));
+                            }
+                        }
+                        released_at.store(
+                            epoch.elapsed().as_nanos() as u64,
+                            std::sync::atomic::Ordering::SeqCst,
+                        );
                         let _ = guard.release().await;
                     }
                     Err(e) => return Err(e),
@@ -130,6 +146,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed()
     );
     ours.push(("contended_per_s".to_owned(), rate));
+    let samples = std::mem::take(&mut *handovers.lock().map_err(|_| "poisoned")?);
+    let (p50, p90) = report(
+        "hand-over with 10 waiters (release started -> next holds)",
+        samples,
+    );
+    ours.push(("handover_p50_us".to_owned(), p50));
+    ours.push(("handover_p90_us".to_owned(), p90));
 
     // Leader fail-over after the leader's session is closed.
     let mut samples = Vec::new();
@@ -194,6 +217,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ("uncontended_p50_us", "uncontended acquire+release p50 (us)"),
         ("uncontended_p90_us", "uncontended acquire+release p90 (us)"),
         ("contended_per_s", "10 contenders, acquisitions/s"),
+        ("handover_p50_us", "hand-over with 10 waiters p50 (us)"),
+        ("handover_p90_us", "hand-over with 10 waiters p90 (us)"),
         (
             "failover_p50_us",
             "fail-over after a session close p50 (us)",

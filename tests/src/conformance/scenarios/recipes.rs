@@ -328,6 +328,45 @@ pub async fn mutex_holder_learns_the_lock_is_lost_with_its_session<A: Adapter>(e
     drop(guard);
     next.release().await.want("release");
 
+    // A waiter whose node someone else deletes is told so.
+    let holder_again = env.client::<A>().await;
+    let held = Mutex::new(holder_again.clone(), lock.clone())
+        .acquire()
+        .await
+        .want("acquire");
+    let waiter = env.client::<A>().await;
+    let waiting = {
+        let mutex = Mutex::new(waiter.clone(), lock.clone());
+        A::spawn(async move { mutex.acquire().await })
+    };
+    let deadline = Instant::now() + EVENT_WAIT;
+    let victim = loop {
+        let queued = children(&holder_again, &lock).await;
+        if queued.len() == 2 {
+            break format!("{lock}/{}", queued[1].clone());
+        }
+        assert!(Instant::now() < deadline, "the waiter queued");
+        A::sleep(Duration::from_millis(10)).await;
+    };
+    let victim = if victim.ends_with(held.node().rsplit('/').next().unwrap_or_default()) {
+        format!("{lock}/{}", children(&holder_again, &lock).await[0])
+    } else {
+        victim
+    };
+    holder_again
+        .delete(&victim, None)
+        .await
+        .want("delete the waiter's node");
+    let told = A::timeout(EVENT_WAIT, waiting)
+        .await
+        .expect("the waiter is told");
+    assert!(
+        matches!(&told, Err(LockError::NodeDeleted { node, .. }) if *node == victim),
+        "[{}] {told:?}",
+        A::NAME
+    );
+    held.release().await.want("release");
+
     // Acquiring on a closed session fails with a typed error.
     let closed = Mutex::new(holder.clone(), lock.clone()).acquire().await;
     assert!(
