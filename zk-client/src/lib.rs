@@ -59,6 +59,7 @@ pub mod adapter {
     pub use crate::driver::Driver;
     pub use crate::runtime::{BoxFuture, InlineDriver, Runtime, Transport, PROBE_STEP_TIMEOUT};
     pub use crate::shared::{Clock, DriverSignal, EventLimits, Shared};
+    pub use crate::timeout::with_timeout;
 }
 
 /// What the operation list's expansion names in other crates.

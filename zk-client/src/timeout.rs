@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::runtime::Runtime;
 
 /// Runs `fut` until it completes (`Some`) or `wait` passes on the runtime's clock (`None`).
-pub(crate) async fn with_timeout<R: Runtime, F: Future>(
+pub async fn with_timeout<R: Runtime, F: Future>(
     runtime: &R,
     wait: Duration,
     fut: F,

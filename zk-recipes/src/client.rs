@@ -3,9 +3,9 @@
 //! once, as async code over [`Zk`].
 
 use std::future::Future;
-use std::pin::{pin, Pin};
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::pin::Pin;
+
+use std::time::Duration;
 
 use zk_client::adapter::Runtime;
 use zk_client::ops::{ExistsError, GetChildrenError, OpError, Operation};
@@ -190,24 +190,7 @@ where
         F: Future + Send + 'static,
         F::Output: Send,
     {
-        let runtime = R::default();
-        Box::pin(async move {
-            let mut fut = pin!(fut);
-            let Some(deadline) = Instant::now().checked_add(limit) else {
-                return Some(fut.await);
-            };
-            let mut sleep = pin!(runtime.sleep_until(deadline));
-            std::future::poll_fn(|cx| {
-                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(Some(out));
-                }
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(None);
-                }
-                Poll::Pending
-            })
-            .await
-        })
+        Box::pin(async move { zk_client::adapter::with_timeout(&R::default(), limit, fut).await })
     }
 
     fn state(&self) -> SessionState {

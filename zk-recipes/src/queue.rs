@@ -2,7 +2,7 @@
 //! path, ordered by sequence number, where each member watches only the one before it.
 
 use bytes::Bytes;
-use zk_client::ops::{Create, CreateError, Error, ErrorKind, GetChildren};
+use zk_client::ops::{Create, CreateError, Created, Error, ErrorKind, GetChildren};
 use zk_client::proto::{CreateMode, Zxid};
 
 use crate::client::{outcome_unknown, reconnected, Zk};
@@ -18,6 +18,18 @@ pub(crate) struct Member {
     pub name: String,
     /// The node's creation zxid: the member's fencing token.
     pub czxid: Zxid,
+}
+
+impl Member {
+    /// The member whose node was just created (or found).
+    fn of(node: Created) -> Member {
+        let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
+        Member {
+            path: node.path,
+            name,
+            czxid: node.stat.czxid,
+        }
+    }
 }
 
 /// Where a member stands in its queue.
@@ -52,15 +64,7 @@ pub(crate) async fn join<C: Zk>(
         )
         .await;
         match created {
-            Ok(protected) => {
-                let node = protected.into_node();
-                let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
-                return Ok(Member {
-                    path: node.path,
-                    name,
-                    czxid: node.stat.czxid,
-                });
-            }
+            Ok(protected) => return Ok(Member::of(protected.into_node())),
             Err(e) if *e.kind() == ErrorKind::NoNode && missing_parent < 8 => {
                 // The queue's path is missing (or a container reaped meanwhile).
                 missing_parent += 1;
@@ -88,27 +92,13 @@ pub(crate) async fn join_and_list<C: Zk>(
     match create.await {
         Ok(node) => {
             let listed = listing.await.ok().map(|(children, _)| in_order(children));
-            let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
-            let member = Member {
-                path: node.path,
-                name,
-                czxid: node.stat.czxid,
-            };
-            Ok((member, listed))
+            Ok((Member::of(node), listed))
         }
         Err(e) if outcome_unknown(e.common()) => {
             drop(listing);
             // The create may have been applied: find it before creating again.
             match find_marked(zk, dir, marker).await? {
-                Some(node) => {
-                    let name = node.path.rsplit('/').next().unwrap_or_default().to_owned();
-                    let member = Member {
-                        path: node.path,
-                        name,
-                        czxid: node.stat.czxid,
-                    };
-                    Ok((member, None))
-                }
+                Some(node) => Ok((Member::of(node), None)),
                 None => Ok((join(zk, dir, prefix, marker, data).await?, None)),
             }
         }

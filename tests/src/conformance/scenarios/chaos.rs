@@ -149,6 +149,37 @@ impl Checker {
     }
 }
 
+/// What both chaos tests start with: a 3-member ensemble under [`Chaos`] (seeded from the
+/// clock, the seed printed), clients' options (6 s sessions), and the checker.
+struct Setup {
+    connect_string: String,
+    options: Connect,
+    chaos: Chaos,
+    checker: Arc<Checker>,
+}
+
+impl Setup {
+    fn start(adapter: &str) -> Setup {
+        let ensemble = Ensemble::start(3, &ServerOptions::fast_expiry())
+            .unwrap_or_else(|e| panic!("starting a 3-member ZooKeeper ensemble: {e}"));
+        let connect_string = ensemble.connect_string();
+        let options = Connect::new(&connect_string)
+            .session_timeout(Duration::from_secs(6))
+            .connect_wait(SLOW_WAIT);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        eprintln!("[{adapter}] chaos seed {seed}");
+        let checker = Arc::new(Checker::new(&connect_string));
+        Setup {
+            connect_string,
+            options,
+            chaos: Chaos::start(ensemble, seed),
+            checker,
+        }
+    }
+}
+
 /// How long one acquire may wait for the lock.
 const ACQUIRE_WAIT: Duration = Duration::from_secs(30);
 
@@ -160,19 +191,13 @@ pub async fn mutex_under_chaos_keeps_one_holder<A: Adapter>(env: Env) {
     const WORKERS: usize = 5;
     const ACQUISITIONS: usize = 200;
     let _slot = ensemble_slot();
-    let ensemble = Ensemble::start(3, &ServerOptions::fast_expiry())
-        .unwrap_or_else(|e| panic!("starting a 3-member ZooKeeper ensemble: {e}"));
-    let connect_string = ensemble.connect_string();
-    let options = Connect::new(&connect_string)
-        .session_timeout(Duration::from_secs(6))
-        .connect_wait(SLOW_WAIT);
+    let Setup {
+        connect_string,
+        options,
+        chaos,
+        checker,
+    } = Setup::start(A::NAME);
     let lock = env.path("chaos-lock");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    eprintln!("[{}] chaos seed {seed}", A::NAME);
-    let chaos = Chaos::start(ensemble, seed);
-    let checker = Arc::new(Checker::new(&connect_string));
     let done = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(StdMutex::new(Vec::<String>::new()));
     let started = Instant::now();
@@ -282,19 +307,13 @@ pub async fn election_under_chaos_keeps_one_leader<A: Adapter>(env: Env) {
     const PARTICIPANTS: usize = 5;
     const RUN: Duration = Duration::from_secs(20);
     let _slot = ensemble_slot();
-    let ensemble = Ensemble::start(3, &ServerOptions::fast_expiry())
-        .unwrap_or_else(|e| panic!("starting a 3-member ZooKeeper ensemble: {e}"));
-    let connect_string = ensemble.connect_string();
-    let options = Connect::new(&connect_string)
-        .session_timeout(Duration::from_secs(6))
-        .connect_wait(SLOW_WAIT);
+    let Setup {
+        options,
+        chaos,
+        checker,
+        ..
+    } = Setup::start(A::NAME);
     let path = env.path("chaos-election");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    eprintln!("[{}] chaos seed {seed}", A::NAME);
-    let chaos = Chaos::start(ensemble, seed);
-    let checker = Arc::new(Checker::new(&connect_string));
     let sessions = Arc::new(AtomicUsize::new(0));
     // The leader's session (id, password), for expiring it from outside.
     let leader = Arc::new(StdMutex::new(
