@@ -11,7 +11,10 @@
 //! is a `Lock`) do the same three measurements against the same server in the same run
 //! (`tests/peers/`), and a table compares them.
 //!
-//! `cargo run --release -p zk-tests --bin recipes-bench [-- --iterations N] [--peers]`
+//! With `--pin`, the server's JVM runs on the last CPU and the benchmark (and the peers it
+//! starts) on the others.
+//!
+//! `cargo run --release -p zk-tests --bin recipes-bench [-- --iterations N] [--peers] [--pin]`
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +86,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let peers = std::env::args().any(|a| a == "--peers");
     let server = Server::standalone(&ServerOptions::default())?;
     let connect = server.connect_string();
+    if std::env::args().any(|a| a == "--pin") {
+        let pid = server.pid().ok_or("the server runs")?;
+        let (clients, server_cpu) = zk_tests::pinning::pin(pid)?;
+        println!("pinned: clients on CPUs {clients}, the server on CPU {server_cpu}");
+    }
     let mut ours = Vec::new();
     let client = Client::connect(&connect).await?;
 

@@ -1481,39 +1481,6 @@ fn md_table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
 
 // ---------------------------------------------------------------------------------------------
 
-/// Pins every thread of the process `server_pid` to the last CPU and this process (threads
-/// started later inherit it) to the others. Returns the two CPU lists.
-fn pin(server_pid: u32) -> Result<(String, String), String> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 2 {
-        return Err(format!(
-            "--pin needs at least 2 CPUs, this machine has {cpus}"
-        ));
-    }
-    let server_cpus = (cpus - 1).to_string();
-    let client_cpus = if cpus == 2 {
-        "0".to_owned()
-    } else {
-        format!("0-{}", cpus - 2)
-    };
-    for (pid, list) in [
-        (server_pid, &server_cpus),
-        (std::process::id(), &client_cpus),
-    ] {
-        let status = std::process::Command::new("taskset")
-            .args(["--all-tasks", "--cpu-list", "--pid", list, &pid.to_string()])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .map_err(|e| format!("running taskset (util-linux): {e}"))?;
-        if !status.success() {
-            return Err(format!(
-                "taskset could not pin process {pid} to CPUs {list}"
-            ));
-        }
-    }
-    Ok((client_cpus, server_cpus))
-}
-
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -1538,7 +1505,7 @@ fn run() -> Result<(), String> {
             .as_ref()
             .and_then(Server::pid)
             .ok_or("no server process to pin")?;
-        let (client_cpus, server_cpu) = pin(pid)?;
+        let (client_cpus, server_cpu) = zk_tests::pinning::pin(pid)?;
         eprintln!("zk-bench: server on CPU {server_cpu}, clients on CPU {client_cpus}");
     }
     let connect = match (&args.connect, &server) {
