@@ -116,6 +116,19 @@ struct LatchState {
     wakers: Vec<Waker>,
 }
 
+/// How many unread events a latch keeps: past it, the oldest two go (a gain and a loss, or a
+/// loss and a gain: what is read still alternates, gained then lost).
+const EVENTS_KEPT: usize = 1024;
+
+impl LatchState {
+    fn push(&mut self, event: LeadershipEvent) {
+        if self.events.len() >= EVENTS_KEPT {
+            self.events.drain(..2);
+        }
+        self.events.push_back(event);
+    }
+}
+
 impl Shared {
     fn lock(&self) -> StdGuard<'_, LatchState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -135,7 +148,7 @@ impl Shared {
         tracing::info!(?token, "leadership gained");
         self.update(|s| {
             s.leading = Some(token);
-            s.events.push_back(LeadershipEvent::Gained(token));
+            s.push(LeadershipEvent::Gained(token));
         });
     }
 
@@ -143,7 +156,7 @@ impl Shared {
         self.update(|s| {
             if s.leading.take().is_some() {
                 tracing::warn!("leadership lost");
-                s.events.push_back(LeadershipEvent::Lost);
+                s.push(LeadershipEvent::Lost);
             }
         });
     }
@@ -258,6 +271,10 @@ impl LeaderLatch {
     }
 
     /// Waits until this participant leads (at once if it does); fails once the latch ended.
+    ///
+    /// Leadership may be lost again at any time after this returns: check
+    /// [`LeaderLatch::is_leader`] (or [`LeaderLatch::fencing_token`]) right before each act,
+    /// and hand the token to what the act touches.
     pub async fn wait_leader(&self) -> Result<FencingToken, LatchEnded> {
         poll_fn(|cx| {
             self.shared
@@ -271,6 +288,7 @@ impl LeaderLatch {
     }
 
     /// The next change of leadership; `None` once the latch ended and every change was taken.
+    /// A latch whose events are never read keeps the latest 1024.
     pub async fn next_event(&self) -> Option<LeadershipEvent> {
         poll_fn(|cx| {
             self.shared.poll_state(cx, |s| match s.events.pop_front() {
@@ -458,5 +476,34 @@ async fn follow<C: Zk>(
             Woken::State(Some(state)) if policy.lost_in(state) => shared.lose(),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zk_client::proto::Zxid;
+
+    #[test]
+    fn unread_events_are_bounded_and_still_alternate() {
+        let mut state = LatchState::default();
+        for i in 0..3001 {
+            state.push(if i % 2 == 0 {
+                LeadershipEvent::Gained(FencingToken(Zxid(i)))
+            } else {
+                LeadershipEvent::Lost
+            });
+        }
+        assert!(state.events.len() <= EVENTS_KEPT);
+        let gained: Vec<bool> = state
+            .events
+            .iter()
+            .map(|e| matches!(e, LeadershipEvent::Gained(_)))
+            .collect();
+        assert!(gained.windows(2).all(|w| w[0] != w[1]), "alternating");
+        assert_eq!(
+            state.events.back(),
+            Some(&LeadershipEvent::Gained(FencingToken(Zxid(3000))))
+        );
     }
 }
