@@ -91,7 +91,16 @@ public class CuratorRecipesBench {
             leader.await();
             LeaderLatch follower = new LeaderLatch(c, path, "follower");
             follower.start();
-            while (leader.getParticipants().size() < 2) Thread.sleep(1);
+            // Until the follower is queued: a children watch says when the election changes.
+            while (true) {
+                java.util.concurrent.CountDownLatch changed = new java.util.concurrent.CountDownLatch(1);
+                int queued = c.getChildren()
+                        .usingWatcher((org.apache.zookeeper.Watcher) event -> changed.countDown())
+                        .forPath(path)
+                        .size();
+                if (queued >= 2) break;
+                changed.await();
+            }
             long t0 = System.nanoTime();
             leaderClient.close();
             follower.await();

@@ -86,8 +86,12 @@ def main():
 
         t = threading.Thread(target=follow)
         t.start()
-        while len(c.get_children(path)) < 2:
-            time.sleep(0.001)
+        # Until the follower is queued: a children watch says when the election changes.
+        while True:
+            changed = threading.Event()
+            if len(c.get_children(path, watch=lambda _event: changed.set())) >= 2:
+                break
+            changed.wait()
         t0 = time.perf_counter()
         leader_client.stop()
         leader_client.close()

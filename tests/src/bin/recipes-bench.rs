@@ -170,14 +170,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let leader = Election::new(leader_client.clone(), &path).join(&b"leader"[..]);
         leader.wait_leader().await?;
         let follower = Election::new(client.clone(), &path).join(&b"follower"[..]);
-        // The follower is queued once it is listed.
-        while Election::new(client.clone(), &path)
-            .participants()
-            .await?
-            .len()
-            < 2
-        {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        // Until the follower is queued: a children watch says when the election changes.
+        loop {
+            let ((queued, _), changed) = client.get_children_and_watch(&path).await?;
+            if queued.len() >= 2 {
+                break;
+            }
+            let _ = changed.await;
         }
         let started = Instant::now();
         leader_client.close().await;

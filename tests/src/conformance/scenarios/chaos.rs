@@ -271,23 +271,8 @@ pub async fn mutex_under_chaos_keeps_one_holder<A: Adapter>(env: Env) {
     let observer = A::connect(&Connect::new(&connect_string).connect_wait(SLOW_WAIT))
         .await
         .want("connect");
-    let deadline = Instant::now() + EVENT_WAIT;
-    loop {
-        let left = match observer.get_children(&lock).await {
-            Ok((children, _)) => children,
-            Err(e) if *e.kind() == zk_client::ops::GetChildrenError::NoNode => Vec::new(),
-            Err(e) => panic!("listing the lock: {e}"),
-        };
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "[{}] lock nodes left: {left:?}",
-            A::NAME
-        );
-        A::sleep(Duration::from_millis(50)).await;
-    }
+    super::recipes::wait_for_children::<A>(&observer, &lock, "no lock node left", |c| c.is_empty())
+        .await;
     observer.close().await;
 }
 

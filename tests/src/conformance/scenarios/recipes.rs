@@ -192,6 +192,42 @@ pub async fn protected_create_recovers_a_node_whose_reply_was_lost<A: Adapter>(e
     }
 }
 
+/// The children of `path` (none while it does not exist) once they satisfy `done`, woken by a
+/// children watch (an exists watch while the node is missing); panics with `what` after
+/// [`EVENT_WAIT`].
+pub(crate) async fn wait_for_children<A: Adapter>(
+    client: &A::Client,
+    path: &str,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    loop {
+        let mut watch = match client.get_children_and_watch(path).await {
+            Ok(((children, _), watch)) => {
+                let children = sorted(children);
+                if done(&children) {
+                    return children;
+                }
+                watch
+            }
+            Err(e) if *e.kind() == ops::GetChildrenError::NoNode => {
+                let (stat, watch) = client.exists_and_watch(path).await.want("exists_and_watch");
+                if stat.is_some() {
+                    continue;
+                }
+                if done(&[]) {
+                    return Vec::new();
+                }
+                watch
+            }
+            Err(e) => panic!("[{}] {what}: get_children {path}: {e}", A::NAME),
+        };
+        if A::wait_watch(&mut watch, EVENT_WAIT).await.is_none() {
+            panic!("[{}] {what}: not within {EVENT_WAIT:?}", A::NAME);
+        }
+    }
+}
+
 /// Waits until `client` has had `replies` replies, checking every 10 ms (a contender that
 /// has them has created its node, listed the lock and set its watch).
 async fn wait_for_replies<A: Adapter>(client: &A::Client, replies: u64, what: &str) {
@@ -282,14 +318,10 @@ pub async fn mutex_is_fair_and_each_release_wakes_one_waiter<A: Adapter>(env: En
     let blocker = mutex.acquire().await.want("acquire again");
     let dropped = A::timeout(Duration::from_millis(300), mutex.acquire()).await;
     assert!(dropped.is_none(), "the lock is held");
-    let deadline = Instant::now() + EVENT_WAIT;
-    while children(&holder, &lock).await.len() > 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the dropped acquire's node stays"
-        );
-        A::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_children::<A>(&holder, &lock, "the dropped acquire's node goes", |c| {
+        c.len() <= 1
+    })
+    .await;
     blocker.release().await.want("release");
 
     // A free lock is taken even with a zero wait (the queue is always read once).
@@ -339,15 +371,9 @@ pub async fn mutex_holder_learns_the_lock_is_lost_with_its_session<A: Adapter>(e
         let mutex = Mutex::new(waiter.clone(), lock.clone());
         A::spawn(async move { mutex.acquire().await })
     };
-    let deadline = Instant::now() + EVENT_WAIT;
-    let victim = loop {
-        let queued = children(&holder_again, &lock).await;
-        if queued.len() == 2 {
-            break format!("{lock}/{}", queued[1].clone());
-        }
-        assert!(Instant::now() < deadline, "the waiter queued");
-        A::sleep(Duration::from_millis(10)).await;
-    };
+    let queued =
+        wait_for_children::<A>(&holder_again, &lock, "the waiter queued", |c| c.len() == 2).await;
+    let victim = format!("{lock}/{}", queued[1]);
     let victim = if victim.ends_with(held.node().rsplit('/').next().unwrap_or_default()) {
         format!("{lock}/{}", children(&holder_again, &lock).await[0])
     } else {
@@ -375,20 +401,10 @@ pub async fn mutex_holder_learns_the_lock_is_lost_with_its_session<A: Adapter>(e
     );
 }
 
-/// Waits until the election at `path` has `count` participants, checking every 10 ms.
+/// Waits until the election at `path` has `count` participants.
 async fn wait_for_participants<A: Adapter>(client: &A::Client, path: &str, count: usize) {
-    let deadline = Instant::now() + EVENT_WAIT;
-    loop {
-        let listed = Election::new(client.clone(), path)
-            .participants()
-            .await
-            .want("participants");
-        if listed.len() == count {
-            return;
-        }
-        assert!(Instant::now() < deadline, "[{}] {listed:?}", A::NAME);
-        A::sleep(Duration::from_millis(10)).await;
-    }
+    let what = format!("{count} participants");
+    wait_for_children::<A>(client, path, &what, |c| c.len() == count).await;
 }
 
 /// Three participants: the first to join leads, the others are listed behind it; its
@@ -537,11 +553,7 @@ pub async fn barriers_hold_and_release_their_participants<A: Adapter>(env: Env) 
     }
     let mut last = DoubleBarrier::new(zk.clone(), path.clone(), 3);
     // The two others wait for a third: give them time to join first.
-    let deadline = Instant::now() + EVENT_WAIT;
-    while children(&zk, &path).await.len() < 2 {
-        assert!(Instant::now() < deadline, "the first two entered");
-        A::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_children::<A>(&zk, &path, "the first two entered", |c| c.len() >= 2).await;
     assert!(
         A::timeout(Duration::from_millis(200), &mut entering[0])
             .await
@@ -596,11 +608,7 @@ pub async fn read_write_lock_shares_reads_and_orders_writes<A: Adapter>(env: Env
         A::spawn(async move { c.write().await })
     };
     let watcher = env.client::<A>().await;
-    let deadline = Instant::now() + EVENT_WAIT;
-    while children(&watcher, &path).await.len() < 3 {
-        assert!(Instant::now() < deadline, "the writer queued");
-        A::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_children::<A>(&watcher, &path, "the writer queued", |c| c.len() >= 3).await;
     assert!(
         A::timeout(Duration::from_millis(300), &mut writer)
             .await
