@@ -2,7 +2,7 @@
 // `recipes-bench --peers`: the same three measurements as zk-recipes', printed one per line as
 // `name value_us_or_per_s`.
 //
-// java -cp <curator and zookeeper jars> CuratorRecipesBench.java <connect string> <iterations>
+// java -cp <curator and zookeeper jars> CuratorRecipesBench.java <connect string> <iterations> [<warm-up iterations>]
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,8 +33,11 @@ public class CuratorRecipesBench {
         CuratorFramework c = client(connect);
 
         InterProcessMutex mutex = new InterProcessMutex(c, "/curator-bench/uncontended");
-        mutex.acquire();
-        mutex.release();
+        int warmUp = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+        for (int i = 0; i < warmUp; i++) {
+            mutex.acquire();
+            mutex.release();
+        }
         long[] samples = new long[iterations];
         for (int i = 0; i < iterations; i++) {
             long started = System.nanoTime();

@@ -1,7 +1,7 @@
 """The recipes benchmark for kazoo (Debian's python3-kazoo), run by `recipes-bench --peers`:
 the same three measurements as zk-recipes', printed one per line as `name value`.
 
-/usr/bin/python3 kazoo_recipes_bench.py <connect string> <iterations>
+/usr/bin/python3 kazoo_recipes_bench.py <connect string> <iterations> [<warm-up iterations>]
 """
 
 import logging
@@ -27,11 +27,13 @@ def percentile(samples, p):
 
 def main():
     connect, iterations = sys.argv[1], int(sys.argv[2])
+    warm_up = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     c = client(connect)
 
     lock = c.Lock("/kazoo-bench/uncontended", "bench")
-    lock.acquire()
-    lock.release()
+    for _ in range(warm_up):
+        lock.acquire()
+        lock.release()
     samples = []
     for _ in range(iterations):
         started = time.perf_counter()

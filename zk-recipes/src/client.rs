@@ -9,15 +9,25 @@ use std::time::Duration;
 
 use zk_client::adapter::Runtime;
 use zk_client::ops::{ExistsError, GetChildrenError, OpError, Operation};
-use zk_client::proto::{SessionId, Stat};
-use zk_client::{CommonError, SessionState, StateWatcher, Watch};
+use zk_client::proto::{EventType, SessionId, Stat};
+use zk_client::{CommonError, SessionState, StateWatcher, Watch, WatchEvent};
 
 /// A boxed future the recipes await.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// A one-shot watch, as the recipes wait for it: it resolves when the watch fires (or the
-/// session ends).
-pub type Fired = BoxFuture<()>;
+/// session ends), with what fired it.
+pub type Fired = BoxFuture<Fire>;
+
+/// What fired a one-shot watch, as far as the recipes tell it apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fire {
+    /// The watched node was deleted.
+    Deleted,
+    /// Anything else: the node was created or its data changed, its children changed, or the
+    /// watch ended with the session.
+    Other,
+}
 
 /// What `exists_and_watch` gives: the node's stat (or `None`) and the watch.
 pub type Watched = Result<(Option<Stat>, Fired), OpError<ExistsError>>;
@@ -300,7 +310,13 @@ pub fn wait<F: Future>(fut: F) -> F::Output {
 /// A client's watch as the recipes wait for it.
 fn fired(watch: Watch) -> Fired {
     Box::pin(async move {
-        let _ = watch.await;
+        match watch.await {
+            WatchEvent::Node {
+                event_type: EventType::NodeDeleted,
+                ..
+            } => Fire::Deleted,
+            _ => Fire::Other,
+        }
     })
 }
 

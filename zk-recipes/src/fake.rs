@@ -19,7 +19,7 @@ use zk_client::proto::{
 use zk_client::session::Chroot;
 use zk_client::{CommonError, SessionState};
 
-use crate::client::{BoxFuture, States, Watched, WatchedChildren, Zk};
+use crate::client::{BoxFuture, Fire, Fired, States, Watched, WatchedChildren, Zk};
 
 #[derive(Debug, Clone)]
 struct Node {
@@ -34,7 +34,7 @@ struct Watcher {
     path: String,
     children: bool,
     session: i64,
-    fired: Arc<StdMutex<(bool, Option<Waker>)>>,
+    fired: Arc<StdMutex<(Option<Fire>, Option<Waker>)>>,
 }
 
 /// What the test does to the server just before a call of this session.
@@ -58,6 +58,8 @@ pub(crate) struct Server {
     timers: Vec<(Duration, Waker)>,
     /// Tasks spawned by the recipes.
     tasks: Vec<BoxFuture<()>>,
+    /// How many times each session listed children.
+    pub listings: HashMap<i64, usize>,
     /// How many watches fired, per session.
     pub fired: HashMap<i64, usize>,
     next_session: i64,
@@ -70,13 +72,13 @@ struct SessionCell {
 }
 
 impl Server {
-    fn fire(&mut self, path: &str, children: bool) {
+    fn fire(&mut self, path: &str, children: bool, why: Fire) {
         let mut kept = Vec::new();
         for w in self.watchers.drain(..) {
             if w.path == path && w.children == children {
                 *self.fired.entry(w.session).or_default() += 1;
                 let mut fired = w.fired.lock().unwrap_or_else(|e| e.into_inner());
-                fired.0 = true;
+                fired.0 = Some(why);
                 if let Some(waker) = fired.1.take() {
                     waker.wake();
                 }
@@ -112,8 +114,8 @@ impl Server {
 
     fn delete_node(&mut self, path: &str) {
         self.nodes.remove(path);
-        self.fire(path, false);
-        self.fire(&Server::parent(path), true);
+        self.fire(path, false, Fire::Deleted);
+        self.fire(&Server::parent(path), true, Fire::Other);
     }
 
     /// Ends `session` as the server does on expiry: its ephemerals go, its watches with it.
@@ -137,7 +139,7 @@ impl Server {
         });
         for fired in ended {
             let mut fired = fired.lock().unwrap_or_else(|e| e.into_inner());
-            fired.0 = true;
+            fired.0 = Some(Fire::Other);
             if let Some(waker) = fired.1.take() {
                 waker.wake();
             }
@@ -185,8 +187,8 @@ impl Server {
                 };
                 let stat = self.stat(&node, &path);
                 self.nodes.insert(path.clone(), node);
-                self.fire(&path, false);
-                self.fire(&parent, true);
+                self.fire(&path, false, Fire::Other);
+                self.fire(&parent, true, Fire::Other);
                 Ok(Response::Create2(Create2Response { path, stat }))
             }
             Request::Delete(d) => {
@@ -245,7 +247,7 @@ impl Server {
                 node.version += 1;
                 node.data = r.data.clone();
                 let node = node.clone();
-                self.fire(&r.path, false);
+                self.fire(&r.path, false, Fire::Other);
                 Ok(Response::Stat(StatResponse {
                     stat: self.stat(&node, &r.path),
                 }))
@@ -311,6 +313,13 @@ impl World {
     }
 }
 
+impl World {
+    /// Runs the spawned tasks until they wait for something the test does.
+    pub fn run_tasks(&self) {
+        let _ = self.run(&mut std::future::pending::<()>());
+    }
+}
+
 /// A waker that does nothing: the executor polls everything in rounds.
 struct Nothing;
 
@@ -364,6 +373,9 @@ impl FakeZk {
         if state.is_terminal() {
             return Ok(Err(state.terminal_error()));
         }
+        if matches!(request, Request::GetChildren(_) | Request::GetChildren2(_)) {
+            *server.listings.entry(self.session).or_default() += 1;
+        }
         let result = server.execute(self.session, &request);
         let is_create = matches!(request, Request::Create2(_) | Request::CreateContainer(_));
         if is_create {
@@ -379,8 +391,8 @@ impl FakeZk {
         Ok(result.map_err(CommonError::Server))
     }
 
-    fn watch(&self, path: &str, children: bool) -> BoxFuture<()> {
-        let fired = Arc::new(StdMutex::new((false, None::<Waker>)));
+    fn watch(&self, path: &str, children: bool) -> Fired {
+        let fired = Arc::new(StdMutex::new((None::<Fire>, None::<Waker>)));
         self.world.server().watchers.push(Watcher {
             path: path.to_owned(),
             children,
@@ -389,8 +401,8 @@ impl FakeZk {
         });
         Box::pin(std::future::poll_fn(move |cx| {
             let mut fired = fired.lock().unwrap_or_else(|e| e.into_inner());
-            if fired.0 {
-                Poll::Ready(())
+            if let Some(why) = fired.0 {
+                Poll::Ready(why)
             } else {
                 fired.1 = Some(cx.waker().clone());
                 Poll::Pending
@@ -669,5 +681,86 @@ mod interleavings {
             Some(LeadershipEvent::Lost)
         );
         assert!(!first.is_leader() && second.is_leader());
+    }
+
+    #[test]
+    fn a_waiter_whose_predecessor_leaves_waits_for_the_holder_then_takes_over_unlisted() {
+        let world = World::default();
+        let (a, b, c) = (world.client(), world.client(), world.client());
+        let held = done(&world, Mutex::new(a.clone(), "/lock").acquire()).expect("a holds");
+        let (b_mutex, c_mutex) = (
+            Mutex::new(b.clone(), "/lock"),
+            Mutex::new(c.clone(), "/lock"),
+        );
+        let mut b_waits = Box::pin(b_mutex.acquire());
+        let mut c_waits = Box::pin(c_mutex.acquire());
+        assert!(world.run(&mut b_waits).is_none(), "b waits");
+        assert!(world.run(&mut c_waits).is_none(), "c waits behind b");
+        let listed = |s: i64| world.server().listings.get(&s).copied().unwrap_or(0);
+
+        // b gives up (its node goes while a still holds): c must not take the lock.
+        drop(b_waits);
+        world.run_tasks();
+        assert_eq!(children(&world, &a, "/lock").len(), 2, "a's and c's nodes");
+        assert!(world.run(&mut c_waits).is_none(), "c still waits: a holds");
+        assert!(held.is_held());
+        let c_listed = listed(c.session);
+
+        done(&world, held.release()).expect("release");
+        let c_holds = world.run(&mut c_waits).expect("c next").expect("c holds");
+        assert_eq!(listed(c.session), c_listed, "the hand-over took no listing");
+        done(&world, c_holds.release()).expect("release");
+        assert!(children(&world, &a, "/lock").is_empty(), "nothing left");
+    }
+
+    #[test]
+    fn a_reader_waits_for_the_writer_before_it_and_not_for_readers() {
+        let world = World::default();
+        let (a, b, c) = (world.client(), world.client(), world.client());
+        let lock = |zk: &FakeZk| crate::RwLock::new(zk.clone(), "/rw");
+        let (a_lock, b_lock, c_lock) = (lock(&a), lock(&b), lock(&c));
+        let reading = done(&world, a_lock.read()).expect("a reads");
+        let mut b_writes = Box::pin(b_lock.write());
+        assert!(
+            world.run(&mut b_writes).is_none(),
+            "the writer waits for the reader"
+        );
+        let mut c_reads = Box::pin(c_lock.read());
+        assert!(
+            world.run(&mut c_reads).is_none(),
+            "a reader behind a writer waits"
+        );
+        done(&world, reading.release()).expect("release");
+        let writing = world
+            .run(&mut b_writes)
+            .expect("b writes")
+            .expect("b holds");
+        assert!(world.run(&mut c_reads).is_none(), "c waits for the writer");
+        done(&world, writing.release()).expect("release");
+        let c_reading = world.run(&mut c_reads).expect("c reads").expect("c holds");
+        done(&world, c_reading.release()).expect("release");
+    }
+
+    #[test]
+    fn a_follower_whose_predecessor_leaves_waits_for_the_leader() {
+        let world = World::default();
+        let (a, b, c) = (world.client(), world.client(), world.client());
+        let first = Election::new(a.clone(), "/election").join(&b"a"[..]);
+        done(&world, first.wait_leader()).expect("a leads");
+        let second = Election::new(b.clone(), "/election").join(&b"b"[..]);
+        let third = Election::new(c.clone(), "/election").join(&b"c"[..]);
+        world.run_tasks();
+        assert_eq!(children(&world, &a, "/election").len(), 3);
+        let listed = |s: i64| world.server().listings.get(&s).copied().unwrap_or(0);
+
+        done(&world, second.close());
+        world.run_tasks();
+        assert!(!third.is_leader(), "the leader still leads");
+        assert!(first.is_leader());
+        let c_listed = listed(c.session);
+        done(&world, first.close());
+        done(&world, third.wait_leader()).expect("c leads");
+        assert_eq!(listed(c.session), c_listed, "the fail-over took no listing");
+        assert!(third.is_leader());
     }
 }

@@ -16,10 +16,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use zk_client::ops::{Delete, Error, GetData, GetDataError, Operation};
 
-use crate::client::{outcome_unknown, reconnected, remove, Fired, States, Zk};
+use crate::client::{outcome_unknown, reconnected, remove, BoxFuture, Fire, Fired, States, Zk};
 use crate::mutex::{FencingToken, LossPolicy};
 use crate::protected::new_marker;
-use crate::queue::{self, Member, Turn};
+use crate::queue::{self, first_fired, Member, Woke};
 
 /// The name of participants' nodes, after the protection marker and before the sequence
 /// number.
@@ -361,8 +361,8 @@ async fn participants<C: Zk>(zk: &C, path: &str) -> Result<Vec<Participant>, Err
 
 /// What a participant waits for.
 enum Woken {
-    /// The watched node changed (or the session ended: the next look says).
-    Watch,
+    /// A watch fired (or the session ended: the next look says).
+    Watch(Woke),
     /// The session's state changed to this one (`None`: the session's changes ended).
     State(Option<zk_client::SessionState>),
     /// The latch was closed.
@@ -370,7 +370,7 @@ enum Woken {
 }
 
 /// Waits for `watch` (when given), a state change or a close request, whichever comes first.
-async fn woken(shared: &Shared, states: &mut States, watch: Option<Fired>) -> Woken {
+async fn woken(shared: &Shared, states: &mut States, watch: Option<BoxFuture<Woke>>) -> Woken {
     let mut watch = watch;
     let mut changed = pin!(states.changed());
     poll_fn(|cx| {
@@ -378,8 +378,8 @@ async fn woken(shared: &Shared, states: &mut States, watch: Option<Fired>) -> Wo
             return Poll::Ready(Woken::Close);
         }
         if let Some(watch) = watch.as_mut() {
-            if watch.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Woken::Watch);
+            if let Poll::Ready(woke) = watch.as_mut().poll(cx) {
+                return Poll::Ready(Woken::Watch(woke));
             }
         }
         if let Poll::Ready(state) = changed.as_mut().poll(cx) {
@@ -417,6 +417,9 @@ async fn follow<C: Zk>(
     policy: LossPolicy,
 ) -> LatchEnded {
     let mut states = zk.states();
+    let mut known: Option<Vec<String>> = None;
+    // The own node's watch, still armed, when the predecessor's fired.
+    let mut own_watch: Option<Fired> = None;
     loop {
         if shared.lock().close_requested {
             return LatchEnded::Closed;
@@ -436,41 +439,78 @@ async fn follow<C: Zk>(
             }
             continue;
         }
-        let turn = match queue::turn(zk, path, member).await {
-            Ok(turn) => turn,
-            Err(e) => return e.into(),
+        // The queue as listed, or known to lead (see below).
+        let mut members = match known.take() {
+            Some(members) => members,
+            None => match queue::members(zk, path).await {
+                Ok(members) => members,
+                Err(e) => return e.into(),
+            },
         };
-        let watched = match &turn {
-            Turn::Gone if zk.state().is_terminal() => continue,
-            Turn::Gone => {
-                return LatchEnded::NodeDeleted {
-                    election: path.to_owned(),
-                    node: member.path.clone(),
-                }
+        let Some(mine) = members.iter().position(|m| *m == member.name) else {
+            if zk.state().is_terminal() {
+                continue;
             }
-            Turn::First => {
+            return LatchEnded::NodeDeleted {
+                election: path.to_owned(),
+                node: member.path.clone(),
+            };
+        };
+        // Our own node's watch fires when someone deletes it or the session ends; a
+        // follower watches its predecessor too (both set in one round trip).
+        let predecessor = mine.checked_sub(1);
+        let watched = match (predecessor, own_watch.take()) {
+            (None, armed) => {
                 if shared.lock().leading.is_none() {
                     shared.gain(FencingToken(member.czxid));
                 }
-                // Our own node: it goes when someone deletes it or the session ends.
-                &member.path
+                let own = match armed {
+                    Some(own) => own,
+                    None => match zk.exists_and_watch(&member.path).await {
+                        Ok((None, _)) => continue,
+                        Ok((Some(_), own)) => own,
+                        Err(e) if outcome_unknown(e.common()) => {
+                            reconnected(zk).await;
+                            continue;
+                        }
+                        Err(e) => return LatchEnded::Zk(e.into()),
+                    },
+                };
+                Box::pin(async move {
+                    own.await;
+                    Woke::Own
+                }) as BoxFuture<Woke>
             }
-            Turn::After(predecessor) => {
-                shared.lose();
-                predecessor
+            (Some(p), _) => {
+                let on_predecessor = zk.exists_and_watch(&queue::child(path, &members[p]));
+                let on_self = zk.exists_and_watch(&member.path);
+                match (on_predecessor.await, on_self.await) {
+                    (_, Ok((None, _))) => continue,
+                    // The predecessor gone between the listing and the watch: look again.
+                    (Ok((None, _)), _) => continue,
+                    (Ok((Some(_), before)), Ok((Some(_), own))) => {
+                        shared.lose();
+                        Box::pin(first_fired(own, before)) as BoxFuture<Woke>
+                    }
+                    (Err(e), _) | (_, Err(e)) if outcome_unknown(e.common()) => {
+                        reconnected(zk).await;
+                        continue;
+                    }
+                    (Err(e), _) | (_, Err(e)) => return LatchEnded::Zk(e.into()),
+                }
             }
         };
-        let watch = match zk.exists_and_watch(watched).await {
-            Ok((None, _)) => continue,
-            Ok((Some(_), watch)) => Some(watch),
-            Err(e) if outcome_unknown(e.common()) => {
-                reconnected(zk).await;
-                continue;
-            }
-            Err(e) => return LatchEnded::Zk(e.into()),
-        };
-        match woken(shared, &mut states, watch).await {
+        match woken(shared, &mut states, Some(watched)).await {
             Woken::Close => return LatchEnded::Closed,
+            // The predecessor left. Members join at the end (a greater sequence number than
+            // any before), so those before this one can only leave: when the predecessor was
+            // the first, this participant leads now without listing again (a fail-over is the
+            // notification alone). Otherwise the listing is stale: look again.
+            Woken::Watch(Woke::Blocker(Fire::Deleted, own)) if predecessor == Some(0) => {
+                members.remove(0);
+                known = Some(members);
+                own_watch = Some(own);
+            }
             // Every change is seen, one at a time: a short disconnect the client has already
             // recovered from is still reported under `LossPolicy::OnDisconnect`.
             Woken::State(Some(state)) if policy.lost_in(state) => shared.lose(),

@@ -26,7 +26,7 @@ mod queue;
 pub mod retry;
 
 pub use barrier::{Barrier, DoubleBarrier};
-pub use client::{wait, BoxFuture, Fired, States, Watched, WatchedChildren, Zk};
+pub use client::{wait, BoxFuture, Fire, Fired, States, Watched, WatchedChildren, Zk};
 pub use counter::{Counter, CounterError};
 pub use latch::{Election, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
 pub use mutex::{FencingToken, LockError, LockGuard, LossPolicy, Mutex, RwLock, Semaphore};

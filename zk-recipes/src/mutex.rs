@@ -10,6 +10,7 @@
 //! process queues behind the first, like any other contender (kazoo's `Lock` is not re-entrant
 //! either; Curator's is, per thread, which async tasks do not map to).
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,10 +19,10 @@ use zk_client::proto::Zxid;
 use zk_client::SessionState;
 
 use crate::client::{
-    outcome_unknown, reconnected, remove, remove_in_background, Fired, States, Zk,
+    outcome_unknown, reconnected, remove, remove_in_background, Fire, Fired, States, Zk,
 };
 use crate::protected::{new_marker, remove_marked};
-use crate::queue::{self, Member};
+use crate::queue::{self, first_fired, Member, Woke};
 
 /// The name of contender nodes, after the protection marker and before the sequence number.
 const CONTENDER: &str = "lock-";
@@ -123,8 +124,11 @@ impl<C: Zk> Queue<C> {
     async fn acquire(&self) -> Result<LockGuard<C>, LockError> {
         let mut contender = Contender::new(self.zk.clone());
         let (node, listed) = self.enter(&mut contender).await?;
-        self.wait_for_turn(&node, None, listed).await?;
-        Ok(self.guard(contender, node))
+        match self.wait_for_turn(&node, None, listed).await? {
+            Waited::Turn(own_watch) => Ok(self.guard(contender, node, own_watch)),
+            // Without a deadline the wait does not end before the turn.
+            Waited::TimedOut => unreachable!("waiting without a deadline"),
+        }
     }
 
     /// The queue is always read once, however short `wait`: a free lock is taken even with a
@@ -133,8 +137,8 @@ impl<C: Zk> Queue<C> {
         let deadline = Instant::now().checked_add(wait);
         let mut contender = Contender::new(self.zk.clone());
         let (node, listed) = self.enter(&mut contender).await?;
-        if self.wait_for_turn(&node, deadline, listed).await? {
-            return Ok(Some(self.guard(contender, node)));
+        if let Waited::Turn(own_watch) = self.wait_for_turn(&node, deadline, listed).await? {
+            return Ok(Some(self.guard(contender, node, own_watch)));
         }
         // Gone when this returns.
         contender.disarm();
@@ -142,23 +146,33 @@ impl<C: Zk> Queue<C> {
         Ok(None)
     }
 
-    /// Waits for `watch` until `deadline`: `false` when the deadline passed first.
-    async fn wait_watch(&self, watch: Fired, deadline: Option<Instant>) -> bool {
+    /// Waits for `watch` until `deadline`: `None` when the deadline passed first.
+    async fn wait_watch<F>(&self, watch: F, deadline: Option<Instant>) -> Option<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
         match deadline {
-            None => {
-                let _ = watch.await;
-                true
-            }
+            None => Some(watch.await),
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                !left.is_zero() && self.zk.within(left, watch).await.is_some()
+                if left.is_zero() {
+                    return None;
+                }
+                self.zk.within(left, watch).await
             }
         }
     }
 
-    fn guard(&self, mut contender: Contender<C>, member: Member) -> LockGuard<C> {
+    fn guard(
+        &self,
+        mut contender: Contender<C>,
+        member: Member,
+        own_watch: Option<Fired>,
+    ) -> LockGuard<C> {
         contender.disarm();
         LockGuard {
+            _own_watch: OwnWatch { _armed: own_watch },
             zk: self.zk.clone(),
             states: self.zk.states(),
             policy: self.policy,
@@ -183,13 +197,13 @@ impl<C: Zk> Queue<C> {
         Ok((member, listed))
     }
 
-    /// Waits until `member`'s turn has come (`true`), or `deadline` has passed (`false`).
+    /// Waits until `member`'s turn has come, or `deadline` has passed.
     async fn wait_for_turn(
         &self,
         member: &Member,
         deadline: Option<Instant>,
         mut listed: Option<Vec<String>>,
-    ) -> Result<bool, LockError> {
+    ) -> Result<Waited, LockError> {
         loop {
             if let Kind::Leases(leases) = self.kind {
                 // Listed with a watch: any change of the queue wakes a lease's waiter.
@@ -204,54 +218,47 @@ impl<C: Zk> Queue<C> {
                 let members = queue::in_order(children);
                 match members.iter().position(|m| *m == member.name) {
                     None => return Err(self.vanished(member)),
-                    Some(mine) if mine < leases => return Ok(true),
-                    Some(_) if self.wait_watch(watch, deadline).await => continue,
-                    Some(_) => return Ok(false),
+                    Some(mine) if mine < leases => return Ok(Waited::Turn(None)),
+                    Some(_) if self.wait_watch(watch, deadline).await.is_some() => continue,
+                    Some(_) => return Ok(Waited::TimedOut),
                 }
             }
-            let members = match listed.take() {
+            let mut members = match listed.take() {
                 Some(members) => members,
                 None => queue::members(&self.zk, &self.path).await?,
             };
-            let Some(mine) = members.iter().position(|m| *m == member.name) else {
-                return Err(self.vanished(member));
+            let Some(blocker) = self.blocker(&members, member)? else {
+                return Ok(Waited::Turn(None));
             };
-            let blocker = match self.kind {
-                Kind::Exclusive => mine.checked_sub(1),
-                Kind::Shared => members[..mine].iter().rposition(|m| is_writer(m)),
-                Kind::Leases(_) => None,
-            };
-            let Some(blocker) = blocker else {
-                return Ok(true);
-            };
-            let blocker = queue::child(&self.path, &members[blocker]);
+            let blocker_path = queue::child(&self.path, &members[blocker]);
             // Both watches at once (one round trip): the blocker's, which fires when it goes,
             // and the member's own, which fires if someone else deletes it.
-            let on_blocker = self.zk.exists_and_watch(&blocker);
+            let on_blocker = self.zk.exists_and_watch(&blocker_path);
             let on_self = self.zk.exists_and_watch(&member.path);
-            let (blocker, own) = (on_blocker.await, on_self.await);
-            match (blocker, own) {
+            match (on_blocker.await, on_self.await) {
                 (_, Ok((None, _))) => return Err(self.vanished(member)),
                 // The blocker gone between the listing and the watch: look again.
                 (Ok((None, _)), _) => {}
-                // Fires when the blocker goes, the member's node is deleted, or the session
-                // ends: the next listing says which.
-                (Ok((Some(_), blocker)), Ok((Some(_), own))) => {
-                    let either: Fired = Box::pin(async move {
-                        let (mut blocker, mut own) = (blocker, own);
-                        std::future::poll_fn(|cx| {
-                            if blocker.as_mut().poll(cx).is_ready()
-                                || own.as_mut().poll(cx).is_ready()
-                            {
-                                std::task::Poll::Ready(())
-                            } else {
-                                std::task::Poll::Pending
-                            }
-                        })
+                (Ok((Some(_), blocker_watch)), Ok((Some(_), own))) => {
+                    match self
+                        .wait_watch(first_fired(own, blocker_watch), deadline)
                         .await
-                    });
-                    if !self.wait_watch(either, deadline).await {
-                        return Ok(false);
+                    {
+                        None => return Ok(Waited::TimedOut),
+                        // The blocker left. Members join at the end (a greater sequence number
+                        // than any before), so those before this one can only leave: when the
+                        // listing had no other blocker, none can have come, and the turn has
+                        // come without listing again (a hand-over is the notification alone).
+                        // Otherwise the listing is stale: look again.
+                        Some(Woke::Blocker(Fire::Deleted, own)) => {
+                            members.remove(blocker);
+                            if self.blocker(&members, member)?.is_none() {
+                                return Ok(Waited::Turn(Some(own)));
+                            }
+                        }
+                        // The member's node deleted or changed, the blocker changed, or the
+                        // session ended: the next listing says which.
+                        Some(_) => {}
                     }
                 }
                 (Err(e), _) | (_, Err(e)) if outcome_unknown(e.common()) => {
@@ -260,6 +267,18 @@ impl<C: Zk> Queue<C> {
                 (Err(e), _) | (_, Err(e)) => return Err(Error::from(e).into()),
             }
         }
+    }
+
+    /// The index of what blocks `member` in the queue `members`: `None` when its turn has come.
+    fn blocker(&self, members: &[String], member: &Member) -> Result<Option<usize>, LockError> {
+        let Some(mine) = members.iter().position(|m| *m == member.name) else {
+            return Err(self.vanished(member));
+        };
+        Ok(match self.kind {
+            Kind::Exclusive => mine.checked_sub(1),
+            Kind::Shared => members[..mine].iter().rposition(|m| is_writer(m)),
+            Kind::Leases(_) => None,
+        })
     }
 
     fn vanished(&self, member: &Member) -> LockError {
@@ -273,6 +292,30 @@ impl<C: Zk> Queue<C> {
                 node: member.path.clone(),
             }
         }
+    }
+}
+
+/// How a wait for a turn ended.
+enum Waited {
+    /// The turn came; with the member's own node's watch when it waited (see [`Woke`]).
+    Turn(Option<Fired>),
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// A holder's watch on its own node, when it waited: kept until the node is deleted, which
+/// fires it (dropped armed, the client would ask the server to remove it).
+struct OwnWatch {
+    _armed: Option<Fired>,
+}
+
+impl std::fmt::Debug for OwnWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self._armed.is_some() {
+            "OwnWatch(armed)"
+        } else {
+            "OwnWatch(none)"
+        })
     }
 }
 
@@ -538,6 +581,7 @@ impl<C: Zk> Drop for Contender<C> {
 /// [`LockGuard::release`]; dropping it releases it too, without waiting for the server.
 #[derive(Debug)]
 pub struct LockGuard<C: Zk> {
+    _own_watch: OwnWatch,
     zk: C,
     states: States,
     policy: LossPolicy,

@@ -1,11 +1,14 @@
 //! What the mutex and the leader latch share: a queue of ephemeral-sequential nodes under a
 //! path, ordered by sequence number, where each member watches only the one before it.
 
+use std::future::Future;
+use std::task::Poll;
+
 use bytes::Bytes;
 use zk_client::ops::{Create, CreateError, Created, Error, ErrorKind, GetChildren};
 use zk_client::proto::{CreateMode, Zxid};
 
-use crate::client::{outcome_unknown, reconnected, Zk};
+use crate::client::{outcome_unknown, reconnected, Fire, Fired, Zk};
 use crate::nodes::{ensure_path, Parents};
 use crate::protected::{create_marked, find_marked, PROTECTED_PREFIX};
 
@@ -30,17 +33,6 @@ impl Member {
             czxid: node.stat.czxid,
         }
     }
-}
-
-/// Where a member stands in its queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Turn {
-    /// First: it holds the lock, it leads.
-    First,
-    /// Behind the node at this path.
-    After(String),
-    /// Its node is not in the queue any more.
-    Gone,
 }
 
 /// Joins the queue at `dir` with a protected ephemeral-sequential node `marker` + `prefix`,
@@ -124,13 +116,38 @@ pub(crate) async fn members<C: Zk>(zk: &C, dir: &str) -> Result<Vec<String>, Err
     }
 }
 
-/// Where `member` stands in the queue at `dir`.
-pub(crate) async fn turn<C: Zk>(zk: &C, dir: &str, member: &Member) -> Result<Turn, Error> {
-    let members = members(zk, dir).await?;
-    Ok(match members.iter().position(|m| *m == member.name) {
-        None => Turn::Gone,
-        Some(0) => Turn::First,
-        Some(i) => Turn::After(child(dir, &members[i - 1])),
+/// Which of a waiter's two watches fired.
+pub(crate) enum Woke {
+    /// Its own node's.
+    Own,
+    /// The blocker's, with what fired it, and the member's own watch, still armed: a member
+    /// whose turn has come keeps it until its node is deleted, which fires it (dropped armed,
+    /// the client would have to ask the server to remove it).
+    Blocker(Fire, Fired),
+}
+
+/// The first of a waiter's two watches to fire, its own node's looked at first: the server
+/// sends notifications in the order of the changes, so a deletion of the member's node that
+/// came before its blocker's is seen before the blocker's.
+pub(crate) fn first_fired(
+    own: Fired,
+    blocker: Fired,
+) -> impl Future<Output = Woke> + Send + 'static {
+    let (mut own, mut blocker) = (Some(own), blocker);
+    std::future::poll_fn(move |cx| {
+        let Some(armed) = own.as_mut() else {
+            return Poll::Pending; // Polled after completion.
+        };
+        if armed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Woke::Own);
+        }
+        match (blocker.as_mut().poll(cx), own.take()) {
+            (Poll::Ready(fire), Some(own)) => Poll::Ready(Woke::Blocker(fire, own)),
+            (_, taken) => {
+                own = taken;
+                Poll::Pending
+            }
+        }
     })
 }
 

@@ -3,24 +3,37 @@
 //!
 //! * uncontended mutex acquire + release, latency percentiles;
 //! * acquisitions per second with 10 contenders (each with its own session) taking one mutex
-//!   in turn;
-//! * leader fail-over: the leader's session is closed, until the next participant leads.
+//!   in turn, and the hand-over from a release to the next holder;
+//! * leader fail-over: the leader's session is closed, until the next participant leads;
+//! * the floor under the first: a raw ephemeral-sequential create then a delete, one after
+//!   the other (the two writes every mutex's acquire + release costs the server).
 //!
 //! With `--peers`, Curator's `InterProcessMutex` and `LeaderLatch` (Debian's
 //! `libcurator-recipes-java`) and kazoo's `Lock` (Debian's `python3-kazoo`; kazoo's `Election`
-//! is a `Lock`) do the same three measurements against the same server in the same run
+//! is a `Lock`) do the same measurements against the same server in the same run
 //! (`tests/peers/`), and a table compares them.
+//!
+//! Fairness: the server is warmed up first (one unmeasured pass of every measurement), every
+//! client runs `--warm-up` unmeasured acquire + release cycles before measuring, and the
+//! clients take turns over `--rounds` rounds, in a rotated order; the table gives each
+//! figure's median over the rounds with its range.
 //!
 //! With `--pin`, the server's JVM runs on the last CPU and the benchmark (and the peers it
 //! starts) on the others.
 //!
-//! `cargo run --release -p zk-tests --bin recipes-bench [-- --iterations N] [--peers] [--pin]`
+//! `cargo run --release -p zk-tests --bin recipes-bench [-- --iterations N] [--rounds N]
+//! [--warm-up N] [--peers] [--pin]`
 
 use std::time::{Duration, Instant};
 
+use zk_client::ops::{Create, Delete};
+use zk_client::proto::CreateMode;
 use zk_recipes::{Election, Mutex};
 use zk_tests::{Server, ServerOptions};
 use zk_tokio::Client;
+
+/// One client's results: `name value` pairs.
+type Figures = Vec<(String, f64)>;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -77,12 +90,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .block_on(run())
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let iterations: usize = std::env::args()
-        .skip_while(|a| a != "--iterations")
+/// The value after `flag` on the command line.
+fn arg(flag: &str, default: usize) -> usize {
+    std::env::args()
+        .skip_while(|a| a != flag)
         .nth(1)
         .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(default)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let iterations = arg("--iterations", 1000);
+    let rounds = arg("--rounds", 3).max(1);
+    let warm_up = arg("--warm-up", 1000);
     let peers = std::env::args().any(|a| a == "--peers");
     let server = Server::standalone(&ServerOptions::default())?;
     let connect = server.connect_string();
@@ -91,12 +111,141 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let (clients, server_cpu) = zk_tests::pinning::pin(pid)?;
         println!("pinned: clients on CPUs {clients}, the server on CPU {server_cpu}");
     }
+    println!("warming the server up (one unmeasured pass)");
+    ours(&connect, iterations, warm_up).await?;
+
+    let names: &[&str] = if peers {
+        &["zk-recipes", "Curator 5.4", "kazoo 2.8"]
+    } else {
+        &["zk-recipes"]
+    };
+    let mut results: Vec<Vec<Result<Figures, String>>> = vec![Vec::new(); names.len()];
+    for round in 0..rounds {
+        for turn in 0..names.len() {
+            let who = (round + turn) % names.len();
+            println!("round {}: {}", round + 1, names[who]);
+            let figures = match who {
+                0 => ours(&connect, iterations, warm_up)
+                    .await
+                    .map_err(|e| e.to_string()),
+                1 => curator(&connect, iterations, warm_up),
+                _ => kazoo(&connect, iterations, warm_up),
+            };
+            if let Err(e) = &figures {
+                eprintln!("{} failed: {e}", names[who]);
+            }
+            results[who].push(figures);
+        }
+    }
+
+    println!(
+        "\nmedian over {rounds} rounds (range), {iterations} uncontended cycles after {warm_up} \
+         unmeasured"
+    );
+    print!("| measurement |");
+    for name in names {
+        print!(" {name} |");
+    }
+    print!("\n|---|");
+    for _ in names {
+        print!("--:|");
+    }
+    println!();
+    for (name, label) in [
+        ("uncontended_p50_us", "uncontended acquire+release p50 (us)"),
+        ("uncontended_p90_us", "uncontended acquire+release p90 (us)"),
+        ("contended_per_s", "10 contenders, acquisitions/s"),
+        ("handover_p50_us", "hand-over with 10 waiters p50 (us)"),
+        ("handover_p90_us", "hand-over with 10 waiters p90 (us)"),
+        (
+            "failover_p50_us",
+            "fail-over after a session close p50 (us)",
+        ),
+        (
+            "failover_p90_us",
+            "fail-over after a session close p90 (us)",
+        ),
+        ("floor_p50_us", "floor: create + delete, raw, p50 (us)"),
+        (
+            "floor_per_s",
+            "floor: 10 sessions, raw create + delete cycles/s",
+        ),
+    ] {
+        print!("| {label} |");
+        for client in &results {
+            print!(" {} |", summary(client, name));
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// A figure's median over the rounds and its range, `-` when no round has it.
+fn summary(rounds: &[Result<Figures, String>], name: &str) -> String {
+    let mut values: Vec<f64> = rounds
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter_map(|figures| figures.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+        .collect();
+    if values.is_empty() {
+        return "-".to_owned();
+    }
+    values.sort_by(f64::total_cmp);
+    let median = values[values.len() / 2];
+    if values.len() == 1 {
+        format!("{median:.0}")
+    } else {
+        format!(
+            "{median:.0} ({:.0}-{:.0})",
+            values[0],
+            values[values.len() - 1]
+        )
+    }
+}
+
+/// Curator's figures, from its benchmark in a JVM of its own.
+fn curator(connect: &str, iterations: usize, warm_up: usize) -> Result<Figures, String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers");
+    let classpath: Vec<String> = CURATOR_CLASSPATH
+        .iter()
+        .map(|jar| format!("/usr/share/java/{jar}.jar"))
+        .collect();
+    let mut java = std::process::Command::new("java");
+    java.arg("-cp")
+        .arg(classpath.join(":"))
+        .arg(format!("{dir}/CuratorRecipesBench.java"))
+        .arg(connect)
+        .arg(iterations.to_string())
+        .arg(warm_up.to_string());
+    peer(java)
+}
+
+/// kazoo's figures, from its benchmark in a Python process of its own.
+fn kazoo(connect: &str, iterations: usize, warm_up: usize) -> Result<Figures, String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers");
+    let mut python = std::process::Command::new("/usr/bin/python3");
+    python
+        .arg(format!("{dir}/kazoo_recipes_bench.py"))
+        .arg(connect)
+        .arg(iterations.to_string())
+        .arg(warm_up.to_string());
+    peer(python)
+}
+
+/// zk-recipes' figures.
+async fn ours(
+    connect: &str,
+    iterations: usize,
+    warm_up: usize,
+) -> Result<Figures, Box<dyn std::error::Error>> {
     let mut ours = Vec::new();
-    let client = Client::connect(&connect).await?;
+    let client = Client::connect(connect).await?;
 
     // Uncontended acquire + release.
     let mutex = Mutex::new(client.clone(), "/bench/uncontended");
-    mutex.acquire().await?.release().await?; // creates the path
+    for _ in 0..warm_up.max(1) {
+        mutex.acquire().await?.release().await?; // the first creates the path
+    }
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
@@ -107,6 +256,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     ours.push(("uncontended_p50_us".to_owned(), p50));
     ours.push(("uncontended_p90_us".to_owned(), p90));
 
+    // The floor: the same two writes, raw.
+    zk_recipes::ensure_path(&client, "/bench/floor", zk_recipes::Parents::Persistent).await?;
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        let node = client
+            .call(
+                Create::new("/bench/floor/raw-", bytes::Bytes::new())
+                    .mode(CreateMode::EphemeralSequential),
+            )
+            .await?;
+        client.call(Delete::new(node.path)).await?;
+        samples.push(started.elapsed());
+    }
+    let (p50, _) = report("floor: raw create + delete", samples);
+    ours.push(("floor_p50_us".to_owned(), p50));
+
     // Ten contenders, each with its own session, for five seconds. Hand-over: from a holder
     // starting its release to the next holder's acquire returning.
     let mut contenders = Vec::new();
@@ -115,7 +281,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let released_at = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let handovers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     for _ in 0..10 {
-        let client = Client::connect(&connect).await?;
+        let client = Client::connect(connect).await?;
         let mutex = Mutex::new(client, "/bench/contended");
         let (released_at, handovers) = (released_at.clone(), handovers.clone());
         contenders.push(tokio::spawn(async move {
@@ -162,11 +328,40 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     ours.push(("handover_p50_us".to_owned(), p50));
     ours.push(("handover_p90_us".to_owned(), p90));
 
+    // The floor under the contended rate: ten sessions, each creating an ephemeral-sequential
+    // node and deleting it, one cycle at a time, for five seconds: the server's rate for the
+    // two writes every acquisition costs it, with nothing waiting on anything else.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut cyclers = Vec::new();
+    for _ in 0..10 {
+        let client = Client::connect(connect).await?;
+        cyclers.push(tokio::spawn(async move {
+            let mut cycles = 0u64;
+            while Instant::now() < deadline {
+                let create = Create::new("/bench/floor/raw-", bytes::Bytes::new())
+                    .mode(CreateMode::EphemeralSequential);
+                let node = client.call(create).await?;
+                client.call(Delete::new(node.path)).await?;
+                cycles += 1;
+            }
+            client.close().await;
+            Ok::<_, zk_client::ops::Error>(cycles)
+        }));
+    }
+    let started = Instant::now();
+    let mut cycles = 0;
+    for cycler in cyclers {
+        cycles += cycler.await??;
+    }
+    let rate = cycles as f64 / started.elapsed().as_secs_f64();
+    println!("floor: 10 sessions, raw create + delete: {rate:.0} cycles/s");
+    ours.push(("floor_per_s".to_owned(), rate));
+
     // Leader fail-over after the leader's session is closed.
     let mut samples = Vec::new();
     for round in 0..20 {
         let path = format!("/bench/election-{round}");
-        let leader_client = Client::connect(&connect).await?;
+        let leader_client = Client::connect(connect).await?;
         let leader = Election::new(leader_client.clone(), &path).join(&b"leader"[..]);
         leader.wait_leader().await?;
         let follower = Election::new(client.clone(), &path).join(&b"follower"[..]);
@@ -188,64 +383,5 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     ours.push(("failover_p50_us".to_owned(), p50));
     ours.push(("failover_p90_us".to_owned(), p90));
     client.close().await;
-    if !peers {
-        return Ok(());
-    }
-
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers");
-    let classpath: Vec<String> = CURATOR_CLASSPATH
-        .iter()
-        .map(|jar| format!("/usr/share/java/{jar}.jar"))
-        .collect();
-    let mut java = std::process::Command::new("java");
-    java.arg("-cp")
-        .arg(classpath.join(":"))
-        .arg(format!("{dir}/CuratorRecipesBench.java"))
-        .arg(&connect)
-        .arg(iterations.to_string());
-    let curator = peer(java);
-    let mut python = std::process::Command::new("/usr/bin/python3");
-    python
-        .arg(format!("{dir}/kazoo_recipes_bench.py"))
-        .arg(&connect)
-        .arg(iterations.to_string());
-    let kazoo = peer(python);
-    let column = |results: &Result<Vec<(String, f64)>, String>, name: &str| match results {
-        Ok(values) => values
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("-".to_owned(), |(_, v)| format!("{v:.0}")),
-        Err(_) => "failed".to_owned(),
-    };
-    let ours = Ok(ours);
-    println!("\n| measurement | zk-recipes (zk-tokio) | Curator 5.4 | kazoo 2.8 |");
-    println!("|---|--:|--:|--:|");
-    for (name, label) in [
-        ("uncontended_p50_us", "uncontended acquire+release p50 (us)"),
-        ("uncontended_p90_us", "uncontended acquire+release p90 (us)"),
-        ("contended_per_s", "10 contenders, acquisitions/s"),
-        ("handover_p50_us", "hand-over with 10 waiters p50 (us)"),
-        ("handover_p90_us", "hand-over with 10 waiters p90 (us)"),
-        (
-            "failover_p50_us",
-            "fail-over after a session close p50 (us)",
-        ),
-        (
-            "failover_p90_us",
-            "fail-over after a session close p90 (us)",
-        ),
-    ] {
-        println!(
-            "| {label} | {} | {} | {} |",
-            column(&ours, name),
-            column(&curator, name),
-            column(&kazoo, name)
-        );
-    }
-    for (who, results) in [("Curator", &curator), ("kazoo", &kazoo)] {
-        if let Err(e) = results {
-            eprintln!("{who} failed: {e}");
-        }
-    }
-    Ok(())
+    Ok(ours)
 }
