@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use zk_client::adapter::Runtime;
-use zk_client::ops::{ExistsError, GetChildrenError, OpError, Operation};
-use zk_client::proto::{EventType, SessionId, Stat};
+use zk_client::ops::{AddWatchError, ExistsError, GetChildrenError, OpError, Operation};
+use zk_client::proto::{AddWatchMode, EventType, SessionId, Stat};
 use zk_client::{CommonError, SessionState, StateWatcher, Watch, WatchEvent};
 
 /// A boxed future the recipes await.
@@ -34,6 +34,12 @@ pub type Watched = Result<(Option<Stat>, Fired), OpError<ExistsError>>;
 
 /// What `get_children_and_watch` gives: the children's names and the watch.
 pub type WatchedChildren = Result<(Vec<String>, Fired), OpError<GetChildrenError>>;
+
+/// A persistent watch's events, in server order, until the watch ends.
+pub type Events = Pin<Box<dyn futures_core::Stream<Item = WatchEvent> + Send + 'static>>;
+
+/// What `add_watch` gives: the watch's events.
+pub type AddedWatch = Result<Events, OpError<AddWatchError>>;
 
 /// The session's state and its changes, as the recipes follow them.
 pub struct States(StatesSource);
@@ -130,6 +136,10 @@ pub trait Zk: sealed::Sealed + Clone + Send + Sync + 'static {
     fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren>;
 
     #[doc(hidden)]
+    /// A persistent (or persistent-recursive) watch at `path`, and its events in server order.
+    fn add_watch(&self, path: &str, mode: AddWatchMode) -> BoxFuture<AddedWatch>;
+
+    #[doc(hidden)]
     /// Runs `task` in the background (on the client's runtime, or a thread of its own); fails
     /// when it cannot start (no runtime, no thread).
     fn spawn(&self, task: BoxFuture<()>) -> std::io::Result<()>;
@@ -186,6 +196,11 @@ where
         })
     }
 
+    fn add_watch(&self, path: &str, mode: AddWatchMode) -> BoxFuture<AddedWatch> {
+        let call = zk_client::Client::add_watch(self, path, mode);
+        Box::pin(async move { call.await.map(|events| Box::pin(events) as Events) })
+    }
+
     fn spawn(&self, task: BoxFuture<()>) -> std::io::Result<()> {
         R::default().spawn(task)
     }
@@ -223,8 +238,9 @@ where
     }
 }
 
-/// zk-blocking's client: its calls block, so each future is ready when made, and the recipes'
-/// futures are driven on the calling thread ([`crate::wait`]).
+/// zk-blocking's client: a call is submitted when made and its future blocks for the reply when
+/// first polled (so calls made together are sent together), and the recipes' futures are driven
+/// on the calling thread ([`crate::wait`]) or a thread of their own.
 #[cfg(feature = "blocking")]
 impl Zk for zk_blocking::Client {
     fn call<O>(&self, op: O) -> BoxFuture<Result<O::Output, O::Error>>
@@ -233,7 +249,8 @@ impl Zk for zk_blocking::Client {
         O::Output: Send,
         O::Error: Send,
     {
-        Box::pin(std::future::ready(self.submit(op).wait(None)))
+        let submitted = self.submit(op);
+        Box::pin(async move { submitted.wait(None) })
     }
 
     fn send<O>(&self, op: O)
@@ -242,6 +259,13 @@ impl Zk for zk_blocking::Client {
     {
         // Dropping the call sends what it submitted.
         drop(self.submit(op));
+    }
+
+    fn add_watch(&self, path: &str, mode: AddWatchMode) -> BoxFuture<AddedWatch> {
+        let added = zk_blocking::Client::add_watch(self, path, mode);
+        Box::pin(std::future::ready(
+            added.map(|events| Box::pin(events) as Events),
+        ))
     }
 
     fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren> {

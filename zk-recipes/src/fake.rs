@@ -13,13 +13,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use zk_client::ops::{Operation, Paths};
 use zk_client::proto::{
-    Create2Response, CreateMode, ErrorCode, GetChildren2Response, GetDataResponse, Request,
-    Response, SessionId, Stat, StatResponse, Zxid,
+    AddWatchMode, Create2Response, CreateMode, ErrorCode, EventType, GetChildren2Response,
+    GetDataResponse, Request, Response, SessionId, Stat, StatResponse, Zxid,
 };
 use zk_client::session::Chroot;
-use zk_client::{CommonError, SessionState};
+use zk_client::{CommonError, SessionState, WatchEvent};
 
-use crate::client::{BoxFuture, Fire, Fired, States, Watched, WatchedChildren, Zk};
+use crate::client::{
+    AddedWatch, BoxFuture, Events, Fire, Fired, States, Watched, WatchedChildren, Zk,
+};
 
 #[derive(Debug, Clone)]
 struct Node {
@@ -35,6 +37,31 @@ struct Watcher {
     children: bool,
     session: i64,
     fired: Arc<StdMutex<(Option<Fire>, Option<Waker>)>>,
+}
+
+/// A persistent (or persistent-recursive) watch set by a session.
+struct PersistentWatcher {
+    root: String,
+    recursive: bool,
+    session: i64,
+    queue: Arc<StdMutex<EventQueue>>,
+}
+
+/// A persistent watch's undelivered events.
+#[derive(Default)]
+struct EventQueue {
+    events: std::collections::VecDeque<WatchEvent>,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+impl EventQueue {
+    fn push(&mut self, event: WatchEvent) {
+        self.events.push_back(event);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
 }
 
 /// What the test does to the server just before a call of this session.
@@ -60,6 +87,12 @@ pub(crate) struct Server {
     tasks: Vec<BoxFuture<()>>,
     /// How many times each session listed children.
     pub listings: HashMap<i64, usize>,
+    /// Persistent watches.
+    persistent: Vec<PersistentWatcher>,
+    /// Sessions whose connection is down: their persistent watches miss events.
+    disconnected: std::collections::HashSet<i64>,
+    /// Sessions whose replies are held back (applied at the call, delivered on release).
+    held: std::collections::HashSet<i64>,
     /// How many watches fired, per session.
     pub fired: HashMap<i64, usize>,
     next_session: i64,
@@ -72,6 +105,76 @@ struct SessionCell {
 }
 
 impl Server {
+    /// Delivers `event_type` on `path` to the persistent watches it concerns.
+    fn notify(&mut self, event_type: EventType, path: &str) {
+        let parent = Server::parent(path);
+        for w in &self.persistent {
+            if self.disconnected.contains(&w.session) {
+                continue;
+            }
+            let under = path == w.root
+                || (w.root == "/" && path != "/")
+                || path.starts_with(&format!("{}/", w.root));
+            let event = if w.recursive && under {
+                Some(event_type)
+            } else if !w.recursive && path == w.root {
+                Some(event_type)
+            } else if !w.recursive
+                && parent == w.root
+                && matches!(event_type, EventType::NodeCreated | EventType::NodeDeleted)
+            {
+                Some(EventType::NodeChildrenChanged)
+            } else {
+                None
+            };
+            if let Some(event_type) = event {
+                let path = if event_type == EventType::NodeChildrenChanged {
+                    w.root.clone()
+                } else {
+                    path.to_owned()
+                };
+                let mut queue = w.queue.lock().unwrap_or_else(|e| e.into_inner());
+                queue.push(WatchEvent::Node { event_type, path });
+            }
+        }
+    }
+
+    /// The nodes at and under `root`, with their data.
+    pub fn tree(&self, root: &str) -> BTreeMap<String, Bytes> {
+        self.nodes
+            .iter()
+            .filter(|(p, _)| *p == root || root == "/" || p.starts_with(&format!("{root}/")))
+            .map(|(p, n)| (p.clone(), n.data.clone()))
+            .collect()
+    }
+
+    /// Holds back the replies to `session`'s calls (each is applied when made) until
+    /// [`Server::release`].
+    pub fn hold(&mut self, session: i64) {
+        self.held.insert(session);
+    }
+
+    /// Delivers `session`'s held replies.
+    pub fn release(&mut self, session: i64) {
+        self.held.remove(&session);
+    }
+
+    /// The connection of `session` goes down: its persistent watches miss what happens until
+    /// [`Server::reconnect`].
+    pub fn disconnect(&mut self, session: i64) {
+        self.disconnected.insert(session);
+    }
+
+    /// The connection of `session` is back: its persistent watches are set again, and say
+    /// that events may have been missed.
+    pub fn reconnect(&mut self, session: i64) {
+        self.disconnected.remove(&session);
+        for w in self.persistent.iter().filter(|w| w.session == session) {
+            let mut queue = w.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.push(WatchEvent::PossiblyMissedEvents);
+        }
+    }
+
     fn fire(&mut self, path: &str, children: bool, why: Fire) {
         let mut kept = Vec::new();
         for w in self.watchers.drain(..) {
@@ -114,6 +217,7 @@ impl Server {
 
     fn delete_node(&mut self, path: &str) {
         self.nodes.remove(path);
+        self.notify(EventType::NodeDeleted, path);
         self.fire(path, false, Fire::Deleted);
         self.fire(&Server::parent(path), true, Fire::Other);
     }
@@ -144,6 +248,12 @@ impl Server {
                 waker.wake();
             }
         }
+        for w in self.persistent.iter().filter(|w| w.session == session) {
+            let mut queue = w.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.push(WatchEvent::SessionEnded(SessionState::Expired));
+            queue.closed = true;
+        }
+        self.persistent.retain(|w| w.session != session);
         self.set_state(session, SessionState::Expired);
     }
 
@@ -187,6 +297,7 @@ impl Server {
                 };
                 let stat = self.stat(&node, &path);
                 self.nodes.insert(path.clone(), node);
+                self.notify(EventType::NodeCreated, &path);
                 self.fire(&path, false, Fire::Other);
                 self.fire(&parent, true, Fire::Other);
                 Ok(Response::Create2(Create2Response { path, stat }))
@@ -247,6 +358,7 @@ impl Server {
                 node.version += 1;
                 node.data = r.data.clone();
                 let node = node.clone();
+                self.notify(EventType::NodeDataChanged, &r.path);
                 self.fire(&r.path, false, Fire::Other);
                 Ok(Response::Stat(StatResponse {
                     stat: self.stat(&node, &r.path),
@@ -422,7 +534,20 @@ impl Zk for FakeZk {
             Ok(result) => op.complete(result),
             Err(e) => Err(e),
         };
-        Box::pin(std::future::ready(outcome))
+        if !self.world.server().held.contains(&self.session) {
+            return Box::pin(std::future::ready(outcome));
+        }
+        let (world, session) = (self.world.clone(), self.session);
+        let mut outcome = Some(outcome);
+        Box::pin(std::future::poll_fn(move |_| {
+            if world.server().held.contains(&session) {
+                return Poll::Pending; // The test's executor polls everything in rounds.
+            }
+            match outcome.take() {
+                Some(outcome) => Poll::Ready(outcome),
+                None => Poll::Pending,
+            }
+        }))
     }
 
     fn send<O>(&self, op: O)
@@ -440,6 +565,24 @@ impl Zk for FakeZk {
             let stat = outcome.await?;
             Ok((stat, me.watch(&path, false)))
         })
+    }
+
+    fn add_watch(&self, path: &str, mode: AddWatchMode) -> BoxFuture<AddedWatch> {
+        let queue = Arc::new(StdMutex::new(EventQueue::default()));
+        let mut server = self.world.server();
+        if server.state(self.session).is_terminal() {
+            let failed = zk_client::ops::AddWatch::new(path, mode)
+                .fail(server.state(self.session).terminal_error());
+            return Box::pin(std::future::ready(Err(failed)));
+        }
+        server.persistent.push(PersistentWatcher {
+            root: path.to_owned(),
+            recursive: mode == AddWatchMode::PersistentRecursive,
+            session: self.session,
+            queue: queue.clone(),
+        });
+        let events = FakeEvents { queue };
+        Box::pin(std::future::ready(Ok(Box::pin(events) as Events)))
     }
 
     fn get_children_and_watch(&self, path: &str) -> BoxFuture<WatchedChildren> {
@@ -502,6 +645,27 @@ impl Zk for FakeZk {
 
     fn confirmation(&self) -> (Duration, Option<Duration>) {
         (Duration::ZERO, Some(Duration::from_secs(30)))
+    }
+}
+
+/// A fake persistent watch's events.
+struct FakeEvents {
+    queue: Arc<StdMutex<EventQueue>>,
+}
+
+impl futures_core::Stream for FakeEvents {
+    type Item = WatchEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        match queue.events.pop_front() {
+            Some(event) => Poll::Ready(Some(event)),
+            None if queue.closed => Poll::Ready(None),
+            None => {
+                queue.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
     }
 }
 

@@ -9,13 +9,14 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdGuard};
-use std::task::{Poll, Waker};
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use zk_client::ops::{Delete, Error, GetData, GetDataError, Operation};
 
+use crate::cell::Cell;
 use crate::client::{outcome_unknown, reconnected, remove, BoxFuture, Fire, Fired, States, Zk};
 use crate::mutex::{FencingToken, LossPolicy};
 use crate::protected::new_marker;
@@ -99,10 +100,8 @@ impl std::fmt::Debug for LeaderLatch {
     }
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: StdMutex<LatchState>,
-}
+/// The latch's state, shared by its handle and its task.
+type Shared = Cell<LatchState>;
 
 #[derive(Debug, Default)]
 struct LatchState {
@@ -112,8 +111,6 @@ struct LatchState {
     events: VecDeque<LeadershipEvent>,
     ended: Option<LatchEnded>,
     close_requested: bool,
-    /// Tasks waiting for a change of this state (the latch's users and its task).
-    wakers: Vec<Waker>,
 }
 
 /// How many unread events a latch keeps: past it, the oldest two go (a gain and a loss, or a
@@ -130,20 +127,6 @@ impl LatchState {
 }
 
 impl Shared {
-    fn lock(&self) -> StdGuard<'_, LatchState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Changes the state and wakes everyone waiting on it.
-    fn update(&self, f: impl FnOnce(&mut LatchState)) {
-        let wakers = {
-            let mut state = self.lock();
-            f(&mut state);
-            std::mem::take(&mut state.wakers)
-        };
-        wakers.into_iter().for_each(Waker::wake);
-    }
-
     fn gain(&self, token: FencingToken) {
         tracing::info!(?token, "leadership gained");
         self.update(|s| {
@@ -166,22 +149,6 @@ impl Shared {
         self.update(|s| {
             s.ended.get_or_insert(why);
         });
-    }
-
-    /// Polls for `ready` on the state, registering `cx` for the next change.
-    fn poll_state<T>(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        ready: impl FnOnce(&mut LatchState) -> Option<T>,
-    ) -> Poll<T> {
-        let mut state = self.lock();
-        match ready(&mut state) {
-            Some(out) => Poll::Ready(out),
-            None => {
-                state.wakers.push(cx.waker().clone());
-                Poll::Pending
-            }
-        }
     }
 }
 

@@ -9,11 +9,14 @@
 //!   and a counting semaphore on the same queue;
 //! * [`latch`]: leader election, with leadership gained and lost reported;
 //! * [`barrier`]: a barrier and a double barrier;
-//! * [`counter`]: a counter changed by compare-and-set.
+//! * [`counter`]: a counter changed by compare-and-set;
+//! * [`cache`]: a local, always-current copy of a subtree, a node, or a node's children.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod barrier;
+pub mod cache;
+mod cell;
 mod client;
 pub mod counter;
 #[cfg(test)]
@@ -26,7 +29,10 @@ mod queue;
 pub mod retry;
 
 pub use barrier::{Barrier, DoubleBarrier};
-pub use client::{wait, BoxFuture, Fire, Fired, States, Watched, WatchedChildren, Zk};
+pub use cache::{CacheError, CacheEvent, CachedNode, ChildrenCache, NodeCache, TreeCache};
+pub use client::{
+    wait, AddedWatch, BoxFuture, Events, Fire, Fired, States, Watched, WatchedChildren, Zk,
+};
 pub use counter::{Counter, CounterError};
 pub use latch::{Election, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
 pub use mutex::{FencingToken, LockError, LockGuard, LossPolicy, Mutex, RwLock, Semaphore};
