@@ -115,9 +115,7 @@ impl Server {
             let under = path == w.root
                 || (w.root == "/" && path != "/")
                 || path.starts_with(&format!("{}/", w.root));
-            let event = if w.recursive && under {
-                Some(event_type)
-            } else if !w.recursive && path == w.root {
+            let event = if (w.recursive && under) || (!w.recursive && path == w.root) {
                 Some(event_type)
             } else if !w.recursive
                 && parent == w.root
