@@ -453,6 +453,11 @@ macro_rules! conformance_tests {
                 counter_counts_every_concurrent_increment,
                 barriers_hold_and_release_their_participants,
             }
+            cache {
+                tree_cache_matches_a_fresh_walk_after_random_writes,
+                node_and_children_caches_follow_and_end_with_the_session,
+                tree_cache_under_chaos_matches_a_fresh_walk,
+            }
             chaos {
                 mutex_under_chaos_keeps_one_holder,
                 election_under_chaos_keeps_one_leader,

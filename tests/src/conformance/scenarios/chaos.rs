@@ -9,31 +9,29 @@ use std::time::{Duration, Instant};
 
 use zk_recipes::{FencingToken, LossPolicy, Mutex};
 
-use super::Want;
+use super::{Rng, Want};
 use crate::conformance::{ensemble_slot, Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT};
 use crate::{Ensemble, ServerOptions};
 
-/// A small deterministic generator (xorshift64*), seeded per run and printed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
-    }
-}
-
 /// Faults injected from a thread of its own until stopped: every 0.5-1.5 s one member is
 /// killed and restarted a second later, or frozen for 1-3 s and thawed.
-struct Chaos {
+pub(crate) struct Chaos {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<(Ensemble, Vec<String>)>,
 }
 
 impl Chaos {
-    fn start(mut ensemble: Ensemble, seed: u64) -> Chaos {
+    pub(crate) fn start(ensemble: Ensemble, seed: u64) -> Chaos {
+        Chaos::start_on(ensemble, seed, Box::new(|| None))
+    }
+
+    /// Like [`Chaos::start`], the member hit chosen by `target` when it names one (the member a
+    /// client is connected to, say), at random otherwise.
+    pub(crate) fn start_on(
+        mut ensemble: Ensemble,
+        seed: u64,
+        target: Box<dyn Fn() -> Option<usize> + Send>,
+    ) -> Chaos {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -42,7 +40,8 @@ impl Chaos {
             let pause = |ms: u64| std::thread::sleep(Duration::from_millis(ms));
             while !stopping.load(Ordering::SeqCst) {
                 pause(500 + rng.below(1000));
-                let member = rng.below(3) as usize;
+                let random = rng.below(3) as usize;
+                let member = target().unwrap_or(random);
                 if rng.below(2) == 0 {
                     log.push(format!("kill {member}"));
                     let _ = ensemble.kill(member);
@@ -61,7 +60,7 @@ impl Chaos {
         Chaos { stop, thread }
     }
 
-    fn stop(self) -> (Ensemble, Vec<String>) {
+    pub(crate) fn stop(self) -> (Ensemble, Vec<String>) {
         self.stop.store(true, Ordering::SeqCst);
         match self.thread.join() {
             Ok(out) => out,

@@ -10,7 +10,10 @@
 //! * [`recipes`]: zk-recipes' building blocks, protected creates, retries, mutex, election,
 //!   counter and barriers.
 //! * [`chaos`]: the recipes on an ensemble whose members are killed, frozen and restarted.
+//! * [`cache`]: zk-recipes' caches and service discovery against random writes, on a server
+//!   and on an ensemble under faults.
 
+pub mod cache;
 pub mod chaos;
 pub mod faults;
 pub mod multi;
@@ -25,6 +28,28 @@ use zk_client::ops::{CreateError, Created, OpError};
 use zk_client::proto::CreateMode;
 
 use super::Api;
+
+/// A small deterministic generator (xorshift64*), seeded per run and printed.
+pub(crate) struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n`.
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+
+    /// A generator seeded from the clock, the seed printed under `what`.
+    pub(crate) fn from_clock(what: &str) -> Rng {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        eprintln!("[{what}] seed {seed}");
+        Rng(seed | 1)
+    }
+}
 
 /// A call's result with only the kind of its error (without the operation and path), to
 /// compare with an expected outcome.
