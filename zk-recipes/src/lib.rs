@@ -10,7 +10,9 @@
 //! * [`latch`]: leader election, with leadership gained and lost reported;
 //! * [`barrier`]: a barrier and a double barrier;
 //! * [`counter`]: a counter changed by compare-and-set;
-//! * [`cache`]: a local, always-current copy of a subtree, a node, or a node's children.
+//! * [`cache`]: a local, always-current copy of a subtree, a node, or a node's children;
+//! * [`discovery`]: services' instances registered as protected ephemeral nodes, discovered
+//!   and followed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,6 +21,7 @@ pub mod cache;
 mod cell;
 mod client;
 pub mod counter;
+pub mod discovery;
 #[cfg(test)]
 mod fake;
 pub mod latch;
@@ -34,6 +37,7 @@ pub use client::{
     wait, AddedWatch, BoxFuture, Events, Fire, Fired, States, Watched, WatchedChildren, Zk,
 };
 pub use counter::{Counter, CounterError};
+pub use discovery::{Instance, Registration, ServiceCache, ServiceDiscovery};
 pub use latch::{Election, LatchEnded, LeaderLatch, LeadershipEvent, Participant};
 pub use mutex::{FencingToken, LockError, LockGuard, LossPolicy, Mutex, RwLock, Semaphore};
 pub use nodes::{create_all, delete_all, ensure_path, Parents};

@@ -309,6 +309,53 @@ pub async fn expect_next_node_event<A: Adapter>(
     }
 }
 
+/// Ends `client`'s session as the server expires one, seen from the client: another client
+/// resumes the session and closes it, and the server then tells `client` it expired. The
+/// kicked client may reconnect (taking the session back) before the close goes through; then
+/// it tries again, up to three times. Returns the states `states` (the client's) saw, the last
+/// one `Expired` when it worked.
+pub async fn expire_by_twin<A: Adapter>(
+    env: &Env,
+    client: &A::Client,
+    states: &mut StateWatcher,
+) -> Vec<SessionState> {
+    let resume = env
+        .options()
+        .resume(client.session_id(), client.session_password())
+        .connect_wait(EVENT_WAIT);
+    let mut seen = Vec::new();
+    for attempt in 1..=3 {
+        match A::connect(&resume).await {
+            Ok(twin) => {
+                assert_eq!(
+                    twin.session_id(),
+                    client.session_id(),
+                    "resume takes over the same session"
+                );
+                assert_eq!(twin.close().await, SessionState::Closed);
+            }
+            Err(zk_client::ConnectError::Ended(SessionState::Expired)) => {}
+            Err(e) => panic!("resuming the session failed: {e}"),
+        }
+        let deadline = Instant::now() + EVENT_WAIT;
+        while let Ok(Some(state)) =
+            A::next_state(states, deadline.saturating_duration_since(Instant::now())).await
+        {
+            seen.push(state);
+            if state == SessionState::Expired {
+                if attempt > 1 {
+                    eprintln!(
+                        "[{}] expiry took {attempt} resume-and-close attempts",
+                        A::NAME
+                    );
+                }
+                return seen;
+            }
+        }
+    }
+    seen
+}
+
 /// Collects state changes until one satisfies `pred` (returned last), waiting at most
 /// `within` in total; panics with the states seen if it does not come.
 pub async fn wait_for_state<A: Adapter>(
@@ -457,6 +504,7 @@ macro_rules! conformance_tests {
                 tree_cache_matches_a_fresh_walk_after_random_writes,
                 node_and_children_caches_follow_and_end_with_the_session,
                 tree_cache_under_chaos_matches_a_fresh_walk,
+                service_discovery_registers_discovers_and_registers_again,
             }
             chaos {
                 mutex_under_chaos_keeps_one_holder,

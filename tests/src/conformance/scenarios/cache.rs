@@ -381,3 +381,102 @@ pub async fn tree_cache_under_chaos_matches_a_fresh_walk<A: Adapter>(env: Env) {
     cache.close().await;
     drop(ensemble);
 }
+
+/// Service discovery: two instances register (protected ephemeral nodes with payloads) and
+/// are discovered, listed and followed; a payload update and an unregistration are seen by
+/// the follower; an instance kept registered comes back on a new session after its session
+/// expires, and the follower sees it go and come back.
+pub async fn service_discovery_registers_discovers_and_registers_again<A: Adapter>(env: Env) {
+    use zk_recipes::discovery::{InstanceChange, ServiceDiscovery};
+
+    let base = env.path("services");
+    let watcher = env.client::<A>().await;
+    let (a, b) = (env.client::<A>().await, env.client::<A>().await);
+    let discovery = |zk: &A::Client| ServiceDiscovery::new(zk.clone(), base.clone());
+    let follower = discovery(&watcher).follow("api");
+    let registered_a = discovery(&a)
+        .register("api", "a:80", &b"10.0.0.1"[..])
+        .await
+        .want("register a");
+    let registered_b = discovery(&b)
+        .register("api", "b:80", &b"10.0.0.2"[..])
+        .await
+        .want("register b");
+    let mut listed: Vec<(String, Bytes)> = discovery(&watcher)
+        .instances("api")
+        .await
+        .want("instances")
+        .into_iter()
+        .map(|i| (i.id, i.payload))
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("a:80".to_owned(), Bytes::from_static(b"10.0.0.1")),
+            ("b:80".to_owned(), Bytes::from_static(b"10.0.0.2"))
+        ]
+    );
+    A::timeout(EVENT_WAIT, follower.wait_initialized())
+        .await
+        .expect("initialized in time")
+        .want("initialized");
+    let next = || async {
+        A::timeout(EVENT_WAIT, follower.next_change())
+            .await
+            .flatten()
+            .unwrap_or_else(|| panic!("[{}] no change came", A::NAME))
+    };
+    let deadline = Instant::now() + EVENT_WAIT;
+    while follower.instances().len() < 2 {
+        assert!(Instant::now() < deadline, "[{}] both followed", A::NAME);
+        next().await;
+    }
+
+    registered_b.update(&b"10.0.0.3"[..]).await.want("update");
+    loop {
+        if let InstanceChange::Updated(instance) = next().await {
+            assert_eq!(
+                (instance.id.as_str(), &instance.payload[..]),
+                ("b:80", &b"10.0.0.3"[..])
+            );
+            break;
+        }
+    }
+    let b_node = registered_b.node().to_owned();
+    registered_b.unregister().await.want("unregister");
+    assert_eq!(next().await, InstanceChange::Gone { node: b_node });
+
+    // Kept registered: after an expiry, registered again on a new session.
+    let options = env.options();
+    let kept = registered_a.keep(move || {
+        let options = options.clone();
+        async move { Some(crate::conformance::connect::<A>(&options).await) }
+    });
+    let first_node = kept.node().expect("registered");
+    let mut states = a.state_watcher();
+    let seen = crate::conformance::expire_by_twin::<A>(&env, &a, &mut states).await;
+    assert_eq!(
+        seen.last(),
+        Some(&zk_client::SessionState::Expired),
+        "{seen:?}"
+    );
+    A::timeout(SLOW_WAIT, kept.wait_registrations(2))
+        .await
+        .unwrap_or_else(|| panic!("[{}] never registered again: {:?}", A::NAME, kept.stopped()));
+    assert_eq!(kept.registrations(), 2, "{:?}", kept.stopped());
+    let second_node = kept.node().expect("registered again");
+    assert_ne!(first_node, second_node, "a new node on the new session");
+    let (mut gone, mut back) = (false, false);
+    while !(gone && back) {
+        match next().await {
+            InstanceChange::Gone { node } if node == first_node => gone = true,
+            InstanceChange::Registered(i) if i.node == second_node => {
+                assert_eq!((i.id.as_str(), &i.payload[..]), ("a:80", &b"10.0.0.1"[..]));
+                back = true;
+            }
+            _ => {}
+        }
+    }
+    kept.stop();
+}

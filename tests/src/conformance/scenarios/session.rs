@@ -432,46 +432,12 @@ pub async fn real_expiry_is_terminal_and_never_creates_a_new_session<A: Adapter>
         .want("exists_and_watch");
     let mut states = zk.state_watcher();
 
-    // Resume the session elsewhere and close it there. The kicked client may reconnect
-    // (taking the session back) before the close goes through; then try again.
     let resume = env
         .options()
         .resume(id, password.clone())
         .connect_wait(EVENT_WAIT);
-    let mut seen = Vec::new();
-    let mut expired = false;
-    for attempt in 1..=3 {
-        match A::connect(&resume).await {
-            Ok(twin) => {
-                assert_eq!(twin.session_id(), id, "resume takes over the same session");
-                assert_eq!(twin.close().await, SessionState::Closed);
-            }
-            Err(ConnectError::Ended(SessionState::Expired)) => {}
-            Err(e) => panic!("resuming the session failed: {e}"),
-        }
-        let deadline = Instant::now() + EVENT_WAIT;
-        while let Ok(Some(state)) = A::next_state(
-            &mut states,
-            deadline.saturating_duration_since(Instant::now()),
-        )
-        .await
-        {
-            seen.push(state);
-            if state == SessionState::Expired {
-                expired = true;
-                break;
-            }
-        }
-        if expired {
-            if attempt > 1 {
-                eprintln!(
-                    "[{}] expiry took {attempt} resume-and-close attempts",
-                    A::NAME
-                );
-            }
-            break;
-        }
-    }
+    let seen = crate::conformance::expire_by_twin::<A>(&env, &zk, &mut states).await;
+    let expired = seen.last() == Some(&SessionState::Expired);
     assert!(expired, "the client never reported Expired: {seen:?}");
     assert_eq!(
         zk.end_reason(),
