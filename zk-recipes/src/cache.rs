@@ -41,17 +41,20 @@ use std::task::{Poll, Waker};
 
 use bytes::Bytes;
 use zk_client::ops::{
-    AddWatch, Error, Exists, GetChildren, GetChildrenError, GetData, GetDataError, OpError,
-    Operation,
+    AddWatch, Error, Exists, GetChildren, GetChildrenError, GetData, GetDataError, MultiRead,
+    OpError, Operation, ReadResult,
 };
-use zk_client::proto::{AddWatchMode, EventType, Stat};
+use zk_client::proto::{AddWatchMode, ErrorCode, EventType, Stat};
 use zk_client::WatchEvent;
 
 use crate::cell::Cell;
 use crate::client::{outcome_unknown, reconnected, BoxFuture, Events, Zk};
 
-/// How many reads a cache keeps in flight at most.
+/// How many reads a cache keeps in flight at most (a batch counts each of its reads).
 const WINDOW: usize = 1000;
+
+/// How many nodes a walk reads in one request (a multi-read).
+const BATCH: usize = 64;
 
 /// How many unread events a cache keeps by default (see [`CacheBuilder::event_capacity`]).
 pub const DEFAULT_CACHE_EVENTS: usize = 65_536;
@@ -345,6 +348,8 @@ enum Reply {
     Stat(Result<Option<Stat>, Error>),
     /// The node's children and stat (or `None`).
     Children(Result<Option<(Vec<String>, Stat)>, Error>),
+    /// Several nodes' data and stat, in the order of the read's `batch`.
+    Batch(Result<Vec<Result<ReadResult, ErrorCode>>, Error>),
 }
 
 /// What a read is for.
@@ -359,6 +364,8 @@ enum Purpose {
 /// A read in flight.
 struct Read {
     path: Box<str>,
+    /// The nodes of a batch read (`path` is the first).
+    batch: Vec<Box<str>>,
     purpose: Purpose,
     /// The number of the last event seen when it was sent.
     sent_after: u64,
@@ -382,6 +389,11 @@ struct Follower<C> {
     /// This task's number (see [`CacheState::task`]).
     task: u64,
     in_flight: VecDeque<Read>,
+    /// The reads in flight, a batch counting each of its reads.
+    in_flight_reads: usize,
+    /// Event reads not sent yet, and the same as a set.
+    pending: Vec<Box<str>>,
+    queued: std::collections::HashSet<Box<str>>,
     /// Events seen so far.
     events_seen: u64,
     /// For each path whose deletion was seen while reads were in flight: the number of that
@@ -401,6 +413,8 @@ enum Woken {
     Close,
     Reply(Read, Reply),
     Event(WatchEvent),
+    /// Event reads are queued and no more events are waiting: send them.
+    Flush,
     WatchEnded,
 }
 
@@ -414,8 +428,10 @@ impl<C: Zk> Follower<C> {
         if matches!(purpose, Purpose::Walk(w) if w == self.walk) {
             self.walk_reads += 1;
         }
+        self.in_flight_reads += 1;
         self.in_flight.push_back(Read {
             path,
+            batch: Vec::new(),
             purpose,
             sent_after: self.events_seen,
             reply,
@@ -442,6 +458,28 @@ impl<C: Zk> Follower<C> {
             })
         };
         self.send(path, purpose, reply);
+    }
+
+    /// Reads the nodes at `paths`, in one request (a multi-read).
+    fn read_batch(&mut self, paths: Vec<Box<str>>, purpose: Purpose) {
+        let read = paths
+            .iter()
+            .fold(MultiRead::new(), |read, path| read.get_data(path.to_string()));
+        let call = self.zk.call(read);
+        let reply: BoxFuture<Reply> =
+            Box::pin(async move { Reply::Batch(call.await.map_err(Error::from)) });
+        let first = paths.first().cloned().unwrap_or_default();
+        if purpose == Purpose::Walk(self.walk) {
+            self.walk_reads += 1;
+        }
+        self.in_flight_reads += paths.len();
+        self.in_flight.push_back(Read {
+            path: first,
+            batch: paths,
+            purpose,
+            sent_after: self.events_seen,
+            reply,
+        });
     }
 
     /// Reads the stat of the node at `path` again (its children changed).
@@ -474,11 +512,20 @@ impl<C: Zk> Follower<C> {
 
     /// Sends the walk's next reads, as far as the window allows.
     fn advance_walk(&mut self) {
-        while self.in_flight.len() < WINDOW {
-            let Some(path) = self.to_visit.pop_front() else {
-                break;
+        while self.in_flight_reads < WINDOW && !self.to_visit.is_empty() {
+            let batch = if self.options.data {
+                self.to_visit.len().min(BATCH)
+            } else {
+                1
             };
-            self.read_node(path, Purpose::Walk(self.walk));
+            if batch == 1 {
+                if let Some(path) = self.to_visit.pop_front() {
+                    self.read_node(path, Purpose::Walk(self.walk));
+                }
+                continue;
+            }
+            let paths: Vec<Box<str>> = self.to_visit.drain(..batch).collect();
+            self.read_batch(paths, Purpose::Walk(self.walk));
         }
         if self.walking && self.to_visit.is_empty() && self.walk_reads == 0 {
             self.walking = false;
@@ -498,41 +545,82 @@ impl<C: Zk> Follower<C> {
     }
 
     /// Applies a read's reply.
+    /// Whether a read of `path` sent after event number `sent_after` shows a state older
+    /// than a deletion seen since.
+    fn stale(&self, path: &str, sent_after: u64) -> bool {
+        self.deleted
+            .get(path)
+            .is_some_and(|deleted| *deleted > sent_after)
+    }
+
+    /// Applies a node's read: `found` is its data and stat, `None` when it does not exist.
+    fn apply_node(
+        &mut self,
+        state: &mut CacheState,
+        path: Box<str>,
+        found: Option<(Option<Bytes>, Stat)>,
+        stale: bool,
+        current_walk: bool,
+    ) {
+        let Some((data, stat)) = found else {
+            if !stale {
+                state.remove(&path);
+            }
+            return;
+        };
+        let has_children = stat.num_children > 0;
+        if !stale {
+            let node = CachedNode {
+                data,
+                stat: self.options.stat.then_some(stat),
+            };
+            state.put(&path, node);
+        }
+        if current_walk && self.options.descends(&path) {
+            if has_children {
+                self.read_children(path, self.walk);
+            } else if !stale {
+                // No children now: none of those cached is left.
+                for child in children_of(&state.nodes, &path) {
+                    state.remove(&join(&path, &child));
+                }
+            }
+        }
+    }
+
     fn apply(&mut self, read: Read, reply: Reply) -> Result<(), Error> {
         let current_walk = read.purpose == Purpose::Walk(self.walk);
         if current_walk {
             self.walk_reads -= 1;
         }
-        let stale = self
-            .deleted
-            .get(&read.path)
-            .is_some_and(|deleted| *deleted > read.sent_after);
-        if self.in_flight.is_empty() {
-            self.deleted.clear();
-        }
+        self.in_flight_reads -= read.batch.len().max(1);
+        let stale = self.stale(&read.path, read.sent_after);
         let path = read.path;
         let outcome = match reply {
-            Reply::Node(Ok(Some((data, stat)))) => {
-                let has_children = stat.num_children > 0;
-                if !stale {
-                    let node = CachedNode {
-                        data,
-                        stat: self.options.stat.then_some(stat),
-                    };
-                    self.shared.update(|s| s.put(&path, node));
-                }
-                if current_walk && self.options.descends(&path) {
-                    if has_children {
-                        self.read_children(path, self.walk);
-                    } else if !stale {
-                        // No children now: none of those cached is left.
-                        self.shared.update(|s| {
-                            for child in children_of(&s.nodes, &path) {
-                                s.remove(&join(&path, &child));
+            Reply::Node(Ok(found)) => {
+                let shared = self.shared.clone();
+                shared.update(|s| self.apply_node(s, path, found, stale, current_walk));
+                Ok(())
+            }
+            Reply::Batch(Ok(results)) => {
+                let shared = self.shared.clone();
+                shared.update(|s| {
+                    for (path, result) in read.batch.into_iter().zip(results) {
+                        let stale = self.stale(&path, read.sent_after);
+                        let found = match result {
+                            Ok(ReadResult::Data(data, stat)) => {
+                                Some((Some(Bytes::copy_from_slice(&data)), stat))
                             }
-                        });
+                            Err(ErrorCode::NoNode) => None,
+                            // Not readable (an ACL): left out, as a node that is not there.
+                            _ => {
+                                tracing::warn!(%path, ?result, "cache: a node could not be read");
+                                None
+                            }
+                        };
+                        self.apply_node(s, path, found, stale, current_walk);
                     }
-                }
+                });
                 Ok(())
             }
             Reply::Children(Ok(Some((children, stat)))) => {
@@ -551,8 +639,10 @@ impl<C: Zk> Follower<C> {
                         }
                         // Cached children not listed are gone (their deletion may have been
                         // missed).
+                        let mut listed: Vec<&str> = children.iter().map(String::as_str).collect();
+                        listed.sort_unstable();
                         for cached in children_of(&s.nodes, &path) {
-                            if !children.contains(&cached) {
+                            if listed.binary_search(&cached.as_str()).is_err() {
                                 s.remove(&join(&path, &cached));
                             }
                         }
@@ -574,14 +664,20 @@ impl<C: Zk> Follower<C> {
                 }
                 Ok(())
             }
-            Reply::Node(Ok(None)) | Reply::Children(Ok(None)) | Reply::Stat(Ok(None)) => {
+            Reply::Children(Ok(None)) | Reply::Stat(Ok(None)) => {
                 if !stale {
                     self.shared.update(|s| s.remove(&path));
                 }
                 Ok(())
             }
-            Reply::Node(Err(e)) | Reply::Children(Err(e)) | Reply::Stat(Err(e)) => Err(e),
+            Reply::Node(Err(e))
+            | Reply::Children(Err(e))
+            | Reply::Stat(Err(e))
+            | Reply::Batch(Err(e)) => Err(e),
         };
+        if self.in_flight.is_empty() {
+            self.deleted.clear();
+        }
         match outcome {
             Ok(()) => Ok(()),
             // The connection was lost (or the call timed out): the watch says so with
@@ -606,7 +702,7 @@ impl<C: Zk> Follower<C> {
                 }
                 match event_type {
                     EventType::NodeCreated | EventType::NodeDataChanged => {
-                        self.read_node(path.as_str().into(), Purpose::Event);
+                        self.queue_read(path.as_str().into());
                     }
                     EventType::NodeDeleted => {
                         if !self.in_flight.is_empty() {
@@ -627,7 +723,12 @@ impl<C: Zk> Follower<C> {
                 {
                     let parent = parent(&path);
                     if self.options.keeps(parent) {
-                        self.read_stat(parent.into());
+                        if self.options.data {
+                            // Read with its data: batched with the other reads.
+                            self.queue_read(parent.into());
+                        } else {
+                            self.read_stat(parent.into());
+                        }
                     }
                 }
                 Ok(())
@@ -639,6 +740,31 @@ impl<C: Zk> Follower<C> {
             }
             WatchEvent::SessionEnded(state) => Err(self.failed(state)),
             _ => Ok(()),
+        }
+    }
+
+    /// Reads the node at `path` for an event, with the other reads queued until the events
+    /// that came together are taken ([`Follower::flush`]); once for several events.
+    fn queue_read(&mut self, path: Box<str>) {
+        if self.queued.insert(path.clone()) {
+            self.pending.push(path);
+        }
+    }
+
+    /// Sends the queued event reads: alone, or together in multi-reads.
+    fn flush(&mut self) {
+        self.queued.clear();
+        let pending = std::mem::take(&mut self.pending);
+        if pending.len() == 1 || !self.options.data {
+            for path in pending {
+                self.read_node(path, Purpose::Event);
+            }
+            return;
+        }
+        let mut pending = pending.into_iter().peekable();
+        while pending.peek().is_some() {
+            let batch: Vec<Box<str>> = pending.by_ref().take(BATCH).collect();
+            self.read_batch(batch, Purpose::Event);
         }
     }
 
@@ -661,18 +787,22 @@ impl<C: Zk> Follower<C> {
                 }
                 state.task_waker = Some(cx.waker().clone());
             }
+            // The events that came together first, so that their reads go together.
+            if self.in_flight_reads + self.pending.len() < WINDOW {
+                match events.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(event)) => return Poll::Ready(Woken::Event(event)),
+                    Poll::Ready(None) => return Poll::Ready(Woken::WatchEnded),
+                    Poll::Pending => {}
+                }
+            }
+            if !self.pending.is_empty() {
+                return Poll::Ready(Woken::Flush);
+            }
             if let Some(read) = self.in_flight.front_mut() {
                 if let Poll::Ready(reply) = read.reply.as_mut().poll(cx) {
                     if let Some(read) = self.in_flight.pop_front() {
                         return Poll::Ready(Woken::Reply(read, reply));
                     }
-                }
-            }
-            if self.in_flight.len() < WINDOW {
-                match events.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(event)) => return Poll::Ready(Woken::Event(event)),
-                    Poll::Ready(None) => return Poll::Ready(Woken::WatchEnded),
-                    Poll::Pending => {}
                 }
             }
             Poll::Pending
@@ -719,6 +849,7 @@ impl<C: Zk> Follower<C> {
                         return e;
                     }
                 }
+                Woken::Flush => self.flush(),
                 Woken::WatchEnded => return self.failed(self.zk.state()),
             }
         }
@@ -906,6 +1037,9 @@ impl<C: Zk> TreeCache<C> {
             options: self.options.clone(),
             task,
             in_flight: VecDeque::new(),
+            in_flight_reads: 0,
+            pending: Vec::new(),
+            queued: std::collections::HashSet::new(),
             events_seen: 0,
             deleted: HashMap::new(),
             walk: 0,

@@ -14,7 +14,8 @@ use bytes::Bytes;
 use zk_client::ops::{Operation, Paths};
 use zk_client::proto::{
     AddWatchMode, Create2Response, CreateMode, ErrorCode, EventType, GetChildren2Response,
-    GetDataResponse, Request, Response, SessionId, Stat, StatResponse, Zxid,
+    GetDataResponse, MultiOp, MultiResponse, MultiResult, Request, Response, SessionId, Stat,
+    StatResponse, Zxid,
 };
 use zk_client::session::Chroot;
 use zk_client::{CommonError, SessionState, WatchEvent};
@@ -361,6 +362,23 @@ impl Server {
                 Ok(Response::Stat(StatResponse {
                     stat: self.stat(&node, &r.path),
                 }))
+            }
+            Request::MultiRead(m) => {
+                let results = m
+                    .ops
+                    .iter()
+                    .map(|op| match op {
+                        MultiOp::GetData(r) => match self.nodes.get(&r.path) {
+                            Some(node) => MultiResult::GetData(GetDataResponse {
+                                data: node.data.clone(),
+                                stat: self.stat(node, &r.path),
+                            }),
+                            None => MultiResult::Error(ErrorCode::NoNode),
+                        },
+                        other => panic!("the fake server does not read {other:?} in a multi"),
+                    })
+                    .collect();
+                Ok(Response::Multi(MultiResponse { results }))
             }
             other => panic!("the fake server does not do {:?}", other.opcode()),
         }
