@@ -123,6 +123,13 @@ pub enum CacheError {
         /// The failed call.
         source: Error,
     },
+    /// The cache's watch was removed on its session (`remove_watches` of every kind on its
+    /// root, by the application).
+    #[error("cache of {root}: its watch was removed")]
+    WatchRemoved {
+        /// The cache's root.
+        root: String,
+    },
     /// [`TreeCache::close`], dropping the cache, or a restart on another session.
     #[error("cache of {root}: closed")]
     Closed {
@@ -229,6 +236,8 @@ struct CacheState {
     task_waker: Option<Waker>,
     /// Walks completed after the initial load.
     resyncs: u64,
+    /// Tasks not finished yet (a stopped task finishes at its next step).
+    running: usize,
 }
 
 impl CacheState {
@@ -302,9 +311,9 @@ fn descendants(nodes: &BTreeMap<Box<str>, CachedNode>, path: &str) -> Vec<String
         format!("{path}/")
     };
     nodes
-        .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+        .range::<str, _>((Bound::Excluded(prefix.as_str()), Bound::Unbounded))
         .map(|(p, _)| p)
-        .take_while(|p| p.starts_with(&prefix) && &***p != "/")
+        .take_while(|p| p.starts_with(&prefix))
         .map(|p| p.to_string())
         .collect()
 }
@@ -377,8 +386,16 @@ fn data_reply(result: Result<(Bytes, Stat), OpError<GetDataError>>) -> Reply {
         // A copy: the reply's bytes are a slice of its whole frame, which they would keep.
         Ok((data, stat)) => Ok(Some((Some(Bytes::copy_from_slice(&data)), stat))),
         Err(e) if *e.kind() == GetDataError::NoNode => Ok(None),
+        Err(e) if *e.kind() == GetDataError::NoAuth => Ok(unreadable(e.path())),
         Err(e) => Err(e.into()),
     })
+}
+
+/// A node this session may not read: left out of the cache, as a node that is not there,
+/// with a warning.
+fn unreadable<T>(path: Option<&str>) -> Option<T> {
+    tracing::warn!(path, "cache: a node this session may not read is left out");
+    None
 }
 
 /// The cache's task: follows the subtree until told to stop or the session ends.
@@ -404,6 +421,8 @@ struct Follower<C> {
     to_visit: VecDeque<Box<str>>,
     walk_reads: usize,
     walking: bool,
+    /// A read's outcome was lost: no walk counts as complete until one starts after it.
+    needs_walk: bool,
     /// Whether the cache was initialized before this task started (a restart).
     resuming: bool,
 }
@@ -462,9 +481,9 @@ impl<C: Zk> Follower<C> {
 
     /// Reads the nodes at `paths`, in one request (a multi-read).
     fn read_batch(&mut self, paths: Vec<Box<str>>, purpose: Purpose) {
-        let read = paths
-            .iter()
-            .fold(MultiRead::new(), |read, path| read.get_data(path.to_string()));
+        let read = paths.iter().fold(MultiRead::new(), |read, path| {
+            read.get_data(path.to_string())
+        });
         let call = self.zk.call(read);
         let reply: BoxFuture<Reply> =
             Box::pin(async move { Reply::Batch(call.await.map_err(Error::from)) });
@@ -503,6 +522,7 @@ impl<C: Zk> Follower<C> {
 
     /// Starts a walk of the subtree (a new one replaces one under way).
     fn start_walk(&mut self) {
+        self.needs_walk = false;
         self.walk += 1;
         self.walking = true;
         self.walk_reads = 0;
@@ -527,10 +547,10 @@ impl<C: Zk> Follower<C> {
             let paths: Vec<Box<str>> = self.to_visit.drain(..batch).collect();
             self.read_batch(paths, Purpose::Walk(self.walk));
         }
-        if self.walking && self.to_visit.is_empty() && self.walk_reads == 0 {
+        if self.walking && self.to_visit.is_empty() && self.walk_reads == 0 && !self.needs_walk {
             self.walking = false;
             let resuming = self.resuming;
-            self.shared.update(|s| {
+            self.update(|_, s| {
                 if !s.initialized && !resuming {
                     s.initialized = true;
                     s.push(CacheEvent::Initialized);
@@ -588,6 +608,14 @@ impl<C: Zk> Follower<C> {
         }
     }
 
+    /// Changes the cache's state with `f`, unless another task follows the subtree now (a
+    /// restart, a close): then nothing is changed and `None` is returned.
+    fn update<T>(&mut self, f: impl FnOnce(&mut Self, &mut CacheState) -> T) -> Option<T> {
+        let shared = self.shared.clone();
+        shared.update(|s| (s.task == self.task).then(|| f(self, s)))
+    }
+
+    /// Applies a read's reply.
     fn apply(&mut self, read: Read, reply: Reply) -> Result<(), Error> {
         let current_walk = read.purpose == Purpose::Walk(self.walk);
         if current_walk {
@@ -598,42 +626,54 @@ impl<C: Zk> Follower<C> {
         let path = read.path;
         let outcome = match reply {
             Reply::Node(Ok(found)) => {
-                let shared = self.shared.clone();
-                shared.update(|s| self.apply_node(s, path, found, stale, current_walk));
+                self.update(|this, s| this.apply_node(s, path, found, stale, current_walk));
                 Ok(())
             }
             Reply::Batch(Ok(results)) => {
-                let shared = self.shared.clone();
-                shared.update(|s| {
-                    for (path, result) in read.batch.into_iter().zip(results) {
-                        let stale = self.stale(&path, read.sent_after);
+                let sent_after = read.sent_after;
+                let batch = read.batch;
+                self.update(|this, s| {
+                    let mut failed = None;
+                    for (path, result) in batch.into_iter().zip(results) {
+                        let stale = this.stale(&path, sent_after);
                         let found = match result {
                             Ok(ReadResult::Data(data, stat)) => {
                                 Some((Some(Bytes::copy_from_slice(&data)), stat))
                             }
                             Err(ErrorCode::NoNode) => None,
-                            // Not readable (an ACL): left out, as a node that is not there.
-                            _ => {
-                                tracing::warn!(%path, ?result, "cache: a node could not be read");
-                                None
+                            Err(ErrorCode::NoAuth) => unreadable(Some(&path)),
+                            Ok(_) | Err(_) => {
+                                failed = Some(MultiRead::new().get_data(path.to_string()));
+                                continue;
                             }
                         };
-                        self.apply_node(s, path, found, stale, current_walk);
+                        this.apply_node(s, path, found, stale, current_walk);
                     }
-                });
-                Ok(())
+                    match failed {
+                        Some(read) => Err(read
+                            .fail(zk_client::CommonError::MalformedReply(
+                                zk_client::proto::DecodeError::UnknownValue {
+                                    what: "a multi-read's getData result",
+                                    value: 0,
+                                },
+                            ))
+                            .into()),
+                        None => Ok(()),
+                    }
+                })
+                .unwrap_or(Ok(()))
             }
             Reply::Children(Ok(Some((children, stat)))) => {
-                if !stale {
-                    self.shared.update(|s| {
-                        if self.options.data {
-                            if self.options.stat {
+                self.update(|this, s| {
+                    if !stale {
+                        if this.options.data {
+                            if this.options.stat {
                                 s.put_stat(&path, stat);
                             }
                         } else {
                             let node = CachedNode {
                                 data: None,
-                                stat: self.options.stat.then_some(stat),
+                                stat: this.options.stat.then_some(stat),
                             };
                             s.put(&path, node);
                         }
@@ -646,27 +686,27 @@ impl<C: Zk> Follower<C> {
                                 s.remove(&join(&path, &cached));
                             }
                         }
-                    });
-                }
-                if current_walk {
-                    for child in children {
-                        let child = join(&path, &child);
-                        if self.options.keeps(&child) {
-                            self.to_visit.push_back(child.into());
+                    }
+                    if current_walk {
+                        for child in children {
+                            let child = join(&path, &child);
+                            if this.options.keeps(&child) {
+                                this.to_visit.push_back(child.into());
+                            }
                         }
                     }
-                }
+                });
                 Ok(())
             }
             Reply::Stat(Ok(Some(stat))) => {
                 if !stale && self.options.stat {
-                    self.shared.update(|s| s.put_stat(&path, stat));
+                    self.update(|_, s| s.put_stat(&path, stat));
                 }
                 Ok(())
             }
             Reply::Children(Ok(None)) | Reply::Stat(Ok(None)) => {
                 if !stale {
-                    self.shared.update(|s| s.remove(&path));
+                    self.update(|_, s| s.remove(&path));
                 }
                 Ok(())
             }
@@ -675,20 +715,37 @@ impl<C: Zk> Follower<C> {
             | Reply::Stat(Err(e))
             | Reply::Batch(Err(e)) => Err(e),
         };
-        if self.in_flight.is_empty() {
-            self.deleted.clear();
-        }
+        self.forget_deletions();
         match outcome {
             Ok(()) => Ok(()),
-            // The connection was lost (or the call timed out): the watch says so with
-            // `PossiblyMissedEvents` once it is set again, and the walk then starts again.
+            // The connection was lost (or the call timed out): what the read was for is
+            // unknown. Connected (a timeout), the walk starts again now; otherwise the watch
+            // says `PossiblyMissedEvents` once it is set again on the next connection, and the
+            // walk starts again then. Until then no walk counts as complete.
             Err(e) if outcome_unknown(e.common()) => {
-                if self.zk.state() == zk_client::SessionState::Connected {
+                if matches!(
+                    self.zk.state(),
+                    zk_client::SessionState::Connected | zk_client::SessionState::ConnectedReadOnly
+                ) {
                     self.start_walk();
+                } else {
+                    self.needs_walk = true;
                 }
                 Ok(())
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets the deletions no read in flight was sent before: they can make no read stale.
+    fn forget_deletions(&mut self) {
+        match self.in_flight.front() {
+            None => self.deleted.clear(),
+            Some(oldest) if self.deleted.len() > 1024 => {
+                let oldest = oldest.sent_after;
+                self.deleted.retain(|_, deleted| *deleted > oldest);
+            }
+            Some(_) => {}
         }
     }
 
@@ -697,6 +754,22 @@ impl<C: Zk> Follower<C> {
         self.events_seen += 1;
         match event {
             WatchEvent::Node { event_type, path } => {
+                // The parent's stat changed with its children (the parent may be cached where
+                // the child is not: past the depth limit, or refused by the filter).
+                if self.options.stat
+                    && matches!(event_type, EventType::NodeCreated | EventType::NodeDeleted)
+                    && self.options.depth(&path).is_some_and(|depth| depth > 0)
+                {
+                    let parent = parent(&path);
+                    if self.options.keeps(parent) {
+                        if self.options.data {
+                            // Read with its data: batched with the other reads.
+                            self.queue_read(parent.into());
+                        } else {
+                            self.read_stat(parent.into());
+                        }
+                    }
+                }
                 if !self.options.keeps(&path) {
                     return Ok(());
                 }
@@ -708,28 +781,13 @@ impl<C: Zk> Follower<C> {
                         if !self.in_flight.is_empty() {
                             self.deleted.insert(path.as_str().into(), self.events_seen);
                         }
-                        self.shared.update(|s| s.remove(&path));
+                        self.update(|_, s| s.remove(&path));
                     }
                     // A persistent watch on the root alone (depth 0): its stat changed.
                     EventType::NodeChildrenChanged if self.options.stat => {
                         self.read_stat(path.as_str().into());
                     }
                     _ => {}
-                }
-                // The parent's stat changed with its children.
-                if self.options.stat
-                    && matches!(event_type, EventType::NodeCreated | EventType::NodeDeleted)
-                    && path != self.options.root
-                {
-                    let parent = parent(&path);
-                    if self.options.keeps(parent) {
-                        if self.options.data {
-                            // Read with its data: batched with the other reads.
-                            self.queue_read(parent.into());
-                        } else {
-                            self.read_stat(parent.into());
-                        }
-                    }
                 }
                 Ok(())
             }
@@ -850,6 +908,9 @@ impl<C: Zk> Follower<C> {
                     }
                 }
                 Woken::Flush => self.flush(),
+                Woken::WatchEnded if !self.zk.state().is_terminal() => {
+                    return CacheError::WatchRemoved { root }
+                }
                 Woken::WatchEnded => return self.failed(self.zk.state()),
             }
         }
@@ -860,6 +921,7 @@ fn children_reply(result: Result<(Vec<String>, Stat), OpError<GetChildrenError>>
     Reply::Children(match result {
         Ok(listed) => Ok(Some(listed)),
         Err(e) if *e.kind() == GetChildrenError::NoNode => Ok(None),
+        Err(e) if *e.kind() == GetChildrenError::NoAuth => Ok(unreadable(e.path())),
         Err(e) => Err(e.into()),
     })
 }
@@ -936,6 +998,7 @@ impl<C: Zk> CacheBuilder<C> {
             task: 0,
             task_waker: None,
             resyncs: 0,
+            running: 0,
         }));
         let cache = TreeCache {
             shared,
@@ -1025,6 +1088,7 @@ impl<C: Zk> TreeCache<C> {
     fn spawn(&self, zk: C, resuming: bool) {
         let task = self.shared.update(|s| {
             s.task += 1;
+            s.running += 1;
             s.ended = None;
             if let Some(waker) = s.task_waker.take() {
                 waker.wake();
@@ -1046,12 +1110,14 @@ impl<C: Zk> TreeCache<C> {
             to_visit: VecDeque::new(),
             walk_reads: 0,
             walking: false,
+            needs_walk: false,
             resuming,
         };
         let shared = self.shared.clone();
         let spawned = zk.spawn(Box::pin(async move {
             let ended = follower.run().await;
             shared.update(|s| {
+                s.running -= 1;
                 if s.task == task {
                     tracing::info!(error = %ended, "cache ended");
                     s.ended = Some(ended);
@@ -1061,6 +1127,7 @@ impl<C: Zk> TreeCache<C> {
         if let Err(e) = spawned {
             let root = self.options.root.clone();
             self.shared.update(|s| {
+                s.running -= 1;
                 s.ended = Some(CacheError::NoTask {
                     root,
                     reason: e.to_string(),
@@ -1161,11 +1228,15 @@ impl<C: Zk> TreeCache<C> {
         self.shared.lock().ended.clone()
     }
 
-    /// Stops following the subtree (the watch is removed); what the cache holds stays
-    /// readable.
+    /// Stops following the subtree and waits until the cache's task has stopped (its watch
+    /// is then removed); what the cache holds stays readable.
     pub async fn close(&self) {
         self.stop();
-        poll_fn(|cx| self.shared.poll_state(cx, |s| s.ended.as_ref().map(|_| ()))).await;
+        poll_fn(|cx| {
+            self.shared
+                .poll_state(cx, |s| (s.running == 0).then_some(()))
+        })
+        .await;
     }
 
     /// Tells the task to stop.
@@ -1338,6 +1409,7 @@ mod tests {
             task: 0,
             task_waker: None,
             resyncs: 0,
+            running: 0,
         };
         for i in 0..5 {
             state.put(&format!("/n{i}"), CachedNode::default());
@@ -1576,5 +1648,55 @@ mod interleavings {
         world.run_tasks();
         let paths: Vec<String> = cache.snapshot().into_keys().collect();
         assert_eq!(paths, ["/r", "/r/keep", "/r/new"]);
+    }
+
+    #[test]
+    fn a_walk_whose_read_is_lost_does_not_count_until_walked_again() {
+        let world = World::default();
+        let (writer, reader) = (world.client(), world.client());
+        create(&world, &writer, "/r", "");
+        create(&world, &writer, "/r/a", "1");
+        world.server().disconnect(reader.session);
+        world.server().fail_next_call(reader.session);
+        let cache = TreeCache::new(reader.clone(), "/r");
+        world.run_tasks();
+        assert!(
+            !cache.is_initialized(),
+            "the root's read was lost: nothing is known"
+        );
+        assert!(cache.is_empty());
+        world.server().reconnect(reader.session);
+        world.run_tasks();
+        assert!(cache.is_initialized());
+        assert_eq!(cached(&cache), world.server().tree("/r"));
+    }
+
+    #[test]
+    fn a_parent_stat_follows_children_past_the_depth_limit() {
+        let world = World::default();
+        let (writer, reader) = (world.client(), world.client());
+        create(&world, &writer, "/r", "");
+        create(&world, &writer, "/r/a", "");
+        let cache = TreeCache::builder(reader.clone(), "/r")
+            .max_depth(1)
+            .start();
+        world.run_tasks();
+        let children = |cache: &TreeCache<FakeZk>| {
+            cache
+                .get("/r/a")
+                .and_then(|n| n.stat().map(|s| s.num_children))
+        };
+        assert_eq!(children(&cache), Some(0));
+        create(&world, &writer, "/r/a/x", "");
+        world.run_tasks();
+        assert_eq!(
+            children(&cache),
+            Some(1),
+            "a child past the limit changes its parent"
+        );
+        assert!(cache.get("/r/a/x").is_none());
+        delete(&world, &writer, "/r/a/x");
+        world.run_tasks();
+        assert_eq!(children(&cache), Some(0));
     }
 }

@@ -69,7 +69,10 @@ impl<S> Cell<S> {
         match ready(&mut inner.state) {
             Some(out) => Poll::Ready(out),
             None => {
-                inner.wakers.push(cx.waker().clone());
+                // Once per waiting task, however often it polls.
+                if !inner.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    inner.wakers.push(cx.waker().clone());
+                }
                 Poll::Pending
             }
         }

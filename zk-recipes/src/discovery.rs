@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::Bytes;
-use zk_client::ops::{Delete, DeleteError, Error, GetData, GetDataError, SetData};
+use zk_client::ops::{Delete, DeleteError, Error, GetData, GetDataError, Operation, SetData};
 use zk_client::proto::CreateMode;
 use zk_client::SessionState;
 
@@ -103,6 +103,13 @@ impl<C: Zk> ServiceDiscovery<C> {
         id: &str,
         payload: impl Into<Bytes>,
     ) -> Result<Registration<C>, Error> {
+        if id.is_empty() || id.contains('/') {
+            let create = zk_client::ops::Create::new(self.service_path(service), Bytes::new());
+            let invalid = "an instance id must be a non-empty node name (without `/`)";
+            return Err(create
+                .fail(zk_client::CommonError::InvalidArgument(invalid))
+                .into());
+        }
         let instance = Arc::new(Registered {
             service_path: self.service_path(service),
             id: id.to_owned(),
@@ -298,7 +305,8 @@ struct Kept {
     stop_requested: bool,
 }
 
-/// A registration kept across session expiries ([`Registration::keep`]).
+/// A registration kept across session expiries ([`Registration::keep`]). Its payload is the
+/// one it had when kept; its node goes with its session, or when the application deletes it.
 #[derive(Debug)]
 pub struct KeptRegistration {
     state: Arc<Cell<Kept>>,
@@ -390,16 +398,26 @@ async fn keep_registered<C, F, Fut>(
         }
         tracing::warn!(service = %instance.service_path, id = %instance.id, ?ended,
             "registration's session ended: registering again on a new one");
-        let Some(next) = reconnect().await else {
-            return state.update(|s| s.stopped = Some("no new session".into()));
-        };
-        zk = next;
-        match instance.create(&zk).await {
-            Ok(node) => state.update(|s| {
-                s.node = Some(node);
-                s.registrations += 1;
-            }),
-            Err(e) => return state.update(|s| s.stopped = Some(e.to_string())),
+        // Until registered on a new session (one that ends during the create is replaced).
+        loop {
+            let Some(next) = reconnect().await else {
+                return state.update(|s| s.stopped = Some("no new session".into()));
+            };
+            if state.lock().stop_requested {
+                return state.update(|s| s.stopped = Some("stopped".into()));
+            }
+            zk = next;
+            match instance.create(&zk).await {
+                Ok(node) => {
+                    state.update(|s| {
+                        s.node = Some(node);
+                        s.registrations += 1;
+                    });
+                    break;
+                }
+                Err(e) if e.common().is_some_and(|c| c.is_terminal()) => continue,
+                Err(e) => return state.update(|s| s.stopped = Some(e.to_string())),
+            }
         }
     }
 }
@@ -463,7 +481,10 @@ impl<C: Zk> ServiceCache<C> {
                 CacheEvent::Updated { path, node } if *path != self.0.root() => {
                     instance(path, node).map(InstanceChange::Updated)
                 }
-                CacheEvent::Removed { path } if *path != self.0.root() => {
+                CacheEvent::Removed { path }
+                    if *path != self.0.root()
+                        && path.rsplit('/').next().and_then(id_of).is_some() =>
+                {
                     Some(InstanceChange::Gone { node: path.clone() })
                 }
                 CacheEvent::Resynchronized | CacheEvent::Lagged(_) => {

@@ -94,6 +94,8 @@ pub(crate) struct Server {
     disconnected: std::collections::HashSet<i64>,
     /// Sessions whose replies are held back (applied at the call, delivered on release).
     held: std::collections::HashSet<i64>,
+    /// Sessions whose next call fails with ConnectionLoss, unsent.
+    fail_next: Vec<i64>,
     /// How many watches fired, per session.
     pub fired: HashMap<i64, usize>,
     next_session: i64,
@@ -158,16 +160,23 @@ impl Server {
         self.held.remove(&session);
     }
 
-    /// The connection of `session` goes down: its persistent watches miss what happens until
-    /// [`Server::reconnect`].
+    /// The connection of `session` goes down: its state says so, and its persistent watches
+    /// miss what happens until [`Server::reconnect`].
     pub fn disconnect(&mut self, session: i64) {
         self.disconnected.insert(session);
+        self.set_state(session, SessionState::Disconnected);
+    }
+
+    /// Fails `session`'s next call with ConnectionLoss, unsent.
+    pub fn fail_next_call(&mut self, session: i64) {
+        self.fail_next.push(session);
     }
 
     /// The connection of `session` is back: its persistent watches are set again, and say
     /// that events may have been missed.
     pub fn reconnect(&mut self, session: i64) {
         self.disconnected.remove(&session);
+        self.set_state(session, SessionState::Connected);
         for w in self.persistent.iter().filter(|w| w.session == session) {
             let mut queue = w.queue.lock().unwrap_or_else(|e| e.into_inner());
             queue.push(WatchEvent::PossiblyMissedEvents);
@@ -500,6 +509,10 @@ impl FakeZk {
         let state = server.state(self.session);
         if state.is_terminal() {
             return Ok(Err(state.terminal_error()));
+        }
+        if let Some(i) = server.fail_next.iter().position(|s| *s == self.session) {
+            server.fail_next.remove(i);
+            return Ok(Err(CommonError::ConnectionLoss));
         }
         if matches!(request, Request::GetChildren(_) | Request::GetChildren2(_)) {
             *server.listings.entry(self.session).or_default() += 1;

@@ -76,7 +76,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let updates: u64 = arg("--updates").and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let updates: u64 = arg("--updates")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
     let shape: Vec<usize> = arg("--shape")
         .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
         .unwrap_or_else(|| vec![40, 50, 50]);
@@ -123,14 +125,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .arg(classpath.join(":"))
                 .arg(format!("{dir}/CuratorCacheBench.java"))
                 .args([&connect, ROOT, &nodes.to_string(), mode, "300"]);
-            let figures = measure_peer(java, &writer, &leaves, updates).await;
+            let figures = measure_peer(java, &connect, &leaves, updates).await;
             results.push((name, figures));
         }
         let mut python = Command::new("/usr/bin/python3");
-        python
-            .arg(format!("{dir}/kazoo_cache_bench.py"))
-            .args([&connect, ROOT, &nodes.to_string(), "-", "300"]);
-        let figures = measure_peer(python, &writer, &leaves, updates).await;
+        python.arg(format!("{dir}/kazoo_cache_bench.py")).args([
+            &connect,
+            ROOT,
+            &nodes.to_string(),
+            "-",
+            "300",
+        ]);
+        let figures = measure_peer(python, &connect, &leaves, updates).await;
         results.push(("kazoo 2.8 TreeCache", figures));
     }
 
@@ -147,8 +153,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for (key, label) in [
         ("loaded_nodes", "nodes cached at initialization"),
         ("load_ms", "initial load (ms)"),
-        ("bytes_per_node", "memory per node beyond the payload (bytes)"),
-        ("heap_bytes_per_node", "memory per node, the peer's own measure (bytes)"),
+        (
+            "bytes_per_node",
+            "memory per node beyond the payload (bytes)",
+        ),
+        (
+            "heap_bytes_per_node",
+            "memory per node, the peer's own measure (bytes)",
+        ),
         ("writer_per_s", "updates made per second by the writer"),
         ("updates_per_s", "updates applied per second"),
         ("lag_ms", "final lag (ms)"),
@@ -183,7 +195,9 @@ async fn build_tree(
 ) -> Result<(usize, Vec<String>), Box<dyn std::error::Error>> {
     let value = Bytes::from(vec![b'x'; 100]);
     let _ = zk_recipes::delete_all(client, ROOT).await;
-    client.create(ROOT, value.clone(), CreateMode::Persistent).await?;
+    client
+        .create(ROOT, value.clone(), CreateMode::Persistent)
+        .await?;
     let mut level = vec![ROOT.to_owned()];
     let mut nodes = 1;
     for fanout in shape {
@@ -220,7 +234,8 @@ async fn write_updates(
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut in_flight = std::collections::VecDeque::new();
     let mut resent = 0;
-    let set = |leaf: &str, n: u64| writer.set_data(leaf, Bytes::copy_from_slice(&n.to_be_bytes()), None);
+    let set =
+        |leaf: &str, n: u64| writer.set_data(leaf, Bytes::copy_from_slice(&n.to_be_bytes()), None);
     for n in 1..=updates {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -232,7 +247,9 @@ async fn write_updates(
         };
         in_flight.push_back((set(&leaf, n), leaf, n));
         while in_flight.len() >= 256 || (n == updates && !in_flight.is_empty()) {
-            let Some((call, leaf, n)) = in_flight.pop_front() else { break };
+            let Some((call, leaf, n)) = in_flight.pop_front() else {
+                break;
+            };
             match call.await {
                 Ok(_) => {}
                 Err(e) if e.common() == Some(zk_tokio::CommonError::ConnectionLoss) => {
@@ -360,7 +377,7 @@ async fn measure_ours(
 /// A peer's run: its load figures, then the same writer, then its lag.
 async fn measure_peer(
     mut command: Command,
-    writer: &Client,
+    connect: &str,
     leaves: &[String],
     updates: u64,
 ) -> Result<Figures, String> {
@@ -378,9 +395,20 @@ async fn measure_peer(
         stdout: BufReader::new(stdout),
     };
     let mut figures = peer.read_until("ready")?;
-    if figures.iter().any(|(n, v)| n == "load_ms" && v == "timeout") {
+    if figures
+        .iter()
+        .any(|(n, v)| n == "load_ms" && v == "timeout")
+    {
         return Ok(figures);
     }
+    // A writer connected now: a peer whose load floods the server can hold an idle session's
+    // pings (and its reconnection) past its timeout.
+    let writer = Client::builder(connect)
+        .session_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let writer = &writer;
     let written_from = Instant::now();
     write_updates(writer, leaves, updates)
         .await
@@ -420,7 +448,10 @@ impl Peer {
         let mut line = String::new();
         loop {
             line.clear();
-            let read = self.stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+            let read = self
+                .stdout
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
             if read == 0 {
                 let _ = self.child.wait();
                 return Err(format!("the peer stopped before `{last}`: {figures:?}"));
