@@ -1699,4 +1699,80 @@ mod interleavings {
         world.run_tasks();
         assert_eq!(children(&cache), Some(0));
     }
+
+    /// Random interleavings (seeded, bounded): a writer's creates, sets and deletes, the
+    /// reader's replies held back and released, its connection lost and back, its tasks run
+    /// at random points. Whatever the interleaving, once all is delivered the cache equals the
+    /// server's tree and its events replay to its snapshot.
+    #[test]
+    fn random_interleavings_converge_and_replay() {
+        for seed in 1..=100u64 {
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut below = |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let world = World::default();
+            let (writer, reader) = (world.client(), world.client());
+            create(&world, &writer, "/r", "");
+            let cache = TreeCache::new(reader.clone(), "/r");
+            let mut events = Vec::new();
+            for step in 0..120 {
+                let path = match below(3) {
+                    0 => format!("/r/n{}", below(4)),
+                    _ => format!("/r/n{}/m{}", below(4), below(3)),
+                };
+                let data = Bytes::from(format!("{seed}.{step}"));
+                match below(10) {
+                    0..=2 => {
+                        let _ = done(&world, writer.call(Create::new(path, data)));
+                    }
+                    3..=4 => {
+                        let _ = done(&world, writer.call(SetData::new(path, data)));
+                    }
+                    5..=6 => {
+                        let _ = done(&world, writer.call(Delete::new(path)));
+                    }
+                    7 => {
+                        let mut server = world.server();
+                        if server.is_held(reader.session) {
+                            server.release(reader.session);
+                        } else {
+                            server.hold(reader.session);
+                        }
+                    }
+                    8 => {
+                        let mut server = world.server();
+                        if server.is_disconnected(reader.session) {
+                            server.reconnect(reader.session);
+                        } else {
+                            server.disconnect(reader.session);
+                            if below(2) == 0 {
+                                server.fail_next_call(reader.session);
+                            }
+                        }
+                    }
+                    _ => world.run_tasks(),
+                }
+                events.extend(drain(&cache));
+            }
+            {
+                let mut server = world.server();
+                server.release(reader.session);
+                if server.is_disconnected(reader.session) {
+                    server.reconnect(reader.session);
+                }
+            }
+            world.run_tasks();
+            events.extend(drain(&cache));
+            assert!(cache.ended().is_none(), "seed {seed}: {:?}", cache.ended());
+            assert!(cache.is_initialized(), "seed {seed}");
+            assert_eq!(cached(&cache), world.server().tree("/r"), "seed {seed}");
+            let mut replayed = BTreeMap::new();
+            replay(&mut replayed, events);
+            assert_eq!(replayed, cache.snapshot(), "seed {seed}: replay");
+        }
+    }
 }

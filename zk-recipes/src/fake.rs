@@ -155,6 +155,16 @@ impl Server {
         self.held.insert(session);
     }
 
+    /// Whether `session`'s replies are held back.
+    pub fn is_held(&self, session: i64) -> bool {
+        self.held.contains(&session)
+    }
+
+    /// Whether `session`'s connection is down.
+    pub fn is_disconnected(&self, session: i64) -> bool {
+        self.disconnected.contains(&session)
+    }
+
     /// Delivers `session`'s held replies.
     pub fn release(&mut self, session: i64) {
         self.held.remove(&session);
