@@ -56,6 +56,7 @@ pub mod doc;
 pub mod ensemble;
 pub mod error;
 pub mod hostile;
+pub mod peers;
 pub mod pinning;
 pub mod proxy;
 pub mod server;

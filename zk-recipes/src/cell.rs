@@ -1,6 +1,7 @@
 //! A recipe's state shared between its handle and its background task, with the wakers of
 //! whoever waits for it to change.
 
+use std::future::poll_fn;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex as StdMutex, MutexGuard as StdGuard};
 use std::task::{Context, Poll, Waker};
@@ -76,5 +77,29 @@ impl<S> Cell<S> {
                 Poll::Pending
             }
         }
+    }
+}
+
+/// A state that keeps a queue of events for its reader, until it ends.
+pub(crate) trait EventLog {
+    /// The events.
+    type Event;
+    /// The oldest unread event.
+    fn pop_event(&mut self) -> Option<Self::Event>;
+    /// Whether no event will come any more.
+    fn has_ended(&self) -> bool;
+}
+
+impl<S: EventLog> Cell<S> {
+    /// The next event; `None` once the state ended and every event was taken.
+    pub(crate) async fn next_event(&self) -> Option<S::Event> {
+        poll_fn(|cx| {
+            self.poll_state(cx, |s| match s.pop_event() {
+                Some(event) => Some(Some(event)),
+                None if s.has_ended() => Some(None),
+                None => None,
+            })
+        })
+        .await
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use zk_client::ops::{Delete, Error, GetData, GetDataError, Operation};
 
-use crate::cell::Cell;
+use crate::cell::{Cell, EventLog};
 use crate::client::{outcome_unknown, reconnected, remove, BoxFuture, Fire, Fired, States, Zk};
 use crate::mutex::{FencingToken, LossPolicy};
 use crate::protected::new_marker;
@@ -116,6 +116,18 @@ struct LatchState {
 /// How many unread events a latch keeps: past it, the oldest two go (a gain and a loss, or a
 /// loss and a gain: what is read still alternates, gained then lost).
 const EVENTS_KEPT: usize = 1024;
+
+impl EventLog for LatchState {
+    type Event = LeadershipEvent;
+
+    fn pop_event(&mut self) -> Option<LeadershipEvent> {
+        self.events.pop_front()
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.is_some()
+    }
+}
 
 impl LatchState {
     fn push(&mut self, event: LeadershipEvent) {
@@ -257,14 +269,7 @@ impl LeaderLatch {
     /// The next change of leadership; `None` once the latch ended and every change was taken.
     /// A latch whose events are never read keeps the latest 1024.
     pub async fn next_event(&self) -> Option<LeadershipEvent> {
-        poll_fn(|cx| {
-            self.shared.poll_state(cx, |s| match s.events.pop_front() {
-                Some(event) => Some(Some(event)),
-                None if s.ended.is_some() => Some(None),
-                None => None,
-            })
-        })
-        .await
+        self.shared.next_event().await
     }
 
     /// Why the latch ended, once it has.

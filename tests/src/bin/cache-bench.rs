@@ -36,18 +36,6 @@ use zk_recipes::cache::{CacheEvent, TreeCache};
 use zk_tests::{Server, ServerOptions};
 use zk_tokio::{Client, CreateMode, SessionState};
 
-/// The classpath of Curator and ZooKeeper's client from Debian's packages.
-const CURATOR_CLASSPATH: &[&str] = &[
-    "curator-client",
-    "curator-framework",
-    "curator-recipes",
-    "zookeeper",
-    "zookeeper-jute",
-    "guava",
-    "slf4j-api",
-    "slf4j-nop",
-];
-
 /// The tree's root.
 const ROOT: &str = "/cache-bench";
 
@@ -111,31 +99,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let ours = measure_ours(&mut server, &connect, &writer, &leaves, nodes, updates).await;
     results.push(("zk-recipes TreeCache", ours.map_err(|e| e.to_string())));
     if peers {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers");
-        let classpath: Vec<String> = CURATOR_CLASSPATH
-            .iter()
-            .map(|jar| format!("/usr/share/java/{jar}.jar"))
-            .collect();
         for (name, mode) in [
             ("Curator 5.4 TreeCache", "treecache"),
             ("Curator 5.4 CuratorCache", "curatorcache"),
         ] {
-            let mut java = Command::new("java");
-            java.arg("-cp")
-                .arg(classpath.join(":"))
-                .arg(format!("{dir}/CuratorCacheBench.java"))
-                .args([&connect, ROOT, &nodes.to_string(), mode, "300"]);
+            let mut java = zk_tests::peers::curator("CuratorCacheBench.java");
+            java.args([&connect, ROOT, &nodes.to_string(), mode, "300"]);
             let figures = measure_peer(java, &connect, &leaves, updates).await;
             results.push((name, figures));
         }
-        let mut python = Command::new("/usr/bin/python3");
-        python.arg(format!("{dir}/kazoo_cache_bench.py")).args([
-            &connect,
-            ROOT,
-            &nodes.to_string(),
-            "-",
-            "300",
-        ]);
+        let mut python = zk_tests::peers::kazoo("kazoo_cache_bench.py");
+        python.args([&connect, ROOT, &nodes.to_string(), "-", "300"]);
         let figures = measure_peer(python, &connect, &leaves, updates).await;
         results.push(("kazoo 2.8 TreeCache", figures));
     }

@@ -55,19 +55,6 @@ fn report(what: &str, mut samples: Vec<Duration>) -> (f64, f64) {
     )
 }
 
-/// The classpath of Curator and ZooKeeper's client from Debian's packages.
-const CURATOR_CLASSPATH: &[&str] = &[
-    "curator-client",
-    "curator-framework",
-    "curator-recipes",
-    "zookeeper",
-    "zookeeper-jute",
-    "guava",
-    "failureaccess",
-    "slf4j-api",
-    "slf4j-nop",
-];
-
 /// Runs a peer's benchmark and returns its `name value` lines.
 fn peer(mut command: std::process::Command) -> Result<Vec<(String, f64)>, String> {
     let output = command.output().map_err(|e| format!("cannot run: {e}"))?;
@@ -205,16 +192,8 @@ fn summary(rounds: &[Result<Figures, String>], name: &str) -> String {
 
 /// Curator's figures, from its benchmark in a JVM of its own.
 fn curator(connect: &str, iterations: usize, warm_up: usize) -> Result<Figures, String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers");
-    let classpath: Vec<String> = CURATOR_CLASSPATH
-        .iter()
-        .map(|jar| format!("/usr/share/java/{jar}.jar"))
-        .collect();
-    let mut java = std::process::Command::new("java");
-    java.arg("-cp")
-        .arg(classpath.join(":"))
-        .arg(format!("{dir}/CuratorRecipesBench.java"))
-        .arg(connect)
+    let mut java = zk_tests::peers::curator("CuratorRecipesBench.java");
+    java.arg(connect)
         .arg(iterations.to_string())
         .arg(warm_up.to_string());
     peer(java)
@@ -222,10 +201,8 @@ fn curator(connect: &str, iterations: usize, warm_up: usize) -> Result<Figures, 
 
 /// kazoo's figures, from its benchmark in a Python process of its own.
 fn kazoo(connect: &str, iterations: usize, warm_up: usize) -> Result<Figures, String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers");
-    let mut python = std::process::Command::new("/usr/bin/python3");
+    let mut python = zk_tests::peers::kazoo("kazoo_recipes_bench.py");
     python
-        .arg(format!("{dir}/kazoo_recipes_bench.py"))
         .arg(connect)
         .arg(iterations.to_string())
         .arg(warm_up.to_string());

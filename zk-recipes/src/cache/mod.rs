@@ -39,7 +39,7 @@ mod interleavings;
 mod options;
 mod tree;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::poll_fn;
 use std::sync::Arc;
 
@@ -188,18 +188,7 @@ impl<C: Zk> CacheBuilder<C> {
     /// Starts the cache: its task loads the subtree, then follows it.
     pub fn start(self) -> TreeCache<C> {
         let options = Arc::new(self.options);
-        let shared = Arc::new(Cell::new(CacheState {
-            nodes: BTreeMap::new(),
-            events: VecDeque::new(),
-            event_capacity: options.event_capacity,
-            dropped: 0,
-            initialized: false,
-            ended: None,
-            task: 0,
-            task_waker: None,
-            resyncs: 0,
-            running: 0,
-        }));
+        let shared = Arc::new(Cell::new(CacheState::new(options.event_capacity)));
         let cache = TreeCache {
             shared,
             options,
@@ -397,14 +386,7 @@ impl<C: Zk> TreeCache<C> {
 
     /// The next change; `None` once the cache ended and every change was taken.
     pub async fn next_event(&self) -> Option<CacheEvent> {
-        poll_fn(|cx| {
-            self.shared.poll_state(cx, |s| match s.events.pop_front() {
-                Some(event) => Some(Some(event)),
-                None if s.ended.is_some() => Some(None),
-                None => None,
-            })
-        })
-        .await
+        self.shared.next_event().await
     }
 
     /// The next change if one is waiting.

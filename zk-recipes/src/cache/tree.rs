@@ -8,6 +8,7 @@ use std::task::Waker;
 use zk_client::proto::Stat;
 
 use super::{CacheError, CacheEvent, CachedNode};
+use crate::cell::EventLog;
 
 /// The cache's state, shared by its handle and its task.
 pub(super) struct CacheState {
@@ -28,7 +29,35 @@ pub(super) struct CacheState {
     pub(super) running: usize,
 }
 
+impl EventLog for CacheState {
+    type Event = CacheEvent;
+
+    fn pop_event(&mut self) -> Option<CacheEvent> {
+        self.events.pop_front()
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.is_some()
+    }
+}
+
 impl CacheState {
+    /// An empty cache that keeps `event_capacity` unread events.
+    pub(super) fn new(event_capacity: usize) -> CacheState {
+        CacheState {
+            nodes: BTreeMap::new(),
+            events: VecDeque::new(),
+            event_capacity,
+            dropped: 0,
+            initialized: false,
+            ended: None,
+            task: 0,
+            task_waker: None,
+            resyncs: 0,
+            running: 0,
+        }
+    }
+
     pub(super) fn push(&mut self, event: CacheEvent) {
         if self.events.len() >= self.event_capacity {
             self.dropped += 1;
@@ -182,18 +211,7 @@ mod tests {
 
     #[test]
     fn a_reader_that_falls_behind_gets_lagged_in_place() {
-        let mut state = CacheState {
-            nodes: BTreeMap::new(),
-            events: VecDeque::new(),
-            event_capacity: 2,
-            dropped: 0,
-            initialized: false,
-            ended: None,
-            task: 0,
-            task_waker: None,
-            resyncs: 0,
-            running: 0,
-        };
+        let mut state = CacheState::new(2);
         for i in 0..5 {
             state.put(&format!("/n{i}"), CachedNode::default());
         }

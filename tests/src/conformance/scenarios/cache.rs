@@ -218,6 +218,55 @@ pub async fn tree_cache_matches_a_fresh_walk_after_random_writes<A: Adapter>(env
         events.push(event);
     }
     check::<A>(&reader, &cache, &root, events).await;
+
+    // The session expires: the cache ends, typed and named, keeping its nodes; asked to, it
+    // follows the tree again on a new session and again equals a fresh walk.
+    let held_before = cache.len();
+    let mut states = reader.state_watcher();
+    let seen = crate::conformance::expire_by_twin::<A>(&env, &reader, &mut states).await;
+    assert_eq!(
+        seen.last(),
+        Some(&zk_client::SessionState::Expired),
+        "{seen:?}"
+    );
+    let ended = A::timeout(EVENT_WAIT, wait_ended(&cache))
+        .await
+        .unwrap_or_else(|| panic!("[{}] the cache did not end with its session", A::NAME));
+    assert!(
+        ended.to_string().contains("session expired"),
+        "[{}] typed and named: {ended}",
+        A::NAME
+    );
+    assert_eq!(
+        cache.len(),
+        held_before,
+        "[{}] it keeps what it held",
+        A::NAME
+    );
+    write_randomly(&writer, &root, &mut rng, 200, None).await;
+    let reader = env.client::<A>().await;
+    cache.restart(reader.clone());
+    let mut events: Vec<CacheEvent> = cache
+        .snapshot()
+        .into_iter()
+        .map(|(path, node)| CacheEvent::Added { path, node })
+        .collect();
+    let deadline = Instant::now() + SLOW_WAIT;
+    loop {
+        let event = A::timeout(EVENT_WAIT, cache.next_event()).await.flatten();
+        let done = event == Some(CacheEvent::Resynchronized);
+        assert!(
+            event.is_some() && Instant::now() < deadline,
+            "[{}] no resynchronization after the restart: {:?}",
+            A::NAME,
+            cache.ended()
+        );
+        events.extend(event);
+        if done {
+            break;
+        }
+    }
+    check::<A>(&reader, &cache, &root, events).await;
     cache.close().await;
 }
 
