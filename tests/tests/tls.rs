@@ -19,6 +19,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
+use zk_blocking::rustls;
 use zk_tests::{ClientAuth, Server, ServerOptions, ServerTls};
 
 /// How long a connection that must fail is given (a good one takes milliseconds).
@@ -175,12 +176,25 @@ enum Credentials {
     WrongName,
     /// The right CA and no client certificate.
     NoClientCert,
+    /// The application's own rustls configuration: the right CA and the client certificate.
+    OwnConfig,
+    /// The application's own rustls configuration, with a verifier that refuses every server.
+    OwnVerifierRefusing,
 }
 
 impl Credentials {
     /// The options, one type for every adapter (each re-exports `zk_client::tls::TlsOptions`).
     fn options(self) -> zk_blocking::TlsOptions {
         let pki = pki();
+        if matches!(
+            self,
+            Credentials::OwnConfig | Credentials::OwnVerifierRefusing
+        ) {
+            return zk_blocking::TlsOptions::with_config(own_config(matches!(
+                self,
+                Credentials::OwnVerifierRefusing
+            )));
+        }
         let ca = match self {
             Credentials::WrongCa => &pki.other_ca,
             _ => &pki.ca,
@@ -194,6 +208,90 @@ impl Credentials {
             Credentials::WrongName => options.server_name("zookeeper.invalid"),
             _ => options,
         }
+    }
+}
+
+/// A rustls configuration built the way an application builds its own: the ring provider, the
+/// CA as the only root (or a verifier refusing every server), the client certificate.
+fn own_config(refusing: bool) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let pki = pki();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("protocol versions");
+    let builder = if refusing {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(Refuse(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pki.ca.as_bytes()) {
+            roots.add(cert.expect("CA")).expect("a usable CA");
+        }
+        builder.with_root_certificates(roots)
+    };
+    let chain = CertificateDer::pem_slice_iter(pki.client_chain.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("client chain");
+    let key = PrivateKeyDer::from_pem_slice(pki.client_key.as_bytes()).expect("client key");
+    std::sync::Arc::new(
+        builder
+            .with_client_auth_cert(chain, key)
+            .expect("client certificate"),
+    )
+}
+
+/// A certificate verifier that refuses every server (an application's own policy).
+#[derive(Debug)]
+struct Refuse(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Refuse {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "refused by the application's policy".into(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -248,8 +346,8 @@ async fn tokio_connect(
         .await
 }
 
-async fn tokio_round_trip(version: Version) {
-    let client = tokio_connect(version, Credentials::Good, CONNECT_WAIT)
+async fn tokio_round_trip(version: Version, credentials: Credentials) {
+    let client = tokio_connect(version, credentials, CONNECT_WAIT)
         .await
         .expect("connect over TLS");
     let path = node("tokio", version);
@@ -277,7 +375,7 @@ async fn tokio_refused(version: Version, credentials: Credentials, what: &str) {
 
 #[tokio::test]
 async fn tokio_connects_with_ca_and_client_certificate_and_round_trips_data() {
-    tokio_round_trip(Version::Tls12).await;
+    tokio_round_trip(Version::Tls12, Credentials::Good).await;
 }
 
 #[tokio::test]
@@ -302,7 +400,7 @@ async fn tokio_without_client_certificate_is_refused_by_a_server_that_needs_one(
 
 #[tokio::test]
 async fn tokio_over_tls13_round_trips_and_without_client_certificate_is_refused_after_handshake() {
-    tokio_round_trip(Version::Tls13).await;
+    tokio_round_trip(Version::Tls13, Credentials::Good).await;
     tokio_refused(
         Version::Tls13,
         Credentials::NoClientCert,
@@ -328,9 +426,9 @@ async fn smol_connect(
         .await
 }
 
-fn smol_round_trip(version: Version) {
+fn smol_round_trip(version: Version, credentials: Credentials) {
     smol::block_on(async {
-        let client = smol_connect(version, Credentials::Good, CONNECT_WAIT)
+        let client = smol_connect(version, credentials, CONNECT_WAIT)
             .await
             .expect("connect over TLS");
         let path = node("async-std", version);
@@ -359,7 +457,7 @@ fn smol_refused(version: Version, credentials: Credentials, what: &str) {
 
 #[test]
 fn async_std_connects_with_ca_and_client_certificate_and_round_trips_data() {
-    smol_round_trip(Version::Tls12);
+    smol_round_trip(Version::Tls12, Credentials::Good);
 }
 
 #[test]
@@ -387,7 +485,7 @@ fn async_std_without_client_certificate_is_refused_by_a_server_that_needs_one() 
 
 #[test]
 fn async_std_over_tls13_round_trips_and_without_client_certificate_is_refused_after_handshake() {
-    smol_round_trip(Version::Tls13);
+    smol_round_trip(Version::Tls13, Credentials::Good);
     smol_refused(
         Version::Tls13,
         Credentials::NoClientCert,
@@ -410,9 +508,8 @@ fn blocking_connect(
         .connect()
 }
 
-fn blocking_round_trip(version: Version) {
-    let client =
-        blocking_connect(version, Credentials::Good, CONNECT_WAIT).expect("connect over TLS");
+fn blocking_round_trip(version: Version, credentials: Credentials) {
+    let client = blocking_connect(version, credentials, CONNECT_WAIT).expect("connect over TLS");
     let path = node("blocking", version);
     client
         .create(&path, &b"over tls"[..], zk_blocking::CreateMode::Ephemeral)
@@ -437,7 +534,7 @@ fn blocking_refused(version: Version, credentials: Credentials, what: &str) {
 
 #[test]
 fn blocking_connects_with_ca_and_client_certificate_and_round_trips_data() {
-    blocking_round_trip(Version::Tls12);
+    blocking_round_trip(Version::Tls12, Credentials::Good);
 }
 
 #[test]
@@ -465,7 +562,7 @@ fn blocking_without_client_certificate_is_refused_by_a_server_that_needs_one() {
 
 #[test]
 fn blocking_over_tls13_round_trips_and_without_client_certificate_is_refused_after_handshake() {
-    blocking_round_trip(Version::Tls13);
+    blocking_round_trip(Version::Tls13, Credentials::Good);
     blocking_refused(
         Version::Tls13,
         Credentials::NoClientCert,
@@ -694,5 +791,55 @@ fn blocking_timers_fire_during_a_stalled_tls_handshake() {
     assert!(
         took < Duration::from_secs(1) + SLACK,
         "the queued call failed after {took:?}: the I/O thread was stuck in the attempt"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The application's own rustls configuration (`TlsOptions::with_config`), on every adapter
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tokio_connects_with_the_applications_own_rustls_config() {
+    tokio_round_trip(Version::Tls12, Credentials::OwnConfig).await;
+    tokio_round_trip(Version::Tls13, Credentials::OwnConfig).await;
+}
+
+#[tokio::test]
+async fn tokio_obeys_the_verifier_of_its_own_rustls_config() {
+    tokio_refused(
+        Version::Tls12,
+        Credentials::OwnVerifierRefusing,
+        "tokio, own verifier refusing",
+    )
+    .await;
+}
+
+#[test]
+fn async_std_connects_with_the_applications_own_rustls_config() {
+    smol_round_trip(Version::Tls12, Credentials::OwnConfig);
+    smol_round_trip(Version::Tls13, Credentials::OwnConfig);
+}
+
+#[test]
+fn async_std_obeys_the_verifier_of_its_own_rustls_config() {
+    smol_refused(
+        Version::Tls12,
+        Credentials::OwnVerifierRefusing,
+        "async-std, own verifier refusing",
+    );
+}
+
+#[test]
+fn blocking_connects_with_the_applications_own_rustls_config() {
+    blocking_round_trip(Version::Tls12, Credentials::OwnConfig);
+    blocking_round_trip(Version::Tls13, Credentials::OwnConfig);
+}
+
+#[test]
+fn blocking_obeys_the_verifier_of_its_own_rustls_config() {
+    blocking_refused(
+        Version::Tls12,
+        Credentials::OwnVerifierRefusing,
+        "blocking, own verifier refusing",
     );
 }

@@ -77,6 +77,9 @@ pub mod api {
         HostFailure, Pending, SessionEnd, SessionState, SessionStats, StateWatcher, Stats, Timeout,
         Watch, WatchEvent, WatchStream,
     };
+    /// The rustls the TLS options take a configuration of ([`TlsOptions::with_config`]).
+    #[cfg(feature = "tls")]
+    pub use rustls;
     pub use zk_session::ops::OpError;
     pub use zk_session::proto::{
         Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,

@@ -1,5 +1,13 @@
-//! TLS options shared by the async adapters: which server certificates to trust, an optional
-//! client certificate, and the name the server's certificate must carry.
+//! TLS options shared by the adapters: which server certificates to trust, an optional client
+//! certificate, and the name the server's certificate must carry; or a rustls configuration
+//! of the application's own.
+//!
+//! The PEM convenience ([`TlsOptions::new`]) builds its configuration with rustls' `ring`
+//! crypto provider and rustls' safe default protocol versions. For another provider
+//! (`aws-lc-rs`, a FIPS-validated one), another certificate verifier, session resumption
+//! settings or anything else rustls offers, build a `rustls::ClientConfig` (rustls 0.23, the
+//! version re-exported as `rustls` by each adapter, whose features your own dependency on it
+//! may extend) and pass it to [`TlsOptions::with_config`].
 
 use std::io;
 use std::sync::Arc;
@@ -18,6 +26,8 @@ pub struct TlsOptions {
     ca_pem: Vec<u8>,
     client_identity: Option<(Vec<u8>, Vec<u8>)>,
     server_name: Option<String>,
+    /// The application's own configuration, used as given.
+    config: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl TlsOptions {
@@ -29,7 +39,18 @@ impl TlsOptions {
         }
     }
 
-    /// Present this certificate chain and private key (both PEM) to the server.
+    /// Use the application's own rustls configuration, as given: its roots or verifier, its
+    /// client certificate, its crypto provider, its protocol versions. The server name to
+    /// check is still the host of the connect string, or [`TlsOptions::server_name`].
+    pub fn with_config(config: Arc<rustls::ClientConfig>) -> TlsOptions {
+        TlsOptions {
+            config: Some(config),
+            ..TlsOptions::default()
+        }
+    }
+
+    /// Present this certificate chain and private key (both PEM) to the server (with
+    /// [`TlsOptions::with_config`], the client certificate belongs in that configuration).
     pub fn client_identity(
         mut self,
         cert_chain_pem: impl Into<Vec<u8>>,
@@ -55,6 +76,14 @@ impl TlsOptions {
 
     /// The rustls configuration.
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        if let Some(config) = &self.config {
+            if self.client_identity.is_some() {
+                return Err(TlsError(
+                    "a client certificate goes in the given rustls ClientConfig".into(),
+                ));
+            }
+            return Ok(config.clone());
+        }
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(&self.ca_pem) {
             let cert = cert.map_err(|e| TlsError(format!("bad CA certificate: {e}")))?;
@@ -113,5 +142,38 @@ impl TlsSetup {
         self.options
             .name_for(host)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_own_configuration_is_used_as_given_and_refuses_a_pem_identity() {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| {
+                b.with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            })
+            .map(Arc::new)
+            .expect("a configuration");
+        let options = TlsOptions::with_config(config.clone()).server_name("zk.example");
+        let built = options.client_config().expect("used as given");
+        assert!(Arc::ptr_eq(&built, &config));
+        assert_eq!(
+            options
+                .name_for("10.0.0.1")
+                .map(|n| n.to_str().into_owned()),
+            Ok("zk.example".to_owned())
+        );
+        let with_pem = options.client_identity(&b"cert"[..], &b"key"[..]);
+        assert!(with_pem.client_config().is_err());
+        assert!(
+            TlsOptions::new(Vec::new()).client_config().is_err(),
+            "no CA"
+        );
     }
 }
