@@ -79,6 +79,9 @@ pub struct ServerOptions {
     /// these certificates; see [`ServerOptions::with_tls`]. `None` (the
     /// default): plain client port only.
     pub tls: Option<ServerTls>,
+    /// SASL for clients, with these DIGEST-MD5 users; see [`ServerOptions::with_sasl`].
+    /// `None` (the default): no SASL.
+    pub sasl: Option<ServerSasl>,
 }
 
 /// Whether a server asks clients of its secure port for a certificate
@@ -178,6 +181,7 @@ impl Default for ServerOptions {
             start_timeout: Duration::from_secs(60),
             extra_config: Vec::new(),
             system_properties: Vec::new(),
+            sasl: None,
             extra_jars: Vec::new(),
             tls: None,
         }
@@ -322,8 +326,60 @@ impl ServerOptions {
                 ),
             ]);
         }
+        if let Some(sasl) = &self.sasl {
+            props.push((
+                "java.security.auth.login.config".into(),
+                dir.join(JAAS_FILE).display().to_string(),
+            ));
+            props.push((
+                "zookeeper.authProvider.sasl".into(),
+                "org.apache.zookeeper.server.auth.SASLAuthenticationProvider".into(),
+            ));
+            if sasl.required {
+                props.push((
+                    "zookeeper.sessionRequireClientSASLAuth".into(),
+                    "true".into(),
+                ));
+            }
+        }
         props.extend(self.system_properties.iter().cloned());
         props
+    }
+
+    /// These options with SASL for clients (see [`ServerSasl`]).
+    pub fn with_sasl(mut self, sasl: ServerSasl) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+}
+
+/// The name of the JAAS file in a server's directory, for [`ServerOptions::sasl`].
+pub(crate) const JAAS_FILE: &str = "jaas.conf";
+
+/// SASL for a server's clients: a JAAS `Server` section with DIGEST-MD5 users (ZooKeeper's
+/// `DigestLoginModule`), written into the server's directory (removed with it), and the SASL
+/// authentication provider; optionally required of every client
+/// (`zookeeper.sessionRequireClientSASLAuth`: a client that sends anything else first is
+/// disconnected).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSasl {
+    /// The users, as name and password.
+    pub users: Vec<(String, String)>,
+    /// Whether every client must authenticate with SASL.
+    pub required: bool,
+}
+
+impl ServerSasl {
+    /// The JAAS file's contents.
+    pub(crate) fn jaas(&self) -> String {
+        let users: String = self
+            .users
+            .iter()
+            .map(|(user, password)| format!("\n    user_{user}=\"{password}\""))
+            .collect();
+        format!(
+            "Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required{users};\n}};\n"
+        )
     }
 }
 

@@ -129,6 +129,9 @@ impl Server {
             &options.zoo_cfg(&data_dir, ports.client, secure_client_port, peers),
         )?;
         write(&dir.path().join(LOG4J_FILE), LOG4J_PROPERTIES)?;
+        if let Some(sasl) = &options.sasl {
+            write(&dir.path().join(crate::config::JAAS_FILE), &sasl.jaas())?;
+        }
         let main_class = match role {
             Role::Standalone => STANDALONE_MAIN,
             Role::Member => {

@@ -43,9 +43,13 @@ pub enum ConnectError {
     /// The client could not start: no thread for its I/O, or (zk-tokio) no runtime to run it on.
     #[error("the client could not start: {0}")]
     Start(String),
-    /// The session ended before it was established (expired resume, refused credential).
+    /// The session ended before it was established (an expired resume).
     #[error("the session ended while connecting: {0:?}")]
     Ended(SessionState),
+    /// A credential or SASL authentication was refused while connecting: the session is over
+    /// ([`SessionState::AuthFailed`]); the end names the scheme or the mechanism, and why.
+    #[error("authentication failed while connecting: {0}")]
+    AuthFailed(zk_session::SessionEnd),
     /// With [`ClientBuilder::check_chroot`]: the chroot does not exist on the server (`error`
     /// `None`), or checking it failed.
     #[error("chroot {chroot}: {}", chroot_problem(.error))]
@@ -213,6 +217,16 @@ impl<R: Launch> ClientBuilder<R> {
     /// A `digest` credential `user:password`.
     pub fn digest(self, user: &str, password: &str) -> Self {
         self.auth("digest", Bytes::from(format!("{user}:{password}")))
+    }
+
+    /// Authenticate every connection with SASL, right after its handshake and before anything
+    /// else: [`crate::sasl::DigestMd5`], or a mechanism of your own ([`crate::sasl`]). A
+    /// refusal ends the session with [`SessionState::AuthFailed`]; the session's end
+    /// ([`Client::end_reason`]) names the mechanism and the reason.
+    pub fn sasl(self, mechanism: impl zk_session::sasl::SaslMechanism + 'static) -> Self {
+        let mechanism: std::sync::Arc<dyn zk_session::sasl::SaslMechanism> =
+            std::sync::Arc::new(mechanism);
+        self.config(|c| c.sasl = Some(mechanism))
     }
 
     /// Resume an existing session instead of creating one.
@@ -510,7 +524,13 @@ impl<R> Client<R> {
     ) -> Result<Client<R>, ConnectError> {
         match state {
             Some(s) if s.is_connected() => Ok(self),
-            Some(_) => Err(ConnectError::Ended(self.state())),
+            Some(_) => match self.end_reason() {
+                Some(
+                    end @ (zk_session::SessionEnd::AuthFailed { .. }
+                    | zk_session::SessionEnd::SaslFailed { .. }),
+                ) => Err(ConnectError::AuthFailed(end)),
+                _ => Err(ConnectError::Ended(self.state())),
+            },
             None => {
                 let failures = self.shared.read_session(|s| s.connect_report());
                 self.shared.close_in_background();

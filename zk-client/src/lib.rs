@@ -84,5 +84,6 @@ pub mod api {
     pub use zk_session::proto::{
         Acl, AddWatchMode, CreateMode, Id, Perms, SessionId, Stat, WatcherType,
     };
+    pub use zk_session::sasl;
     pub use zk_session::Backoff;
 }

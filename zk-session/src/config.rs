@@ -228,6 +228,9 @@ pub struct Config {
     pub resume: Option<(SessionId, Bytes)>,
     /// Credentials (scheme, auth) presented on every connection, before anything else.
     pub auth: Vec<(String, Bytes)>,
+    /// A SASL mechanism run on every connection, right after the handshake and before
+    /// anything else ([`crate::sasl`]).
+    pub sasl: Option<std::sync::Arc<dyn crate::sasl::SaslMechanism>>,
     /// Largest frame accepted from the server, and largest request sent. Default 0xfffff.
     pub max_frame_len: usize,
     /// Bound on requests submitted and not yet completed (queued or in flight; a request sent
@@ -288,6 +291,7 @@ impl Config {
             read_only_allowed: false,
             resume: None,
             auth: Vec::new(),
+            sasl: None,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_in_flight: 1024,
             client_side_expiry: true,

@@ -105,6 +105,14 @@ pub enum SessionEnd {
         /// The credential's scheme (`digest`, ...).
         scheme: String,
     },
+    /// SASL authentication failed: the server refused the credentials, or the mechanism could
+    /// not go on (a server that could not prove it knows the password, a missing ticket).
+    SaslFailed {
+        /// The mechanism (`DIGEST-MD5`, `GSSAPI`).
+        mechanism: String,
+        /// Why.
+        reason: String,
+    },
     /// The client closed the session: the server confirmed, the close timeout passed, or no
     /// server had granted it yet.
     Closed,
@@ -117,7 +125,9 @@ impl SessionEnd {
             SessionEnd::ExpiredByServer
             | SessionEnd::Replaced { .. }
             | SessionEnd::Unconfirmed { .. } => SessionState::Expired,
-            SessionEnd::AuthFailed { .. } => SessionState::AuthFailed,
+            SessionEnd::AuthFailed { .. } | SessionEnd::SaslFailed { .. } => {
+                SessionState::AuthFailed
+            }
             SessionEnd::Closed => SessionState::Closed,
         }
     }
@@ -137,6 +147,9 @@ impl std::fmt::Display for SessionEnd {
             ),
             SessionEnd::AuthFailed { scheme } => {
                 write!(f, "the server refused the {scheme} credential")
+            }
+            SessionEnd::SaslFailed { mechanism, reason } => {
+                write!(f, "SASL {mechanism} authentication failed: {reason}")
             }
             SessionEnd::Closed => write!(f, "the session was closed"),
         }

@@ -121,6 +121,7 @@ pub mod ops;
 pub mod path;
 pub mod probe;
 mod rng;
+pub mod sasl;
 mod session;
 pub mod stats;
 #[cfg(feature = "testing")]

@@ -35,6 +35,8 @@ pub struct Connect {
     pub read_only: bool,
     /// A `digest` credential `(user, password)` presented on every connection.
     pub digest: Option<(String, String)>,
+    /// SASL DIGEST-MD5 `(user, password)` on every connection.
+    pub sasl_digest: Option<(String, String)>,
     /// Resume this session instead of creating one.
     pub resume: Option<(SessionId, Bytes)>,
     /// Fail calls made while disconnected at once instead of queueing them.
@@ -80,6 +82,12 @@ impl Connect {
     /// Allows read-only servers.
     pub fn read_only(mut self, allowed: bool) -> Connect {
         self.read_only = allowed;
+        self
+    }
+
+    /// Authenticates every connection with SASL DIGEST-MD5.
+    pub fn sasl_digest(mut self, user: &str, password: &str) -> Connect {
+        self.sasl_digest = Some((user.to_owned(), password.to_owned()));
         self
     }
 
@@ -165,6 +173,9 @@ impl Connect {
         }
         if let Some((user, password)) = &self.digest {
             builder = builder.digest(user, password);
+        }
+        if let Some((user, password)) = &self.sasl_digest {
+            builder = builder.sasl(zk_client::api::sasl::DigestMd5::new(user, password));
         }
         if let Some((id, password)) = &self.resume {
             builder = builder.resume(*id, password.clone());

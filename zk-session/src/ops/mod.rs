@@ -147,6 +147,8 @@ pub(crate) enum AfterReply {
         path: String,
         watcher_type: zk_proto::WatcherType,
     },
+    /// A token of the connection's SASL exchange: the reply carries the server's next one.
+    Sasl,
 }
 
 /// The reply did not have the shape its opcode promises; the session decodes by opcode, so this

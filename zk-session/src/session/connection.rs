@@ -197,7 +197,17 @@ impl Session {
             );
         }
 
-        // Auth first, then watches, then the queued requests (in poll_transmit).
+        // SASL first, when configured: the connection opens once it completes.
+        if self.start_sasl(response.read_only) {
+            return;
+        }
+        self.open_connection(response.read_only, now);
+    }
+
+    /// The connection is ready for requests (the handshake granted the session, SASL
+    /// completed): credentials first, then watches, then the queued requests (in
+    /// `poll_transmit`), and the state says connected.
+    pub(super) fn open_connection(&mut self, read_only: bool, now: Instant) {
         for credential in &mut self.credentials {
             credential.presented = true;
             let packet = AuthPacket {
@@ -250,14 +260,14 @@ impl Session {
             }
         }
         if !self.is_closing() {
-            self.set_state(if response.read_only {
+            self.set_state(if read_only {
                 SessionState::ConnectedReadOnly
             } else {
                 SessionState::Connected
             });
         }
         // After the state change: probing only runs in ConnectedReadOnly.
-        if response.read_only {
+        if read_only {
             self.read_only_probe_delay = self.config.read_only_probe.0;
             self.schedule_probe(now);
         } else {
@@ -406,6 +416,8 @@ impl Session {
 
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: Instant) {
         let mut reason = reason;
+        // An exchange runs on one connection: the next starts its own.
+        self.sasl = None;
         if let Some(conn) = self.phase.connection() {
             self.disown(conn);
             let host_index = self.hosts.current_index();

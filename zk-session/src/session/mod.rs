@@ -36,6 +36,7 @@ use crate::watches::{WatchId, WatchKind, WatchRegistry};
 mod connection;
 mod outbox;
 mod receive;
+mod sasl;
 mod timers;
 mod watching;
 
@@ -186,6 +187,8 @@ pub struct Session {
     /// Auth packets sent on this connection, with the `add_auth` calls each one completes.
     auth_in_flight: VecDeque<(String, Vec<RequestId>)>,
     credentials: Vec<Credential>,
+    /// The SASL exchange under way on this connection: nothing else is sent meanwhile.
+    sasl: Option<sasl::SaslRun>,
     /// User requests submitted and not completed yet.
     outstanding: usize,
     /// Path buffers of encoded requests, reused by the next ones.
@@ -279,6 +282,7 @@ impl Session {
             in_flight: VecDeque::new(),
             auth_in_flight: VecDeque::new(),
             credentials,
+            sasl: None,
             outstanding: 0,
             spare_paths: Vec::new(),
             watches: WatchRegistry::default(),
@@ -464,7 +468,7 @@ impl Session {
     pub fn poll_transmit<B: BufMut>(&mut self, now: Instant, buf: &mut B) -> usize {
         let ready = match self.phase {
             Phase::Handshaking(_) => false,
-            Phase::Ready(_) => true,
+            Phase::Ready(_) => self.sasl.is_none(),
             _ => return 0,
         };
         let mut written = take_frames(&mut self.control, buf);
@@ -486,7 +490,9 @@ impl Session {
     pub fn has_transmit(&self) -> bool {
         match self.phase {
             Phase::Handshaking(_) => !self.control.is_empty(),
-            Phase::Ready(_) => !self.control.is_empty() || !self.outbox.is_empty(),
+            Phase::Ready(_) => {
+                !self.control.is_empty() || (self.sasl.is_none() && !self.outbox.is_empty())
+            }
             _ => false,
         }
     }

@@ -190,7 +190,7 @@ impl Session {
                 self.credentials.len() - 1
             }
         };
-        if matches!(self.phase, Phase::Ready(_)) {
+        if self.open_for_requests() {
             self.credentials[index].presented = true;
             // Behind every request submitted before it: call order is wire order.
             self.promote_outbox();

@@ -175,6 +175,7 @@ impl Session {
             AfterReply::RemoveWatches { path, watcher_type } => {
                 self.removal_reply(path, *watcher_type, &result, now)
             }
+            AfterReply::Sasl => self.sasl_reply(&result, now),
         }
         match entry.id {
             Some(id) if entry.timed_out.is_some() => {

@@ -191,7 +191,7 @@ impl Session {
             }
             Timer::Read => self.check_liveness(now),
             Timer::Ping => {
-                if let Phase::Ready(_) = self.phase {
+                if self.open_for_requests() {
                     write_request(&mut self.control, Xid::PING, &Request::Ping);
                     self.stats.pings_sent += 1;
                     self.timers.set(Timer::Ping, now + self.ping_interval());
