@@ -70,7 +70,7 @@ fn zk_proto_alone_performs_a_session_against_a_real_server() {
     let path = "/raw-protocol";
     let (header, created) = raw.call(Request::Create2(CreateRequest {
         path: path.into(),
-        data: Bytes::from_static(b"payload"),
+        data: Some(Bytes::from_static(b"payload")),
         acl: Acl::OPEN_UNSAFE.into(),
         flags: CreateMode::Persistent.flags(),
     }));
@@ -83,7 +83,7 @@ fn zk_proto_alone_performs_a_session_against_a_real_server() {
 
     let (_, child) = raw.call(Request::Create(CreateRequest {
         path: format!("{path}/child-"),
-        data: Bytes::new(),
+        data: Some(Bytes::new()),
         acl: Acl::OPEN_UNSAFE.into(),
         flags: CreateMode::EphemeralSequential.flags(),
     }));
@@ -99,7 +99,7 @@ fn zk_proto_alone_performs_a_session_against_a_real_server() {
     let Ok(Response::GetData(data)) = data else {
         panic!("getData failed: {data:?}")
     };
-    assert_eq!(&data.data[..], b"payload");
+    assert_eq!(data.data.as_deref(), Some(&b"payload"[..]));
     assert_eq!(data.stat.num_children, 1);
 
     let (_, children) = raw.call(Request::GetChildren2(PathWatchRequest {

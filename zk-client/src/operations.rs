@@ -289,6 +289,7 @@ assert_eq!(stale, SetDataError::BadVersion { expected: 0 });
                 call $crate::ops::SetData = $crate::ops::SetData {
                     path: path.to_owned(),
                     data: data.into(),
+                    null_data: false,
                     version,
                 }
             }

@@ -495,7 +495,7 @@ mod tests {
         let mut bytes = reply_bytes(
             1,
             &Response::GetData(GetDataResponse {
-                data: Bytes::new(),
+                data: Some(Bytes::new()),
                 stat: Stat::default(),
             }),
         );
@@ -553,7 +553,7 @@ mod tests {
         let bytes = reply_bytes(
             1,
             &Response::GetData(GetDataResponse {
-                data: Bytes::new(),
+                data: Some(Bytes::new()),
                 stat: Stat::default(),
             }),
         );

@@ -66,7 +66,7 @@ fn reply_wire(response: &Response) -> Bytes {
 fn get_data_response_1k() -> Response {
     let data: Vec<u8> = (0..1024u32).map(|i| (i % 251) as u8).collect();
     Response::GetData(GetDataResponse {
-        data: Bytes::from(data),
+        data: Some(Bytes::from(data)),
         stat: sample_stat(),
     })
 }

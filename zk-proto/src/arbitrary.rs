@@ -41,6 +41,12 @@ impl Arb for Cow<'static, str> {
     }
 }
 
+impl<T: Arb + 'static> Arb for Option<T> {
+    fn arb() -> BoxedStrategy<Self> {
+        proptest::option::of(T::arb()).boxed()
+    }
+}
+
 impl<T: Arb + 'static> Arb for Vec<T> {
     fn arb() -> BoxedStrategy<Self> {
         proptest::collection::vec(T::arb(), 0..5).boxed()

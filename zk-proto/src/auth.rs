@@ -27,8 +27,8 @@ jute_record! {
 jute_record! {
     /// A SASL token from the server.
     pub struct SetSaslResponse {
-        /// The token.
-        pub token: Bytes,
+        /// The token (`None`: null, which a server sends when it has nothing more to say).
+        pub token: Option<Bytes>,
     }
 }
 

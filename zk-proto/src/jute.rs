@@ -5,10 +5,15 @@
 //! as an `i32` length then the bytes (-1 for null); `vector` as an `i32` count then the elements
 //! (-1 for null); records as their fields in order, with no tags.
 //!
+//! Null: where ZooKeeper gives null a meaning of its own (a node's data, a reconfig's member
+//! lists, a SASL token), a record's field is an `Option` of a nullable type ([`Nullable`]:
+//! strings, buffers, vectors), `None` written and read as -1, byte for byte as Java does.
+//! Everywhere else a plain field reads a null as empty, as Java's callers treat it.
+//!
 //! Decoding follows Java's lenient reader where it is lenient (any non-zero byte is `true`, a
-//! null or negative vector count reads as empty, a null buffer or string reads as empty) and is
-//! strict everywhere else: no length is trusted beyond the bytes actually present, so a decoder
-//! never allocates more than the frame it was given.
+//! null or negative vector count reads as empty, a null buffer or string in a plain field reads
+//! as empty) and is strict everywhere else: no length is trusted beyond the bytes actually
+//! present, so a decoder never allocates more than the frame it was given.
 
 use std::borrow::Cow;
 
@@ -370,6 +375,47 @@ impl<T: Decode> Decode for Vec<T> {
     }
 }
 
+/// A jute type with a null form (length or count -1): strings, buffers and vectors. An
+/// `Option` of one is a field that tells null apart (`None`) from empty.
+pub trait Nullable: Encode + Decode {}
+
+impl Nullable for String {}
+impl Nullable for Cow<'static, str> {}
+impl Nullable for Bytes {}
+impl<T: Encode + Decode> Nullable for Vec<T> {}
+impl<T: Encode + Decode + Clone> Nullable for Cow<'static, [T]> {}
+
+/// The null length or count.
+const NULL: i32 = -1;
+
+impl<T: Nullable> Encode for Option<T> {
+    fn encoded_len(&self) -> usize {
+        match self {
+            Some(value) => value.encoded_len(),
+            None => 4,
+        }
+    }
+
+    fn encode<B: BufMut>(&self, buf: &mut B) {
+        match self {
+            Some(value) => value.encode(buf),
+            None => buf.put_i32(NULL),
+        }
+    }
+}
+
+impl<T: Nullable> Decode for Option<T> {
+    const MIN_ENCODED_LEN: usize = 4;
+
+    fn decode(reader: &mut Reader) -> Result<Self, DecodeError> {
+        if reader.peek_array::<4>() == Some(NULL.to_be_bytes()) {
+            reader.skip_peeked(4);
+            return Ok(None);
+        }
+        T::decode(reader).map(Some)
+    }
+}
+
 impl<T: Encode + Clone> Encode for Cow<'static, [T]> {
     fn encoded_len(&self) -> usize {
         self.as_ref().encoded_len()
@@ -569,5 +615,27 @@ mod tests {
         assert!(!r.read_bool("b").unwrap());
         assert!(r.read_bool("b").unwrap());
         assert!(r.read_bool("b").unwrap());
+    }
+
+    #[test]
+    fn null_is_told_from_empty_where_a_field_is_an_option() {
+        fn round_trip<T: Nullable + std::fmt::Debug + PartialEq>(value: Option<T>, wire: &[u8]) {
+            let mut out = Vec::new();
+            value.encode(&mut out);
+            assert_eq!(out, wire, "{value:?}");
+            assert_eq!(value.encoded_len(), wire.len());
+            let back = Option::<T>::decode(&mut Reader::new(Bytes::copy_from_slice(wire)));
+            assert_eq!(back, Ok(value));
+        }
+        round_trip::<Bytes>(None, &[0xff, 0xff, 0xff, 0xff]);
+        round_trip(Some(Bytes::new()), &[0, 0, 0, 0]);
+        round_trip(Some(Bytes::from_static(b"ab")), &[0, 0, 0, 2, b'a', b'b']);
+        round_trip::<String>(None, &[0xff, 0xff, 0xff, 0xff]);
+        round_trip(Some(String::new()), &[0, 0, 0, 0]);
+        round_trip::<Vec<i32>>(None, &[0xff, 0xff, 0xff, 0xff]);
+        round_trip(Some(Vec::<i32>::new()), &[0, 0, 0, 0]);
+        // A plain field still reads null as empty.
+        let plain = Bytes::decode(&mut Reader::new(Bytes::from_static(&[0xff; 4])));
+        assert_eq!(plain, Ok(Bytes::new()));
     }
 }

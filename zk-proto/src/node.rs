@@ -11,8 +11,8 @@ jute_record! {
     pub struct CreateRequest {
         /// The node's server path.
         pub path: String,
-        /// Initial data.
-        pub data: Bytes,
+        /// Initial data (`None`: null, told apart from empty by readers that ask).
+        pub data: Option<Bytes>,
         /// The node's ACL.
         pub acl: AclList,
         /// [`crate::CreateMode::flags`].
@@ -25,8 +25,8 @@ jute_record! {
     pub struct CreateTtlRequest {
         /// The node's server path.
         pub path: String,
-        /// Initial data.
-        pub data: Bytes,
+        /// Initial data (`None`: null).
+        pub data: Option<Bytes>,
         /// The node's ACL.
         pub acl: AclList,
         /// [`crate::CreateMode::flags`].
@@ -102,8 +102,8 @@ pub type SetAclResponse = StatResponse;
 jute_record! {
     /// The reply to getData (and to reconfig and getConfig).
     pub struct GetDataResponse {
-        /// The node's data, a slice of the received frame.
-        pub data: Bytes,
+        /// The node's data, a slice of the received frame (`None`: null).
+        pub data: Option<Bytes>,
         /// The node's stat.
         pub stat: Stat,
     }
@@ -114,8 +114,8 @@ jute_record! {
     pub struct SetDataRequest {
         /// The node's server path.
         pub path: String,
-        /// New data.
-        pub data: Bytes,
+        /// New data (`None`: null).
+        pub data: Option<Bytes>,
         /// The expected data version, -1 for any.
         pub version: i32,
     }

@@ -135,7 +135,7 @@ proptest! {
 fn the_static_open_acl_is_encoded_without_allocation_of_its_own() {
     let request = CreateRequest {
         path: "/a".into(),
-        data: Bytes::from_static(b"x"),
+        data: Some(Bytes::from_static(b"x")),
         acl: std::borrow::Cow::Borrowed(Acl::OPEN_UNSAFE),
         flags: 0,
     };

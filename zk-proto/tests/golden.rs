@@ -150,7 +150,7 @@ fn golden_create_get_set_and_children_decode_to_their_values() {
         panic!("not a create")
     };
     assert_eq!(create.path, "/golden");
-    assert_eq!(&create.data[..], b"hello");
+    assert_eq!(create.data.as_deref(), Some(&b"hello"[..]));
     assert_eq!(&create.acl[..], Acl::OPEN_UNSAFE);
     assert_eq!(create.flags, 0);
     let (_, Ok(Response::Create(created))) = reply("create_response.bin", OpCode::Create) else {
@@ -165,14 +165,17 @@ fn golden_create_get_set_and_children_decode_to_their_values() {
     let (_, Ok(Response::GetData(data))) = reply("get_data_response.bin", OpCode::GetData) else {
         panic!("not a getData reply")
     };
-    assert_eq!(&data.data[..], b"hello");
+    assert_eq!(data.data.as_deref(), Some(&b"hello"[..]));
     assert_eq!(data.stat.data_length, 5);
     assert_eq!(data.stat.version, 0);
 
     let (_, Request::SetData(set)) = request("set_data_request.bin") else {
         panic!("not a setData")
     };
-    assert_eq!((&set.data[..], set.version), (&b"world"[..], -1));
+    assert_eq!(
+        (set.data.as_deref(), set.version),
+        (Some(&b"world"[..]), -1)
+    );
     let (header, Ok(Response::Stat(stat))) = reply("set_data_response.bin", OpCode::SetData) else {
         panic!("not a setData reply")
     };

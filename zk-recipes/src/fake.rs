@@ -26,7 +26,7 @@ use crate::client::{
 
 #[derive(Debug, Clone)]
 struct Node {
-    data: Bytes,
+    data: Option<Bytes>,
     czxid: i64,
     version: i32,
     owner: i64,
@@ -145,7 +145,7 @@ impl Server {
         self.nodes
             .iter()
             .filter(|(p, _)| *p == root || root == "/" || p.starts_with(&format!("{root}/")))
-            .map(|(p, n)| (p.clone(), n.data.clone()))
+            .map(|(p, n)| (p.clone(), n.data.clone().unwrap_or_default()))
             .collect()
     }
 
@@ -227,7 +227,7 @@ impl Server {
             czxid: Zxid(node.czxid),
             version: node.version,
             ephemeral_owner: SessionId(node.owner),
-            data_length: node.data.len() as i32,
+            data_length: node.data.as_ref().map_or(0, Bytes::len) as i32,
             num_children: children as i32,
             ..Stat::default()
         }

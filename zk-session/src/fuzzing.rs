@@ -245,7 +245,7 @@ pub fn session_inputs(data: &[u8]) {
                             })
                         } else {
                             Response::GetData(GetDataResponse {
-                                data: Bytes::from(vec![0u8; usize::from(arg) * 40]),
+                                data: Some(Bytes::from(vec![0u8; usize::from(arg) * 40])),
                                 stat: Stat::default(),
                             })
                         };

@@ -560,7 +560,7 @@ impl Sim {
 /// A getData reply carrying `data`.
 pub fn get_data_reply(data: &'static [u8]) -> Response {
     Response::GetData(GetDataResponse {
-        data: Bytes::from_static(data),
+        data: Some(Bytes::from_static(data)),
         stat: Stat::default(),
     })
 }
@@ -629,7 +629,7 @@ impl ConnectedSession {
                 err: ErrorCode::Ok,
             },
             &Response::GetData(GetDataResponse {
-                data: Bytes::from(vec![0x5a; data_len]),
+                data: Some(Bytes::from(vec![0x5a; data_len])),
                 stat: Stat::default(),
             }),
         );

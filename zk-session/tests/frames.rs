@@ -38,7 +38,7 @@ fn data_reply(xid: Xid, zxid: i64, data: &'static [u8]) -> Vec<u8> {
             err: ErrorCode::Ok,
         },
         &Response::GetData(GetDataResponse {
-            data: Bytes::from_static(data),
+            data: Some(Bytes::from_static(data)),
             stat: Stat::default(),
         }),
     );
@@ -77,7 +77,7 @@ fn oversized_then_normal(chunk: usize) {
     let Ok(Response::GetData(r)) = &done[1].result else {
         panic!("chunk {chunk}: {:?}", done[1].result);
     };
-    assert_eq!(&r.data[..], b"small");
+    assert_eq!(r.data.as_deref(), Some(&b"small"[..]));
     assert_eq!(sim.session.last_zxid_seen(), Zxid(501));
     // The failed read set no watch, and nothing was re-sent.
     assert_eq!(sim.session.watch_count(), 0);

@@ -69,7 +69,7 @@ fn answer(sim: &mut Sim, frame: &ClientFrame, token: &'static [u8]) {
     sim.reply_ok(
         frame.xid(),
         Response::Sasl(SetSaslResponse {
-            token: Bytes::from_static(token),
+            token: Some(Bytes::from_static(token)),
         }),
     );
 }
@@ -135,9 +135,7 @@ fn a_refusal_ends_the_session_naming_the_mechanism_and_the_reason() {
     sim.reply(
         frames[0].xid(),
         ErrorCode::AuthFailed,
-        &Response::Sasl(SetSaslResponse {
-            token: Bytes::new(),
-        }),
+        &Response::Sasl(SetSaslResponse { token: None }),
     );
     assert_eq!(sim.states().last(), Some(&SessionState::AuthFailed));
     let end = sim.session.end_reason().cloned();

@@ -102,7 +102,7 @@ fn ping_replies_complete_nothing_and_do_not_move_the_last_zxid() {
     sim.reply_ok(
         request[0].xid(),
         Response::GetData(GetDataResponse {
-            data: bytes::Bytes::from_static(b"v"),
+            data: Some(bytes::Bytes::from_static(b"v")),
             stat: Stat::default(),
         }),
     );

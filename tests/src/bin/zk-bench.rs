@@ -714,7 +714,7 @@ fn rings(depth: usize) -> (Request, FrameRing, FrameRing) {
     });
     let set = Request::SetData(SetDataRequest {
         path: SET_PATH.into(),
-        data: set_payload(),
+        data: Some(set_payload()),
         version: -1,
     });
     let (get_ring, set_ring) = (FrameRing::new(depth, &get), FrameRing::new(depth, &set));

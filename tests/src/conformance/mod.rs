@@ -454,6 +454,7 @@ macro_rules! conformance_tests {
                 sync_returns_the_path_and_get_config_reads_the_config_node,
                 get_ephemerals_lists_this_sessions_ephemerals_under_a_prefix,
                 get_all_children_number_counts_every_descendant,
+                null_data_is_told_apart_from_empty,
             }
             multi {
                 multi_applies_every_op_and_returns_each_result,

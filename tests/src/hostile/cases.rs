@@ -1085,7 +1085,7 @@ pub async fn length_prefix_then_silence_is_cut_by_the_read_timeout<A: Adapter>()
 pub async fn frame_of_exactly_the_max_length_is_accepted<A: Adapter>() {
     let data_len = DEFAULT_MAX_FRAME_LEN - 16 - 4 - Stat::default().encoded_len();
     let response = Response::GetData(GetDataResponse {
-        data: Bytes::from(vec![0x5au8; data_len]),
+        data: Some(Bytes::from(vec![0x5au8; data_len])),
         stat: Stat::default(),
     });
     // Checked here, not in the server's thread, where a failure would only end the script.
@@ -1224,7 +1224,7 @@ pub async fn truncated_reply_body_fails_only_its_call<A: Adapter>() {
     let server = misbehave_on_first_call(ROOMY_MS, |peer, xid, _| {
         let mut body: Vec<u8> = Vec::new();
         Response::GetData(GetDataResponse {
-            data: Bytes::from_static(b"abc"),
+            data: Some(Bytes::from_static(b"abc")),
             stat: Stat::default(),
         })
         .encode(&mut body);

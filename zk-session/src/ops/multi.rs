@@ -110,7 +110,7 @@ impl Multi {
                 match (c.mode, c.ttl_ms()?) {
                     (_, Some(ttl)) => zk_proto::MultiOp::CreateTtl(CreateTtlRequest {
                         path,
-                        data: c.data.clone(),
+                        data: c.wire_data(),
                         acl: c.acl.clone(),
                         flags: c.mode.flags(),
                         ttl,
@@ -118,14 +118,14 @@ impl Multi {
                     (CreateMode::Container, None) => {
                         zk_proto::MultiOp::CreateContainer(CreateRequest {
                             path,
-                            data: c.data.clone(),
+                            data: c.wire_data(),
                             acl: c.acl.clone(),
                             flags: c.mode.flags(),
                         })
                     }
                     _ => zk_proto::MultiOp::Create(CreateRequest {
                         path,
-                        data: c.data.clone(),
+                        data: c.wire_data(),
                         acl: c.acl.clone(),
                         flags: c.mode.flags(),
                     }),
@@ -137,7 +137,7 @@ impl Multi {
             }),
             MultiOp::SetData(s) => zk_proto::MultiOp::SetData(SetDataRequest {
                 path: paths.server_path(&s.path, false)?,
-                data: s.data.clone(),
+                data: (!s.null_data).then(|| s.data.clone()),
                 version: s.version.unwrap_or(-1),
             }),
             MultiOp::Check { path, version } => zk_proto::MultiOp::Check(CheckVersionRequest {
@@ -308,7 +308,9 @@ impl Operation for MultiRead {
                 .results
                 .into_iter()
                 .map(|r| match r {
-                    MultiResult::GetData(d) => Ok(ReadResult::Data(d.data, d.stat)),
+                    MultiResult::GetData(d) => {
+                        Ok(ReadResult::Data(d.data.unwrap_or_default(), d.stat))
+                    }
                     MultiResult::GetChildren(c) => Ok(ReadResult::Children(c.children)),
                     MultiResult::Error(code) => Err(code),
                     _ => Err(ErrorCode::MarshallingError),

@@ -35,6 +35,9 @@ pub struct Create {
     pub path: String,
     /// Initial data.
     pub data: Bytes,
+    /// Send the data as null (Java's `create(path, null, ...)`): readers that ask
+    /// ([`GetDataOrNull`]) tell it apart from empty; `data` is then not sent.
+    pub null_data: bool,
     /// The node's ACL (default: open to everybody).
     pub acl: AclList,
     /// How the node is created.
@@ -49,10 +52,23 @@ impl Create {
         Create {
             path: path.into(),
             data: data.into(),
+            null_data: false,
             acl: AclList::Borrowed(Acl::OPEN_UNSAFE),
             mode: CreateMode::Persistent,
             ttl: None,
         }
+    }
+
+    /// Creates the node with null data instead (see [`Create::null_data`]).
+    pub fn null(mut self) -> Create {
+        self.null_data = true;
+        self.data = Bytes::new();
+        self
+    }
+
+    /// The data as sent: `None` for null.
+    pub(crate) fn wire_data(&self) -> Option<Bytes> {
+        (!self.null_data).then(|| self.data.clone())
     }
 
     /// Sets the mode.
@@ -119,20 +135,20 @@ impl Operation for Create {
         let request = match (self.mode, ttl) {
             (_, Some(ttl)) => Request::CreateTtl(CreateTtlRequest {
                 path,
-                data: self.data.clone(),
+                data: self.wire_data(),
                 acl: self.acl.clone(),
                 flags,
                 ttl,
             }),
             (CreateMode::Container, None) => Request::CreateContainer(CreateRequest {
                 path,
-                data: self.data.clone(),
+                data: self.wire_data(),
                 acl: self.acl.clone(),
                 flags,
             }),
             _ => Request::Create2(CreateRequest {
                 path,
-                data: self.data.clone(),
+                data: self.wire_data(),
                 acl: self.acl.clone(),
                 flags,
             }),
@@ -313,9 +329,47 @@ impl Operation for GetData {
         result: Result<Response, CommonError>,
     ) -> Result<(Bytes, Stat), OpError<GetDataError>> {
         match result {
-            Ok(Response::GetData(r)) => Ok((r.data, r.stat)),
+            Ok(Response::GetData(r)) => Ok((r.data.unwrap_or_default(), r.stat)),
             Ok(_) => Err(self.fail(unexpected())),
             Err(e) => Err(self.error(GetDataError::from_failure(e, -1))),
+        }
+    }
+}
+
+impl GetData {
+    /// The read that tells null data (`None`) apart from empty.
+    pub fn or_null(self) -> GetDataOrNull {
+        GetDataOrNull(self)
+    }
+}
+
+/// [`GetData`] telling null data apart: `(None, stat)` for a node created or set with null
+/// data ([`Create::null`], [`SetData::null`], Java's `null`), `(Some(empty), stat)` for empty
+/// data. (Both have a `data_length` of 0 in the stat.) [`GetData`] reads null as empty, which
+/// is what most applications want.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetDataOrNull(pub GetData);
+
+impl Operation for GetDataOrNull {
+    type Output = (Option<Bytes>, Stat);
+    type Error = OpError<GetDataError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.0.fail(failure)
+    }
+
+    fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
+        self.0.prepare_request(paths)
+    }
+
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<(Option<Bytes>, Stat), OpError<GetDataError>> {
+        match result {
+            Ok(Response::GetData(r)) => Ok((r.data, r.stat)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.0.error(GetDataError::from_failure(e, -1))),
         }
     }
 }
@@ -351,6 +405,8 @@ pub struct SetData {
     pub path: String,
     /// The new data.
     pub data: Bytes,
+    /// Send the data as null (see [`Create::null_data`]); `data` is then not sent.
+    pub null_data: bool,
     /// The expected data version; `None` for any.
     pub version: Option<i32>,
 }
@@ -361,8 +417,16 @@ impl SetData {
         SetData {
             path: path.into(),
             data: data.into(),
+            null_data: false,
             version: None,
         }
+    }
+
+    /// Sets null data instead (see [`Create::null_data`]).
+    pub fn null(mut self) -> SetData {
+        self.null_data = true;
+        self.data = Bytes::new();
+        self
     }
 
     /// Only if the data version is `version`.
@@ -383,7 +447,7 @@ impl Operation for SetData {
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::SetData(SetDataRequest {
             path: paths.server_path(&self.path, false)?,
-            data: self.data.clone(),
+            data: (!self.null_data).then(|| self.data.clone()),
             version: version_or_any(self.version),
         })))
     }

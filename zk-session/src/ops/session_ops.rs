@@ -187,7 +187,7 @@ impl Operation for GetConfig {
         result: Result<Response, CommonError>,
     ) -> Result<(Bytes, Stat), OpError<GetConfigError>> {
         match result {
-            Ok(Response::GetData(r)) => Ok((r.data, r.stat)),
+            Ok(Response::GetData(r)) => Ok((r.data.unwrap_or_default(), r.stat)),
             Ok(_) => Err(self.fail(unexpected())),
             Err(e) => Err(self.error(GetConfigError::from_failure(e, -1))),
         }

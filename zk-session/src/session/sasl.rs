@@ -83,7 +83,8 @@ impl Session {
             return;
         };
         let token = match result {
-            Ok(Response::Sasl(response)) => response.token.clone(),
+            // A null token (the server has nothing more to say) reads as empty.
+            Ok(Response::Sasl(response)) => response.token.clone().unwrap_or_default(),
             Ok(other) => {
                 let reason = format!("the server answered a SASL token with {other:?}");
                 let mechanism = run.mechanism.clone();

@@ -634,3 +634,35 @@ pub async fn get_all_children_number_counts_every_descendant<A: Adapter>(env: En
         .want_err("count of a missing node");
     assert_eq!(err, GetAllChildrenNumberError::NoNode);
 }
+
+/// Null data, as Java's `create(path, null, ...)` makes it (`Create::null`), is told apart from
+/// empty data by the read that asks (`GetData::or_null`: the server sends null back as -1),
+/// reads as empty through `get_data`, and `SetData::null` makes data null again.
+pub async fn null_data_is_told_apart_from_empty<A: Adapter>(env: Env) {
+    use bytes::Bytes;
+    use zk_recipes::Zk;
+
+    let zk = env.client::<A>().await;
+    let (null, empty) = (env.path("null"), env.path("empty"));
+    Zk::call(&zk, ops::Create::new(null.clone(), Bytes::new()).null())
+        .await
+        .want("create with null data");
+    zk.create(&empty, &b""[..], CreateMode::Persistent)
+        .await
+        .want("create with empty data");
+    let read = |path: &str| Zk::call(&zk, ops::GetData::new(path).or_null());
+    let (data, stat) = read(&null).await.want("read null");
+    assert_eq!(data, None, "[{}] null is told apart", A::NAME);
+    assert_eq!(stat.data_length, 0);
+    let (data, _) = read(&empty).await.want("read empty");
+    assert_eq!(data, Some(Bytes::new()), "[{}] empty is empty", A::NAME);
+    let (plain, _) = zk.get_data(&null).await.want("get_data");
+    assert!(plain.is_empty(), "get_data reads null as empty");
+
+    zk.set_data(&null, &b"x"[..], None).await.want("set data");
+    assert_eq!(read(&null).await.want("read").0.as_deref(), Some(&b"x"[..]));
+    Zk::call(&zk, ops::SetData::new(null.clone(), Bytes::new()).null())
+        .await
+        .want("set null data");
+    assert_eq!(read(&null).await.want("read").0, None, "null again");
+}
