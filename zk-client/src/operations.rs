@@ -531,6 +531,23 @@ for expected in ["/jobs", "/jobs/1"] {
             fn get_config() -> Result<($crate::__private::Bytes, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::GetConfigError>> {
                 call $crate::ops::GetConfig = $crate::ops::GetConfig::new()
             }
+
+            /// The ensemble's configuration, and a one-shot watch that fires when it changes.
+            fn get_config_and_watch() -> Result<
+                (($crate::__private::Bytes, $crate::proto::Stat), $crate::Watch),
+                $crate::ops::OpError<$crate::ops::GetConfigError>,
+            > {
+                watch $crate::ops::GetConfig = $crate::ops::GetConfig::new().watch()
+            }
+
+            /// Changes the ensemble's membership ([`ops::Reconfig`](crate::ops::Reconfig):
+            /// incremental or a whole new member list, optionally from a configuration
+            /// version): the new configuration and the config node's stat.
+            fn reconfig(
+                change: $crate::ops::Reconfig
+            ) -> Result<($crate::__private::Bytes, $crate::proto::Stat), $crate::ops::OpError<$crate::ops::ReconfigError>> {
+                call $crate::ops::Reconfig = change
+            }
         }
     };
 }

@@ -326,6 +326,23 @@ op_errors! {
         NoAuth,
     }
 
+    /// Why `reconfig` failed.
+    ReconfigError [bad_version: "The configuration's version is not the one the call expected."] {
+        /// The ensemble does not allow reconfiguration (`reconfigEnabled=false`).
+        ReconfigDisabled,
+        /// Another reconfiguration is under way.
+        ReconfigInProgress,
+        /// No quorum of the new configuration is connected to the leader.
+        NewConfigNoQuorum,
+        /// The server refused the server specs or ids.
+        BadArguments,
+        /// The ACL of the config node does not allow it (a super user, or
+        /// `skipACL`, is needed).
+        NoAuth,
+        /// A standalone server.
+        Unimplemented,
+    }
+
     /// Why `multi_read` failed as a whole (each read reports its own outcome).
     MultiReadError {}
 
@@ -435,6 +452,18 @@ pub enum ErrorKind {
     /// UNIMPLEMENTED: the server does not support the call.
     #[error("{}", Code(ErrorCode::Unimplemented))]
     Unimplemented,
+    /// BADARGUMENTS: the server refused the call's arguments (a malformed server spec).
+    #[error("{}", Code(ErrorCode::BadArguments))]
+    BadArguments,
+    /// NEWCONFIGNOQUORUM: no quorum of the new configuration is connected to the leader.
+    #[error("{}", Code(ErrorCode::NewConfigNoQuorum))]
+    NewConfigNoQuorum,
+    /// RECONFIGINPROGRESS: another reconfiguration is under way.
+    #[error("{}", Code(ErrorCode::ReconfigInProgress))]
+    ReconfigInProgress,
+    /// RECONFIGDISABLED: the ensemble does not allow reconfiguration (`reconfigEnabled`).
+    #[error("{}", Code(ErrorCode::ReconfigDisabled))]
+    ReconfigDisabled,
     /// An op of a multi failed; nothing was applied.
     #[error("op {index} ({operation} {path}) failed: {}; nothing was applied", Code(*code))]
     MultiOpFailed {

@@ -45,7 +45,7 @@ pub use node::{
     Create, Created, Delete, Exists, GetAcl, GetAllChildrenNumber, GetChildren, GetData,
     GetEphemerals, SetAcl, SetData,
 };
-pub use session_ops::{AddAuth, CloseSession, GetConfig, Sync, WhoAmI};
+pub use session_ops::{AddAuth, CloseSession, GetConfig, Reconfig, Sync, WhoAmI};
 pub use watch::{AddWatch, CheckWatches, RemoveWatches};
 
 /// One ZooKeeper call: how to build its request, and how to read its reply.

@@ -1,10 +1,13 @@
 //! Operations about the session rather than one node: sync, whoAmI, auth, config, close.
 
 use bytes::Bytes;
-use zk_proto::{AuthPacket, ClientInfo, PathRequest, PathWatchRequest, Request, Response, Stat};
+use zk_proto::{
+    AuthPacket, ClientInfo, PathRequest, PathWatchRequest, ReconfigRequest, Request, Response, Stat,
+};
 
 use super::errors::{
-    AddAuthError, CloseError, GetConfigError, OpError, Subject, SyncError, WhoAmIError,
+    AddAuthError, CloseError, GetConfigError, OpError, ReconfigError, Subject, SyncError,
+    WhoAmIError,
 };
 use super::{unexpected, AfterReply, Operation, Paths, Prepared};
 use crate::error::CommonError;
@@ -194,6 +197,104 @@ impl Operation for GetConfig {
     }
 }
 
+/// Change the ensemble's membership (dynamic reconfiguration, 3.5+): incrementally (servers
+/// joining and leaving) or as a whole new member list. Answered with the new configuration
+/// (the config node's data) and the config node's stat. Needs an ensemble with
+/// `reconfigEnabled=true` and a client allowed to write the config node (a super user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconfig {
+    /// Server specs to add (`server.4=127.0.0.1:2891:3891:participant;127.0.0.1:2184`).
+    pub joining: Vec<String>,
+    /// Server ids to remove.
+    pub leaving: Vec<u64>,
+    /// The whole new member list (non-incremental); `None` for an incremental change.
+    pub new_members: Option<Vec<String>>,
+    /// The configuration version the change applies to (`None`: any). The config node's
+    /// data carries it as `version=<hex>`.
+    pub from_config: Option<i64>,
+}
+
+impl Reconfig {
+    /// An incremental change: `joining` server specs added, `leaving` server ids removed.
+    pub fn incremental(
+        joining: impl IntoIterator<Item = impl Into<String>>,
+        leaving: impl IntoIterator<Item = u64>,
+    ) -> Reconfig {
+        Reconfig {
+            joining: joining.into_iter().map(Into::into).collect(),
+            leaving: leaving.into_iter().collect(),
+            new_members: None,
+            from_config: None,
+        }
+    }
+
+    /// A non-incremental change: `members` (server specs) become the whole ensemble.
+    pub fn replace(members: impl IntoIterator<Item = impl Into<String>>) -> Reconfig {
+        Reconfig {
+            joining: Vec::new(),
+            leaving: Vec::new(),
+            new_members: Some(members.into_iter().map(Into::into).collect()),
+            from_config: None,
+        }
+    }
+
+    /// Only if the current configuration's version is `version`.
+    pub fn from_config(mut self, version: i64) -> Reconfig {
+        self.from_config = Some(version);
+        self
+    }
+}
+
+impl Operation for Reconfig {
+    type Output = (Bytes, Stat);
+    type Error = OpError<ReconfigError>;
+
+    fn fail(&self, failure: CommonError) -> Self::Error {
+        self.error(failure.into())
+    }
+
+    fn prepare(&self, _paths: &mut Paths) -> Result<Prepared, CommonError> {
+        let list = |items: Vec<String>| (!items.is_empty()).then(|| items.join(","));
+        let (joining, leaving, new_members) = match &self.new_members {
+            // Null joining and leaving lists with the new member list: Java's
+            // `reconfigure(null, null, members, ...)`.
+            Some(members) => (None, None, Some(members.join(","))),
+            // A null member list makes the change incremental (the server tells null apart
+            // from empty).
+            None => (
+                list(self.joining.clone()),
+                list(self.leaving.iter().map(u64::to_string).collect()),
+                None,
+            ),
+        };
+        if self.new_members.is_none() && joining.is_none() && leaving.is_none() {
+            return Err(CommonError::InvalidArgument(
+                "an incremental reconfig needs a server joining or leaving",
+            ));
+        }
+        Ok(Prepared::plain(Request::Reconfig(ReconfigRequest {
+            joining_servers: joining,
+            leaving_servers: leaving,
+            new_members,
+            cur_config_id: self.from_config.unwrap_or(-1),
+        })))
+    }
+
+    fn complete(
+        &self,
+        result: Result<Response, CommonError>,
+    ) -> Result<(Bytes, Stat), OpError<ReconfigError>> {
+        match result {
+            Ok(Response::GetData(r)) => Ok((r.data.unwrap_or_default(), r.stat)),
+            Ok(_) => Err(self.fail(unexpected())),
+            Err(e) => Err(self.error(ReconfigError::from_failure(
+                e,
+                self.from_config.map_or(-1, |v| v as i32),
+            ))),
+        }
+    }
+}
+
 /// Close the session (used by [`crate::Session::close`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CloseSession;
@@ -221,4 +322,5 @@ subject!(Sync, "sync", path);
 subject!(WhoAmI, "who_am_i", none);
 subject!(AddAuth, "add_auth", none);
 subject!(GetConfig, "get_config", none);
+subject!(Reconfig, "reconfig", none);
 subject!(CloseSession, "close", none);

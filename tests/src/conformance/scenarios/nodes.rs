@@ -570,6 +570,40 @@ pub async fn sync_returns_the_path_and_get_config_reads_the_config_node<A: Adapt
         !config.contains("server.1="),
         "a standalone server's config names no members: {config:?}"
     );
+    let ((watched, _), _watch) = zk.get_config_and_watch().await.want("get_config_and_watch");
+    assert_eq!(String::from_utf8_lossy(&watched), config);
+
+    // A reconfig reaches the server (incremental, with its null member list, and whole) and
+    // fails typed: a standalone server with reconfiguration disabled refuses it.
+    let incremental = ops::Reconfig::incremental(["server.9=127.0.0.1:2999:3999;2998"], []);
+    for change in [
+        incremental,
+        ops::Reconfig::replace(["server.9=127.0.0.1:2999:3999;2998"]),
+    ] {
+        let refused = zk
+            .reconfig(change)
+            .await
+            .want_err("reconfig on a standalone server");
+        assert!(
+            matches!(
+                refused.kind(),
+                ops::ReconfigError::ReconfigDisabled | ops::ReconfigError::Unimplemented
+            ),
+            "[{}] {refused}",
+            A::NAME
+        );
+        assert!(refused.to_string().starts_with("reconfig: "), "{refused}");
+    }
+    let empty = zk
+        .reconfig(ops::Reconfig::incremental(Vec::<String>::new(), []))
+        .await;
+    assert!(
+        matches!(
+            empty.as_ref().map_err(|e| e.kind()),
+            Err(ops::ReconfigError::Common(CommonError::InvalidArgument(_)))
+        ),
+        "nothing to change is refused before sending: {empty:?}"
+    );
 }
 
 /// `get_ephemerals` lists this session's ephemeral nodes whose path starts with the prefix —
