@@ -112,6 +112,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod ensemble;
 pub mod error;
 pub mod event;
 #[cfg(feature = "testing")]
