@@ -334,6 +334,15 @@ impl Client {
         self.inner.negotiated_timeout()
     }
 
+    /// Replaces the servers the client connects to (see the async client's `update_hosts`):
+    /// returns whether the session moves to another server.
+    pub fn update_hosts(
+        &self,
+        connect_string: &str,
+    ) -> Result<bool, zk_client::session::ConfigError> {
+        self.inner.update_hosts(connect_string)
+    }
+
     /// How long ago a server last confirmed the session (a handshake, a reply, a ping's
     /// answer, a watch event). Past the negotiated timeout the servers may have expired it,
     /// even if the client has not noticed yet (after a pause of the process, say).

@@ -633,6 +633,17 @@ impl<R> Client<R> {
         self.shared.read_session(|s| s.negotiated_timeout())
     }
 
+    /// Replaces the servers the client connects to (the ensemble changed: read its members
+    /// with [`Client::get_config_and_watch`] and `zk_session::ensemble::EnsembleConfig`), as
+    /// the Java client's `updateServerList` does: the session moves only as much as spreading
+    /// clients over the new ensemble needs ([`zk_session::Session::update_hosts`]); moving drops
+    /// the connection (calls in flight fail with ConnectionLoss) and keeps the session. Returns
+    /// whether the session moves. A chroot in `connect_string` is ignored.
+    pub fn update_hosts(&self, connect_string: &str) -> Result<bool, ConfigError> {
+        let parsed = zk_session::ConnectString::parse(connect_string)?;
+        self.shared.update_hosts(parsed.hosts)
+    }
+
     /// How long ago a server last confirmed the session (a handshake, a reply, a ping's
     /// answer, a watch event). Past the negotiated timeout the servers may have expired it,
     /// even if the client has not noticed yet (after a pause of the process, say).

@@ -222,6 +222,18 @@ impl Shared {
         out
     }
 
+    /// Replaces the host list ([`zk_session::Session::update_hosts`]) and wakes the driver to
+    /// act on it (a connection to drop, an attempt to start).
+    pub(crate) fn update_hosts(
+        &self,
+        hosts: Vec<zk_session::HostAddr>,
+    ) -> Result<bool, zk_session::ConfigError> {
+        let now = self.now();
+        let moved = self.with_session(|s| s.update_hosts(hosts, now))?;
+        self.kick();
+        Ok(moved)
+    }
+
     /// Reads the session without changing it.
     pub fn read_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
         f(&self.lock().session)

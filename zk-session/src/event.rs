@@ -185,6 +185,9 @@ pub enum DisconnectReason {
     ProtocolViolation(String),
     /// A read-write server was found while connected read-only.
     ReadWriteServerFound,
+    /// The host list changed ([`crate::Session::update_hosts`]) and the session moves to
+    /// another server, as rebalancing after a reconfiguration asks.
+    Rebalanced,
     /// A server closed the handshake, and said when asked (`isro`) that it is read-only: it
     /// refuses sessions from clients that do not allow read-only mode. Reported in place of
     /// [`DisconnectReason::ClosedDuringHandshake`] (in [`crate::Session::host_failures`], the
@@ -220,6 +223,9 @@ impl std::fmt::Display for DisconnectReason {
             }
             DisconnectReason::ReadWriteServerFound => {
                 f.write_str("left a read-only server for a read-write one")
+            }
+            DisconnectReason::Rebalanced => {
+                f.write_str("moved to another server after the host list changed")
             }
             DisconnectReason::ReadOnlyServer => f.write_str(
                 "the server is read-only (cut off from its ensemble's quorum) and refuses \

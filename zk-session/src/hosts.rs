@@ -64,6 +64,22 @@ impl HostList {
         }
     }
 
+    /// A list in the given order, whose next attempt is `hosts[first]`; `hosts` must not be
+    /// empty.
+    pub(crate) fn ordered(hosts: Vec<HostAddr>, first: usize) -> Self {
+        let len = hosts.len().max(1);
+        HostList {
+            current: (first % len + len - 1) % len,
+            hosts,
+            attempts_since_success: 0,
+        }
+    }
+
+    /// The hosts, in order.
+    pub(crate) fn all(&self) -> &[HostAddr] {
+        &self.hosts
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.hosts.len()
     }

@@ -53,6 +53,8 @@ pub struct DisconnectCounts {
     pub protocol_violation: u64,
     /// Left a read-only server for a read-write one.
     pub read_write_server_found: u64,
+    /// Moved to another server when the host list changed ([`crate::Session::update_hosts`]).
+    pub rebalanced: u64,
 }
 
 impl DisconnectCounts {
@@ -69,6 +71,7 @@ impl DisconnectCounts {
             DisconnectReason::UnansweredRequest => &mut self.unanswered_request,
             DisconnectReason::ProtocolViolation(_) => &mut self.protocol_violation,
             DisconnectReason::ReadWriteServerFound => &mut self.read_write_server_found,
+            DisconnectReason::Rebalanced => &mut self.rebalanced,
             // Never a disconnect: only listed in connect errors.
             DisconnectReason::StillTrying => return,
         };

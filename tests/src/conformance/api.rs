@@ -68,6 +68,9 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// `last_disconnect`.
     fn last_disconnect(&self) -> Option<zk_client::DisconnectReason>;
 
+    /// `update_hosts`: whether the session moves.
+    fn update_hosts(&self, connect_string: &str) -> Result<bool, zk_client::session::ConfigError>;
+
     /// `stats`.
     fn stats(&self) -> zk_client::Stats;
 
@@ -131,6 +134,10 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 
     fn last_disconnect(&self) -> Option<zk_client::DisconnectReason> {
         zk_client::Client::last_disconnect(self)
+    }
+
+    fn update_hosts(&self, connect_string: &str) -> Result<bool, zk_client::session::ConfigError> {
+        zk_client::Client::update_hosts(self, connect_string)
     }
 
     fn stats(&self) -> zk_client::Stats {
@@ -203,6 +210,10 @@ impl Api for zk_blocking::Client {
 
     fn last_disconnect(&self) -> Option<zk_client::DisconnectReason> {
         zk_blocking::Client::last_disconnect(self)
+    }
+
+    fn update_hosts(&self, connect_string: &str) -> Result<bool, zk_client::session::ConfigError> {
+        zk_blocking::Client::update_hosts(self, connect_string)
     }
 
     fn stats(&self) -> zk_client::Stats {

@@ -515,6 +515,7 @@ macro_rules! conformance_tests {
                 killed_server_fails_in_flight_requests_and_session_moves_on,
                 frozen_server_is_detected_by_the_read_timeout,
                 read_only_server_serves_reads_and_refuses_writes,
+                update_hosts_moves_the_session_off_a_removed_member_and_keeps_its_watches,
             }
         }
     };

@@ -51,6 +51,103 @@ impl Session {
         let _ = now;
     }
 
+    /// Replaces the host list (the ensemble changed: a reconfiguration, or the application's
+    /// own list), as the Java client's `updateServerList` does, so that clients spread over
+    /// the new ensemble while moving as few connections as that needs:
+    /// - the current server stays in a list that grew from `S` to `N` hosts: the session moves
+    ///   to one of the new hosts with probability `1 - S/N`, and stays otherwise;
+    /// - it stays in a list of the same size or smaller: the session stays;
+    /// - it left the list: the session moves, to the new hosts first when the list grew, and
+    ///   otherwise to old and new hosts with the probabilities that even out the load.
+    ///
+    /// Moving drops the connection (requests in flight fail with ConnectionLoss, their
+    /// outcome unknown, as on any lost connection; [`DisconnectReason::Rebalanced`]); the
+    /// session goes on on the next server. Returns whether the session moves. The order of
+    /// the new list is shuffled with the session's seed.
+    pub fn update_hosts(
+        &mut self,
+        hosts: Vec<HostAddr>,
+        now: Instant,
+    ) -> Result<bool, ConfigError> {
+        if hosts.is_empty() {
+            return Err(ConfigError::NoHosts);
+        }
+        let mut shuffled: Vec<HostAddr> = Vec::with_capacity(hosts.len());
+        for host in hosts {
+            if !shuffled.contains(&host) {
+                shuffled.push(host);
+            }
+        }
+        self.rng.shuffle(&mut shuffled);
+        let previous = self.hosts.all().to_vec();
+        let current = self.hosts.get(self.hosts.current_index()).clone();
+        let kept = shuffled.contains(&current);
+        let (old, new): (Vec<HostAddr>, Vec<HostAddr>) =
+            shuffled.iter().cloned().partition(|h| previous.contains(h));
+        let (s, n) = (previous.len() as f64, shuffled.len() as f64);
+        let p_new = if n > s {
+            if !kept || self.rng.unit() <= 1.0 - s / n {
+                Some(1.0)
+            } else {
+                None
+            }
+        } else if kept {
+            None
+        } else {
+            let num_old = old.len() as f64;
+            let p_old = if s - num_old <= 0.0 {
+                1.0
+            } else {
+                num_old * (s - n) / (n * (s - num_old))
+            };
+            Some(1.0 - p_old)
+        };
+        self.refusal_probe = None;
+        self.last_disconnect_host = None;
+        let Some(p_new) = p_new else {
+            let at = shuffled.iter().position(|h| *h == current).unwrap_or(0);
+            tracing::info!(
+                parent: &self.span,
+                hosts = shuffled.len(),
+                "host list updated: staying on {current}"
+            );
+            // The next attempt, should this connection end, follows the current server.
+            self.hosts = HostList::ordered(shuffled, at + 1);
+            return Ok(false);
+        };
+        // The attempts' order: each draws a new host with probability `p_new`, an old one
+        // otherwise, until one kind runs out.
+        let (mut old, mut new) = (old.into_iter(), new.into_iter());
+        let (mut old_left, mut new_left) = (old.len(), new.len());
+        let mut order = Vec::with_capacity(old_left + new_left);
+        while old_left + new_left > 0 {
+            let take_new = self.rng.unit() <= p_new;
+            let next = if new_left > 0 && (take_new || old_left == 0) {
+                new_left -= 1;
+                new.next()
+            } else {
+                old_left -= 1;
+                old.next()
+            };
+            order.extend(next);
+        }
+        tracing::info!(
+            parent: &self.span,
+            hosts = order.len(),
+            from = %current,
+            "host list updated: moving to {}",
+            order.first().map_or(String::new(), ToString::to_string)
+        );
+        // The connection goes first (it is the old list's), then the next attempt (after the
+        // usual jittered back-off) takes the new order.
+        if self.phase.connection().is_some() {
+            self.connection_lost(DisconnectReason::Rebalanced, now);
+        }
+        self.hosts = HostList::ordered(order, 0);
+        self.last_disconnect_host = None;
+        Ok(true)
+    }
+
     /// The transport of `conn` was closed by the peer, or failed for a reason the driver
     /// cannot tell ([`Session::handle_failed`] reports one it can).
     pub fn handle_closed(&mut self, conn: ConnectionId, now: Instant) {
@@ -392,7 +489,10 @@ impl Session {
     /// Records why the connection to the current host ended (leaving a read-only server for a
     /// read-write one is no failure).
     fn note_host_failure(&mut self, reason: DisconnectReason) {
-        if reason == DisconnectReason::ReadWriteServerFound {
+        if matches!(
+            reason,
+            DisconnectReason::ReadWriteServerFound | DisconnectReason::Rebalanced
+        ) {
             return;
         }
         let host = self.hosts.get(self.hosts.current_index());

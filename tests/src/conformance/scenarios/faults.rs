@@ -393,3 +393,63 @@ pub async fn read_only_server_serves_reads_and_refuses_writes<A: Adapter>(env: E
     assert!(!seen.iter().any(|s| s.is_terminal()), "{seen:?}");
     create_node(&ro, "/ro/after", b"").await;
 }
+
+/// Following a changed ensemble by hand (`update_hosts`, as an application that read the new
+/// members from `get_config_and_watch` would): a list that keeps the member the session is on
+/// leaves it there; a list without it moves the session to another member (the connection
+/// dropped as `Rebalanced`), with the same session id, and its watch still fires.
+pub async fn update_hosts_moves_the_session_off_a_removed_member_and_keeps_its_watches<
+    A: Adapter,
+>(
+    env: Env,
+) {
+    let _slot = ensemble_slot();
+    let ensemble = start_ensemble(&ServerOptions::fast_expiry());
+    let options = Connect::new(ensemble.connect_string()).session_timeout(Duration::from_secs(20));
+    let zk = env.client_with::<A>(options.clone()).await;
+    let writer = env.client_with::<A>(options).await;
+    let path = "/rebalanced";
+    create_node(&zk, path, b"").await;
+    let (_, mut watch) = zk.get_data_and_watch(path).await.want("data watch");
+    let id = zk.session_id();
+    let on = zk.current_host().expect("a connected client has a host");
+    let list = |keep: &dyn Fn(u16) -> bool| -> String {
+        ensemble
+            .client_addrs()
+            .iter()
+            .filter(|a| keep(a.port()))
+            .map(|a| format!("127.0.0.1:{}", a.port()))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(
+        zk.update_hosts(&list(&|_| true)),
+        Ok(false),
+        "the same members"
+    );
+    assert_eq!(zk.current_host(), Some(on.clone()));
+
+    let mut states = zk.state_watcher();
+    assert_eq!(
+        zk.update_hosts(&list(&|port| port != on.port)),
+        Ok(true),
+        "[{}] its member left the list: the session moves",
+        A::NAME
+    );
+    wait_for_state::<A>(&mut states, SLOW_WAIT, "moved", |s| {
+        s == SessionState::Connected
+    })
+    .await;
+    assert_eq!(zk.session_id(), id, "the same session");
+    assert_ne!(zk.current_host(), Some(on), "on another member");
+    assert_eq!(
+        zk.last_disconnect(),
+        Some(zk_client::DisconnectReason::Rebalanced)
+    );
+    writer
+        .set_data(path, &b"changed"[..], None)
+        .await
+        .want("set data");
+    let event = expect_fired::<A>(&mut watch, "the watch after the move").await;
+    assert_eq!(event, node_event(EventType::NodeDataChanged, path));
+}
