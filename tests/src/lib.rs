@@ -61,7 +61,7 @@ pub mod pinning;
 pub mod proxy;
 pub mod server;
 
-pub use config::{ClientAuth, ServerOptions, ServerSasl, ServerTls};
+pub use config::{ClientAuth, ServerOptions, ServerSasl, ServerTls, SUPER_USER};
 pub use ensemble::Ensemble;
 pub use error::{HarnessError, Result};
 pub use four_letter::{four_letter_word, four_letter_word_with_timeout};

@@ -78,6 +78,7 @@ impl Launch for Blocking {
     type Connect = Result<Client, ConnectError>;
 
     fn start(parts: BuilderParts<Blocking>) -> Result<Client, ConnectError> {
+        let follow = parts.follow_ensemble;
         let (inner, runtime) = parts.into_client(Arc::new(std::time::Instant::now))?;
         let io = Io::new(shared_core(&inner).clone());
         let thread = IoThread::new(io.clone(), runtime.connector);
@@ -94,6 +95,15 @@ impl Launch for Blocking {
             return Err(ConnectError::Start(format!(
                 "cannot start the I/O thread: {e}"
             )));
+        }
+        if follow {
+            let follower = zk_client::adapter::ensemble_follower(&inner);
+            std::thread::Builder::new()
+                .name("zk-ensemble".into())
+                .spawn(move || zk_client::adapter::block_on(follower, None))
+                .map_err(|e| {
+                    ConnectError::Start(format!("cannot start the ensemble follower: {e}"))
+                })?;
         }
         Ok(Client {
             inner,

@@ -99,7 +99,7 @@ fn failure_list(failures: &[HostFailure]) -> String {
 
 /// Closes the session when the last client handle is dropped.
 #[derive(Debug)]
-struct CloseOnDrop {
+pub(crate) struct CloseOnDrop {
     shared: Arc<Shared>,
 }
 
@@ -122,11 +122,11 @@ impl Drop for CloseOnDrop {
 ///
 /// `R` names the runtime the client was built for; the handle itself needs nothing from it.
 pub struct Client<R> {
-    shared: Arc<Shared>,
-    closer: Arc<CloseOnDrop>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) closer: Arc<CloseOnDrop>,
     /// The deadline of each call made through this handle, counted from the call.
-    call_timeout: Option<Duration>,
-    runtime: PhantomData<fn() -> R>,
+    pub(crate) call_timeout: Option<Duration>,
+    pub(crate) runtime: PhantomData<fn() -> R>,
 }
 
 impl<R> Clone for Client<R> {
@@ -162,6 +162,7 @@ pub struct ClientBuilder<R> {
     events: EventLimits,
     connect_wait: Option<Duration>,
     check_chroot: bool,
+    follow_ensemble: bool,
     #[cfg(feature = "tls")]
     tls_error: Option<crate::tls::TlsError>,
 }
@@ -175,6 +176,7 @@ impl<R: Launch> ClientBuilder<R> {
             events: EventLimits::default(),
             connect_wait: None,
             check_chroot: false,
+            follow_ensemble: false,
             #[cfg(feature = "tls")]
             tls_error: None,
         }
@@ -217,6 +219,15 @@ impl<R: Launch> ClientBuilder<R> {
     /// A `digest` credential `user:password`.
     pub fn digest(self, user: &str, password: &str) -> Self {
         self.auth("digest", Bytes::from(format!("{user}:{password}")))
+    }
+
+    /// Follow the ensemble's configuration (dynamic reconfiguration, 3.5+): a task reads the
+    /// config node with a watch and, when the ensemble changes, gives the session the new
+    /// members, as [`Client::update_hosts`] does (the session moves only as much as spreading
+    /// clients over the new ensemble needs, and keeps its id). Off by default.
+    pub fn follow_ensemble(mut self, on: bool) -> Self {
+        self.follow_ensemble = on;
+        self
     }
 
     /// Authenticate every connection with SASL, right after its handshake and before anything
@@ -355,6 +366,7 @@ impl<R: Launch> ClientBuilder<R> {
                     .max(zk_session::config::SERVER_MIN_SESSION_TIMEOUT),
             ),
             check_chroot: self.check_chroot && config.chroot.is_some(),
+            follow_ensemble: self.follow_ensemble,
             config,
             events: self.events,
             runtime: self.runtime,
@@ -373,6 +385,12 @@ impl<R: Launch> ClientBuilder<R> {
     }
 }
 
+/// The task that follows the ensemble for `client` ([`ClientBuilder::follow_ensemble`]), for
+/// [`Launch`] implementations to run when [`BuilderParts::follow_ensemble`] asks.
+pub fn ensemble_follower<R: 'static>(client: &Client<R>) -> crate::runtime::BoxFuture<()> {
+    client.ensemble_follower()
+}
+
 /// A checked builder, for [`Launch`] implementations: they make the client with
 /// [`BuilderParts::into_client`], then start its I/O.
 #[derive(Debug)]
@@ -385,6 +403,9 @@ pub struct BuilderParts<R> {
     pub connect_wait: Duration,
     /// Whether `connect` checks that the chroot exists (see [`check_chroot`]).
     pub check_chroot: bool,
+    /// Whether the client follows the ensemble's configuration
+    /// ([`ClientBuilder::follow_ensemble`]): the adapter starts [`ensemble_follower`].
+    pub follow_ensemble: bool,
     /// The runtime (or marker) the client is built for.
     pub runtime: R,
 }
@@ -424,6 +445,7 @@ impl<R: Runtime> Launch for R {
     type Connect = crate::runtime::BoxFuture<Result<Client<R>, ConnectError>>;
 
     fn start(parts: BuilderParts<R>) -> Result<Client<R>, ConnectError> {
+        let follow = parts.follow_ensemble;
         let clock_runtime = parts.runtime.clone();
         let (client, runtime) = parts.into_client(Arc::new(move || clock_runtime.now()))?;
         let shared = client.shared.clone();
@@ -433,6 +455,11 @@ impl<R: Runtime> Launch for R {
             .map_err(|e| ConnectError::Start(format!("cannot start the session's driver: {e}")))?;
         if let Some(inline) = inline {
             shared.set_inline_driver(inline);
+        }
+        if follow {
+            runtime.spawn(client.ensemble_follower()).map_err(|e| {
+                ConnectError::Start(format!("cannot start the ensemble follower: {e}"))
+            })?;
         }
         Ok(client)
     }

@@ -19,6 +19,7 @@ mod block_on;
 mod call;
 mod client;
 mod driver;
+mod follow;
 mod oneshot;
 mod operations;
 mod queue;
@@ -55,7 +56,7 @@ pub mod adapter {
     pub use crate::attempt::Attempt;
     pub use crate::block_on::{block_on, block_on_with};
     pub use crate::call::give_up;
-    pub use crate::client::{check_chroot, shared_core, BuilderParts, Launch};
+    pub use crate::client::{check_chroot, ensemble_follower, shared_core, BuilderParts, Launch};
     pub use crate::driver::Driver;
     pub use crate::runtime::{BoxFuture, InlineDriver, Runtime, Transport, PROBE_STEP_TIMEOUT};
     pub use crate::shared::{Clock, DriverSignal, EventLimits, Shared};

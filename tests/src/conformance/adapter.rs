@@ -37,6 +37,8 @@ pub struct Connect {
     pub digest: Option<(String, String)>,
     /// SASL DIGEST-MD5 `(user, password)` on every connection.
     pub sasl_digest: Option<(String, String)>,
+    /// Follow the ensemble's configuration.
+    pub follow_ensemble: bool,
     /// Resume this session instead of creating one.
     pub resume: Option<(SessionId, Bytes)>,
     /// Fail calls made while disconnected at once instead of queueing them.
@@ -82,6 +84,12 @@ impl Connect {
     /// Allows read-only servers.
     pub fn read_only(mut self, allowed: bool) -> Connect {
         self.read_only = allowed;
+        self
+    }
+
+    /// Follows the ensemble's configuration (`ClientBuilder::follow_ensemble`).
+    pub fn follow_ensemble(mut self) -> Connect {
+        self.follow_ensemble = true;
         self
     }
 
@@ -173,6 +181,9 @@ impl Connect {
         }
         if let Some((user, password)) = &self.digest {
             builder = builder.digest(user, password);
+        }
+        if self.follow_ensemble {
+            builder = builder.follow_ensemble(true);
         }
         if let Some((user, password)) = &self.sasl_digest {
             builder = builder.sasl(zk_client::api::sasl::DigestMd5::new(user, password));

@@ -516,6 +516,7 @@ macro_rules! conformance_tests {
                 frozen_server_is_detected_by_the_read_timeout,
                 read_only_server_serves_reads_and_refuses_writes,
                 update_hosts_moves_the_session_off_a_removed_member_and_keeps_its_watches,
+                a_following_client_moves_off_a_member_removed_by_reconfig,
             }
         }
     };

@@ -453,3 +453,67 @@ pub async fn update_hosts_moves_the_session_off_a_removed_member_and_keeps_its_w
     let event = expect_fired::<A>(&mut watch, "the watch after the move").await;
     assert_eq!(event, node_event(EventType::NodeDataChanged, path));
 }
+
+/// Dynamic reconfiguration on a real ensemble (`reconfigEnabled=true`, a super user): the
+/// member a client is connected to is removed with `reconfig`; a client that follows the
+/// ensemble (`follow_ensemble`) moves to a remaining member (the connection dropped as
+/// `Rebalanced`), keeps its session, and its watch fires.
+pub async fn a_following_client_moves_off_a_member_removed_by_reconfig<A: Adapter>(env: Env) {
+    let _slot = ensemble_slot();
+    let ensemble = start_ensemble(&ServerOptions {
+        reconfig: true,
+        ..ServerOptions::fast_expiry()
+    });
+    let connect = ensemble.connect_string();
+    let zk = env
+        .client_with::<A>(
+            Connect::new(&connect)
+                .session_timeout(Duration::from_secs(20))
+                .follow_ensemble(),
+        )
+        .await;
+    let (user, password) = crate::SUPER_USER;
+    let admin = env
+        .client_with::<A>(Connect::new(&connect).digest(user, password))
+        .await;
+    let path = "/reconfigured";
+    create_node(&zk, path, b"").await;
+    let (_, mut watch) = zk.get_data_and_watch(path).await.want("data watch");
+    let id = zk.session_id();
+    let on = zk.current_host().expect("a connected client has a host");
+    let removed = ensemble.member(member_at(&ensemble, &on)).id();
+    let mut states = zk.state_watcher();
+
+    let (config, _) = admin
+        .reconfig(ops::Reconfig::incremental(Vec::<String>::new(), [removed]))
+        .await
+        .want("reconfig removing the client's member");
+    let config = String::from_utf8_lossy(&config);
+    assert!(
+        !config.contains(&format!("server.{removed}=")),
+        "[{}] the new configuration: {config}",
+        A::NAME
+    );
+    wait_for_state::<A>(&mut states, SLOW_WAIT, "left", |s| {
+        s == SessionState::Disconnected
+    })
+    .await;
+    wait_for_state::<A>(&mut states, SLOW_WAIT, "moved", |s| {
+        s == SessionState::Connected
+    })
+    .await;
+    assert_eq!(zk.session_id(), id, "the same session");
+    assert_ne!(zk.current_host(), Some(on), "on a remaining member");
+    assert_eq!(
+        zk.last_disconnect(),
+        Some(zk_client::DisconnectReason::Rebalanced),
+        "[{}] moved by the follower",
+        A::NAME
+    );
+    admin
+        .set_data(path, &b"changed"[..], None)
+        .await
+        .want("set data");
+    let event = expect_fired::<A>(&mut watch, "the watch after the move").await;
+    assert_eq!(event, node_event(EventType::NodeDataChanged, path));
+}
