@@ -72,6 +72,29 @@ impl Ensemble {
         self.members.len()
     }
 
+    /// Starts a new member for a dynamic reconfiguration (an ensemble started with
+    /// [`ServerOptions::reconfig`]): its configuration lists the current members and itself,
+    /// so it joins as a non-voting follower until a `reconfig` adds it, and serves once it
+    /// has synced. Returns its index, and the server spec a `reconfig` adds
+    /// (`server.<id>=...;<client address>`).
+    pub fn start_joining_member(&mut self, options: &ServerOptions) -> Result<(usize, String)> {
+        let install = require_zookeeper()?;
+        let id = self.members.iter().map(Server::id).max().unwrap_or(0) + 1;
+        let ports =
+            MemberPorts::allocate(id).map_err(|e| HarnessError::io("allocating ports", e))?;
+        let mut peers: Vec<MemberPorts> = self.members.iter().map(Server::ports).collect();
+        peers.push(ports);
+        let mut server = Server::create(&install, options, Role::Member, ports, &peers)?;
+        server.start()?;
+        server.wait_serving(options.start_timeout)?;
+        self.members.push(server);
+        let spec = format!(
+            "server.{id}=127.0.0.1:{}:{}:participant;127.0.0.1:{}",
+            ports.quorum, ports.election, ports.client
+        );
+        Ok((self.members.len() - 1, spec))
+    }
+
     /// Whether the ensemble has no members (never true for a started one).
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()

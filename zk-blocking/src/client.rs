@@ -344,6 +344,11 @@ impl Client {
         self.inner.negotiated_timeout()
     }
 
+    /// The servers the client connects to, in the order it tries them.
+    pub fn hosts(&self) -> Vec<zk_client::HostAddr> {
+        self.inner.hosts()
+    }
+
     /// Replaces the servers the client connects to (see the async client's `update_hosts`):
     /// returns whether the session moves to another server.
     pub fn update_hosts(

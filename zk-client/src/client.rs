@@ -660,6 +660,11 @@ impl<R> Client<R> {
         self.shared.read_session(|s| s.negotiated_timeout())
     }
 
+    /// The servers the client connects to, in the order it tries them.
+    pub fn hosts(&self) -> Vec<HostAddr> {
+        self.shared.read_session(|s| s.hosts().to_vec())
+    }
+
     /// Replaces the servers the client connects to (the ensemble changed: read its members
     /// with [`Client::get_config_and_watch`] and `zk_session::ensemble::EnsembleConfig`), as
     /// the Java client's `updateServerList` does: the session moves only as much as spreading

@@ -71,6 +71,9 @@ pub trait Api: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// `update_hosts`: whether the session moves.
     fn update_hosts(&self, connect_string: &str) -> Result<bool, zk_client::session::ConfigError>;
 
+    /// `hosts`.
+    fn hosts(&self) -> Vec<zk_client::HostAddr>;
+
     /// `stats`.
     fn stats(&self) -> zk_client::Stats;
 
@@ -138,6 +141,10 @@ impl<R: Send + Sync + 'static> Api for zk_client::Client<R> {
 
     fn update_hosts(&self, connect_string: &str) -> Result<bool, zk_client::session::ConfigError> {
         zk_client::Client::update_hosts(self, connect_string)
+    }
+
+    fn hosts(&self) -> Vec<zk_client::HostAddr> {
+        zk_client::Client::hosts(self)
     }
 
     fn stats(&self) -> zk_client::Stats {
@@ -214,6 +221,10 @@ impl Api for zk_blocking::Client {
 
     fn update_hosts(&self, connect_string: &str) -> Result<bool, zk_client::session::ConfigError> {
         zk_blocking::Client::update_hosts(self, connect_string)
+    }
+
+    fn hosts(&self) -> Vec<zk_client::HostAddr> {
+        zk_blocking::Client::hosts(self)
     }
 
     fn stats(&self) -> zk_client::Stats {

@@ -341,6 +341,12 @@ impl Session {
         self.end.as_ref()
     }
 
+    /// The servers the session connects to, in the order it tries them (the connect string's,
+    /// shuffled; or the last [`Session::update_hosts`]).
+    pub fn hosts(&self) -> &[HostAddr] {
+        self.hosts.all()
+    }
+
     /// Why the last connection to each host tried since the session last established one
     /// failed, in the order the hosts were first tried (empty once a handshake succeeds): what
     /// to tell a user whose client cannot connect.
