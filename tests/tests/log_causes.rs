@@ -14,10 +14,7 @@ use std::time::Duration;
 use zk_client::session::Backoff;
 use zk_client::{ConnectError, SessionState};
 use zk_session::testing::LogCapture;
-use zk_tests::conformance::{
-    wait_for_state, Adapter, Api, AsyncStdAdapter, BlockingAdapter, Connect, SmolAdapter,
-    TokioAdapter, EVENT_WAIT,
-};
+use zk_tests::conformance::{wait_for_state, Adapter, Api, Connect, EVENT_WAIT};
 use zk_tests::{Server, ServerOptions};
 
 /// The process's log, captured from the first call on.
@@ -254,27 +251,7 @@ async fn lost_connections_and_expiry_are_logged_with_their_causes<A: Adapter>() 
     drop(killed);
 }
 
-macro_rules! for_every_adapter {
-    ($($scenario:ident),* $(,)?) => {
-        for_every_adapter!(@on on_tokio, TokioAdapter, $($scenario),*);
-        for_every_adapter!(@on on_async_std, AsyncStdAdapter, $($scenario),*);
-        for_every_adapter!(@on on_smol, SmolAdapter, $($scenario),*);
-        for_every_adapter!(@on on_blocking, BlockingAdapter, $($scenario),*);
-    };
-    (@on $module:ident, $adapter:ident, $($scenario:ident),*) => {
-        mod $module {
-            use super::*;
-            $(
-                #[test]
-                fn $scenario() {
-                    $adapter::block_on(super::$scenario::<$adapter>());
-                }
-            )*
-        }
-    };
-}
-
-for_every_adapter!(
+zk_tests::for_every_adapter!(
     failed_attempts_are_logged_with_their_causes,
     lost_connections_and_expiry_are_logged_with_their_causes,
 );

@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use zk_client::proto::{Acl, CreateMode, Id, Perms};
 use zk_client::{ConnectError, SessionState};
-use zk_tests::conformance::{
-    wait_for_state, Adapter, Api, AsyncStdAdapter, BlockingAdapter, Connect, SmolAdapter,
-    TokioAdapter,
-};
+use zk_tests::conformance::{wait_for_state, Adapter, Api, Connect};
 use zk_tests::{Server, ServerOptions, ServerSasl};
 
 /// How long a connection may take on a busy machine.
@@ -130,24 +127,4 @@ async fn authenticates_and_is_refused_and_authenticates_again<A: Adapter>() {
     alice.close().await;
 }
 
-macro_rules! for_every_adapter {
-    ($($scenario:ident),* $(,)?) => {
-        for_every_adapter!(@on on_tokio, TokioAdapter, $($scenario),*);
-        for_every_adapter!(@on on_async_std, AsyncStdAdapter, $($scenario),*);
-        for_every_adapter!(@on on_smol, SmolAdapter, $($scenario),*);
-        for_every_adapter!(@on on_blocking, BlockingAdapter, $($scenario),*);
-    };
-    (@on $module:ident, $adapter:ident, $($scenario:ident),*) => {
-        mod $module {
-            use super::*;
-            $(
-                #[test]
-                fn $scenario() {
-                    $adapter::block_on(super::$scenario::<$adapter>());
-                }
-            )*
-        }
-    };
-}
-
-for_every_adapter!(authenticates_and_is_refused_and_authenticates_again);
+zk_tests::for_every_adapter!(authenticates_and_is_refused_and_authenticates_again);

@@ -522,6 +522,32 @@ macro_rules! conformance_tests {
     };
 }
 
+/// Runs each async scenario `fn name<A: Adapter>()` of the calling test file once per
+/// adapter, as a `#[test]` in a module per adapter (`on_tokio`, `on_async_std`, `on_smol`,
+/// `on_blocking`), for test files whose scenarios need no [`Env`] (a server of their own).
+#[macro_export]
+macro_rules! for_every_adapter {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::for_every_adapter!(@on on_tokio, TokioAdapter, $($scenario),*);
+        $crate::for_every_adapter!(@on on_async_std, AsyncStdAdapter, $($scenario),*);
+        $crate::for_every_adapter!(@on on_smol, SmolAdapter, $($scenario),*);
+        $crate::for_every_adapter!(@on on_blocking, BlockingAdapter, $($scenario),*);
+    };
+    (@on $module:ident, $adapter:ident, $($scenario:ident),*) => {
+        mod $module {
+            use $crate::conformance::Adapter as _;
+            $(
+                #[test]
+                fn $scenario() {
+                    $crate::conformance::$adapter::block_on(
+                        super::$scenario::<$crate::conformance::$adapter>(),
+                    );
+                }
+            )*
+        }
+    };
+}
+
 /// The expansion of [`conformance_tests!`]; not for direct use.
 #[doc(hidden)]
 #[macro_export]
