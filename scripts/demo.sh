@@ -3,5 +3,5 @@
 # tour of the client (including a leader kill the session survives), and stops the ensemble.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-zookeeper.sh
+scripts/install-deps.sh
 cargo run --release -p zk-tests --example demo

@@ -3,5 +3,5 @@
 # virtual-time, golden, real-server, ensemble, TLS and the conformance suite on every adapter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-zookeeper.sh
+scripts/install-deps.sh
 cargo test --workspace

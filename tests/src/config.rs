@@ -355,6 +355,12 @@ impl ServerOptions {
                 "zookeeper.authProvider.sasl".into(),
                 "org.apache.zookeeper.server.auth.SASLAuthenticationProvider".into(),
             ));
+            if let Some(kerberos) = &sasl.kerberos {
+                props.push((
+                    "java.security.krb5.conf".into(),
+                    kerberos.krb5_conf.display().to_string(),
+                ));
+            }
             if sasl.required {
                 props.push((
                     "zookeeper.sessionRequireClientSASLAuth".into(),
@@ -383,22 +389,45 @@ const SUPER_DIGEST: &str = "super:lK75jTNcA+U9vtVEw5vB51mj/w4=";
 /// The name of the JAAS file in a server's directory, for [`ServerOptions::sasl`].
 pub(crate) const JAAS_FILE: &str = "jaas.conf";
 
-/// SASL for a server's clients: a JAAS `Server` section with DIGEST-MD5 users (ZooKeeper's
-/// `DigestLoginModule`), written into the server's directory (removed with it), and the SASL
-/// authentication provider; optionally required of every client
-/// (`zookeeper.sessionRequireClientSASLAuth`: a client that sends anything else first is
-/// disconnected).
+/// SASL for a server's clients: a JAAS `Server` section, written into the server's directory
+/// (removed with it), and the SASL authentication provider; optionally required of every
+/// client (`zookeeper.sessionRequireClientSASLAuth`: a client that sends anything else first
+/// is disconnected). The section holds DIGEST-MD5 users (ZooKeeper's `DigestLoginModule`), or,
+/// with [`ServerSasl::kerberos`], the server's Kerberos principal and keytab (the JDK's
+/// `Krb5LoginModule`: the server then speaks GSSAPI; see [`crate::kerberos::Kdc::server_sasl`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerSasl {
-    /// The users, as name and password.
+    /// The DIGEST-MD5 users, as name and password.
     pub users: Vec<(String, String)>,
+    /// The server's Kerberos identity, for GSSAPI clients.
+    pub kerberos: Option<ServerKerberos>,
     /// Whether every client must authenticate with SASL.
     pub required: bool,
+}
+
+/// A ZooKeeper server's Kerberos identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerKerberos {
+    /// The realm's `krb5.conf` (the JVM's `java.security.krb5.conf`).
+    pub krb5_conf: PathBuf,
+    /// The keytab holding the service principal's keys.
+    pub keytab: PathBuf,
+    /// The service principal, with its realm (`zookeeper/localhost@ZK.TEST`).
+    pub principal: String,
 }
 
 impl ServerSasl {
     /// The JAAS file's contents.
     pub(crate) fn jaas(&self) -> String {
+        if let Some(kerberos) = &self.kerberos {
+            return format!(
+                "Server {{\n    com.sun.security.auth.module.Krb5LoginModule required\n    \
+                 useKeyTab=true\n    keyTab=\"{}\"\n    storeKey=true\n    \
+                 useTicketCache=false\n    isInitiator=false\n    principal=\"{}\";\n}};\n",
+                kerberos.keytab.display(),
+                kerberos.principal
+            );
+        }
         let users: String = self
             .users
             .iter()

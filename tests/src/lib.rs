@@ -56,12 +56,13 @@ pub mod doc;
 pub mod ensemble;
 pub mod error;
 pub mod hostile;
+pub mod kerberos;
 pub mod peers;
 pub mod pinning;
 pub mod proxy;
 pub mod server;
 
-pub use config::{ClientAuth, ServerOptions, ServerSasl, ServerTls, SUPER_USER};
+pub use config::{ClientAuth, ServerKerberos, ServerOptions, ServerSasl, ServerTls, SUPER_USER};
 pub use ensemble::Ensemble;
 pub use error::{HarnessError, Result};
 pub use four_letter::{four_letter_word, four_letter_word_with_timeout};

@@ -23,6 +23,7 @@ fn server() -> Server {
             ("alice".into(), "other".into()),
         ],
         required: true,
+        ..ServerSasl::default()
     };
     Server::standalone(&ServerOptions::default().with_sasl(sasl)).unwrap_or_else(|e| {
         panic!(

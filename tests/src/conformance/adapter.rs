@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use zk_client::adapter::Launch;
+use zk_client::api::sasl::SaslMechanism;
 use zk_client::proto::SessionId;
 use zk_client::{
     ClientBuilder, ConnectError, SessionState, StateWatcher, Timeout, Watch, WatchEvent,
@@ -35,8 +36,8 @@ pub struct Connect {
     pub read_only: bool,
     /// A `digest` credential `(user, password)` presented on every connection.
     pub digest: Option<(String, String)>,
-    /// SASL DIGEST-MD5 `(user, password)` on every connection.
-    pub sasl_digest: Option<(String, String)>,
+    /// A SASL mechanism run on every connection.
+    pub sasl: Option<Arc<dyn SaslMechanism>>,
     /// Follow the ensemble's configuration.
     pub follow_ensemble: bool,
     /// Resume this session instead of creating one.
@@ -94,8 +95,13 @@ impl Connect {
     }
 
     /// Authenticates every connection with SASL DIGEST-MD5.
-    pub fn sasl_digest(mut self, user: &str, password: &str) -> Connect {
-        self.sasl_digest = Some((user.to_owned(), password.to_owned()));
+    pub fn sasl_digest(self, user: &str, password: &str) -> Connect {
+        self.sasl(zk_client::api::sasl::DigestMd5::new(user, password))
+    }
+
+    /// Authenticates every connection with a SASL mechanism.
+    pub fn sasl(mut self, mechanism: impl SaslMechanism + 'static) -> Connect {
+        self.sasl = Some(Arc::new(mechanism));
         self
     }
 
@@ -185,8 +191,8 @@ impl Connect {
         if self.follow_ensemble {
             builder = builder.follow_ensemble(true);
         }
-        if let Some((user, password)) = &self.sasl_digest {
-            builder = builder.sasl(zk_client::api::sasl::DigestMd5::new(user, password));
+        if let Some(mechanism) = &self.sasl {
+            builder = builder.sasl(mechanism.clone());
         }
         if let Some((id, password)) = &self.resume {
             builder = builder.resume(*id, password.clone());

@@ -6,11 +6,16 @@
 //!
 //! Mechanisms sit behind two small traits, so that one needing a system library (GSSAPI) can
 //! live outside this crate: a [`SaslMechanism`] starts a [`SaslExchange`] per connection.
-//! [`DigestMd5`] is built in.
+//! [`DigestMd5`] is built in; [`Gssapi`] (Kerberos) comes with the `gssapi` feature, on the
+//! system's GSSAPI library.
 
 mod digest_md5;
+#[cfg(feature = "gssapi")]
+mod gssapi;
 
 pub use digest_md5::DigestMd5;
+#[cfg(feature = "gssapi")]
+pub use gssapi::Gssapi;
 
 use bytes::Bytes;
 
@@ -22,6 +27,17 @@ pub trait SaslMechanism: Send + Sync + std::fmt::Debug {
     /// A new exchange, for a connection to the server `host` (as written in the connect
     /// string: some mechanisms name the server they authenticate to).
     fn start(&self, host: &str) -> Result<Box<dyn SaslExchange>, String>;
+}
+
+/// A shared mechanism is a mechanism (one configuration for several clients).
+impl<M: SaslMechanism + ?Sized> SaslMechanism for std::sync::Arc<M> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn start(&self, host: &str) -> Result<Box<dyn SaslExchange>, String> {
+        (**self).start(host)
+    }
 }
 
 /// One run of a mechanism with a server.

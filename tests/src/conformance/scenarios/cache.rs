@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use zk_client::ops::{ErrorKind, GetChildrenError, GetDataError};
 use zk_client::proto::{CreateMode, Stat};
-use zk_client::CommonError;
+use zk_client::{CommonError, SessionState};
 use zk_recipes::cache::{CacheEvent, CachedNode, ChildrenCache, NodeCache, TreeCache};
 
 use super::chaos::Chaos;
 use super::{Rng, Want};
-use crate::conformance::{ensemble_slot, Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT};
+use crate::conformance::{
+    ensemble_slot, wait_for_state, Adapter, Api, Connect, Env, EVENT_WAIT, SLOW_WAIT,
+};
 use crate::{Ensemble, ServerOptions};
 
 /// Whether a failed call may be tried again (the connection was lost under it).
@@ -416,6 +418,22 @@ pub async fn tree_cache_under_chaos_matches_a_fresh_walk<A: Adapter>(env: Env) {
         }
     }
     let (ensemble, log) = chaos.stop();
+    // The last fault may still end the session: a client kept away past its timeout learns
+    // it on reconnecting to the healed ensemble. Wait until the session is back or ended.
+    let mut states = reader.state_watcher();
+    wait_for_state::<A>(&mut states, SLOW_WAIT, "the cache's session settles", |s| {
+        s == SessionState::Connected || s.is_terminal()
+    })
+    .await;
+    if reader.state() != SessionState::Connected {
+        eprintln!(
+            "[{}] the cache's session ended after the faults; restarting it",
+            A::NAME
+        );
+        reader = crate::conformance::connect::<A>(&options).await;
+        cache.restart(reader.clone());
+        restarts += 1;
+    }
     eprintln!(
         "[{}] {written} writes, faults: {log:?}, {restarts} restarts, {} resyncs",
         A::NAME,
