@@ -17,7 +17,16 @@ struct Fixture {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    fixtures_in("tests/fixtures")
+}
+
+/// The frames of the capture with jute nulls (`fixtures/null/README.md`).
+fn null_fixtures() -> Vec<Fixture> {
+    fixtures_in("tests/fixtures/null")
+}
+
+fn fixtures_in(dir: &str) -> Vec<Fixture> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
     let manifest = fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
     manifest
         .lines()
@@ -64,7 +73,9 @@ fn body(frame: &Bytes) -> Bytes {
 fn every_golden_frame_decodes_and_re_encodes_to_the_same_bytes() {
     let all = fixtures();
     assert!(all.len() >= 60, "only {} fixtures", all.len());
-    for f in &all {
+    let nulls = null_fixtures();
+    assert_eq!(nulls.len(), 20, "the null capture's frames");
+    for f in all.iter().chain(&nulls) {
         let body = body(&f.frame);
         let mut out = BytesMut::new();
         match (f.from_client, f.opcode, f.xid) {
@@ -242,5 +253,81 @@ fn golden_failing_multi_reports_every_per_op_error() {
             MultiResult::Error(ErrorCode::NoNode),
             MultiResult::Error(ErrorCode::RuntimeInconsistency),
         ]
+    );
+}
+
+fn null_request(name: &str) -> Request {
+    let frame = null_fixtures()
+        .into_iter()
+        .find(|f| f.file == name)
+        .unwrap_or_else(|| panic!("no fixture null/{name}"))
+        .frame;
+    let mut reader = Reader::new(body(&frame));
+    let header = RequestHeader::decode(&mut reader).unwrap();
+    Request::decode(OpCode::from_i32(header.op).unwrap(), &mut reader).unwrap()
+}
+
+fn null_reply(name: &str, op: OpCode) -> Result<Response, ErrorCode> {
+    let frame = null_fixtures()
+        .into_iter()
+        .find(|f| f.file == name)
+        .unwrap_or_else(|| panic!("no fixture null/{name}"))
+        .frame;
+    RawReply::parse(body(&frame)).unwrap().response(op).unwrap()
+}
+
+/// The Java client writes a null buffer or string as length -1 with nothing after it, and the
+/// server keeps null data null: each decodes to `None`, told apart from empty (`Some` of
+/// nothing), and (by the round-trip test) encodes back to Java's bytes.
+#[test]
+fn golden_nulls_decode_apart_from_empty() {
+    let Request::Create(create) = null_request("create_null_request.bin") else {
+        panic!("not a create")
+    };
+    assert_eq!((create.path.as_str(), create.data), ("/null-data", None));
+    let Request::Create(create) = null_request("create_empty_request.bin") else {
+        panic!("not a create")
+    };
+    assert_eq!(create.data, Some(Bytes::new()));
+
+    for (name, expected) in [
+        ("get_data_null_response.bin", None),
+        ("get_data_empty_response.bin", Some(Bytes::new())),
+        ("get_data_after_set_null_response.bin", None),
+    ] {
+        let Ok(Response::GetData(reply)) = null_reply(name, OpCode::GetData) else {
+            panic!("{name}: not a getData reply")
+        };
+        assert_eq!(reply.data, expected, "{name}");
+        assert_eq!(reply.stat.data_length, 0, "{name}");
+    }
+
+    let Request::SetData(set) = null_request("set_data_null_request.bin") else {
+        panic!("not a setData")
+    };
+    assert_eq!((set.data, set.version), (None, -1));
+
+    let Request::Reconfig(incremental) = null_request("reconfig_incremental_request.bin") else {
+        panic!("not a reconfig")
+    };
+    assert_eq!(incremental.joining_servers, None);
+    assert_eq!(incremental.leaving_servers.as_deref(), Some("3"));
+    assert_eq!(incremental.new_members, None);
+    assert_eq!(incremental.cur_config_id, -1);
+    let Request::Reconfig(replace) = null_request("reconfig_replace_request.bin") else {
+        panic!("not a reconfig")
+    };
+    assert_eq!(
+        (replace.joining_servers, replace.leaving_servers),
+        (None, None)
+    );
+    assert_eq!(
+        replace.new_members.as_deref(),
+        Some("server.1=127.0.0.1:2888:3888;2181")
+    );
+    // A standalone server refuses a reconfig before looking at it.
+    assert_eq!(
+        null_reply("reconfig_incremental_response.bin", OpCode::Reconfig),
+        Err(ErrorCode::ReconfigDisabled)
     );
 }

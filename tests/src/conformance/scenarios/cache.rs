@@ -420,11 +420,17 @@ pub async fn tree_cache_under_chaos_matches_a_fresh_walk<A: Adapter>(env: Env) {
     let (ensemble, log) = chaos.stop();
     // The last fault may still end the session: a client kept away past its timeout learns
     // it on reconnecting to the healed ensemble. Wait until the session is back or ended.
+    let settled = |s: SessionState| s == SessionState::Connected || s.is_terminal();
     let mut states = reader.state_watcher();
-    wait_for_state::<A>(&mut states, SLOW_WAIT, "the cache's session settles", |s| {
-        s == SessionState::Connected || s.is_terminal()
-    })
-    .await;
+    if !settled(reader.state()) {
+        wait_for_state::<A>(
+            &mut states,
+            SLOW_WAIT,
+            "the cache's session settles",
+            settled,
+        )
+        .await;
+    }
     if reader.state() != SessionState::Connected {
         eprintln!(
             "[{}] the cache's session ended after the faults; restarting it",
