@@ -96,8 +96,15 @@ impl Checker {
     }
 
     /// Whether `node` exists (its owner's session is live), asked until a server answers.
+    /// A sync first: the observer's member may lag behind the one that told a holder its
+    /// predecessor is gone (seen: a follower still showing a deleted leader's node).
     fn live(&self, node: &str) -> bool {
         loop {
+            match self.observer.sync(node) {
+                Ok(_) => {}
+                Err(e) if e.common() == Some(zk_client::CommonError::ConnectionLoss) => continue,
+                Err(e) => panic!("the checker's sync {node}: {e}"),
+            }
             match self.observer.exists(node) {
                 Ok(stat) => return stat.is_some(),
                 Err(e) if e.common() == Some(zk_client::CommonError::ConnectionLoss) => {}
