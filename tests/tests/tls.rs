@@ -166,7 +166,7 @@ fn fixture(version: Version) -> &'static Fixture {
 }
 
 /// What a client presents: trusted CA, client certificate, server name override.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Credentials {
     /// The right CA and a client certificate.
     Good,
@@ -329,6 +329,12 @@ fn node(adapter: &str, version: Version) -> String {
     format!("/tls-{adapter}-{version:?}-{}", std::process::id())
 }
 
+/// The node of a round trip: its own per adapter, version and credentials, since tests with
+/// different credentials make round trips at the same time.
+fn round_trip_node(adapter: &str, version: Version, credentials: Credentials) -> String {
+    node(&format!("{adapter}-{credentials:?}"), version)
+}
+
 // ---------------------------------------------------------------------------------------------
 // zk-tokio
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +356,7 @@ async fn tokio_round_trip(version: Version, credentials: Credentials) {
     let client = tokio_connect(version, credentials, CONNECT_WAIT)
         .await
         .expect("connect over TLS");
-    let path = node("tokio", version);
+    let path = round_trip_node("tokio", version, credentials);
     client
         .create(&path, &b"over tls"[..], zk_tokio::CreateMode::Ephemeral)
         .await
@@ -431,7 +437,7 @@ fn smol_round_trip(version: Version, credentials: Credentials) {
         let client = smol_connect(version, credentials, CONNECT_WAIT)
             .await
             .expect("connect over TLS");
-        let path = node("async-std", version);
+        let path = round_trip_node("smol", version, credentials);
         client
             .create(&path, &b"over tls"[..], zk_async_std::CreateMode::Ephemeral)
             .await
@@ -510,7 +516,7 @@ fn blocking_connect(
 
 fn blocking_round_trip(version: Version, credentials: Credentials) {
     let client = blocking_connect(version, credentials, CONNECT_WAIT).expect("connect over TLS");
-    let path = node("blocking", version);
+    let path = round_trip_node("blocking", version, credentials);
     client
         .create(&path, &b"over tls"[..], zk_blocking::CreateMode::Ephemeral)
         .expect("create");
