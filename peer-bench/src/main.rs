@@ -992,6 +992,8 @@ fn run(args: Args) -> Result<(), String> {
         full_jit: true,
         ..zk_tests::ServerOptions::default()
     };
+    // Counted before any pinning narrows this process's CPUs.
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let server = zk_tests::Server::standalone(&options).map_err(|e| e.to_string())?;
     let addr = server.client_addr().to_string();
     let mut configuration = "shared: the server and the clients on every CPU".to_owned();
@@ -1023,9 +1025,8 @@ fn run(args: Args) -> Result<(), String> {
         }
     }
     setup.close();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let header = format!(
-        "peer-bench: {} repetitions, {configuration}; {cpus} CPUs; medians (range). \
+        "peer-bench: {} repetitions, {configuration}; a {cpus}-CPU machine; medians (range). \
          {} getData and {} setData pipelined, {} one at a time, {} watches per run.",
         args.repeat, args.plan.get_ops, args.plan.set_ops, args.plan.seq_ops, args.plan.watches
     );
