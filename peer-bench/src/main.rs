@@ -51,7 +51,10 @@ usage: peer-bench [--pin] [--quick] [--repeat N] [--client NAME]... [--markdown 
                  zk-tokio-mt, zk-tokio-ct, zk-async-std, zk-smol, zk-blocking,
                  zookeeper-client-mt, zookeeper-client-ct, tokio-zookeeper-mt,
                  tokio-zookeeper-ct, zookeeper
-  --markdown F   also write the tables as markdown to F";
+  --markdown F   also write the tables as markdown to F
+
+One client's run alone (for a profiler): peer-bench --child NAME --addr HOST:PORT --prepare
+[--get-ops N] [--set-ops N] [--seq-ops N] [--watches 0] against a running server.";
 
 /// The node read by getData: `DATA_LEN` bytes.
 const GET_PATH: &str = "/peer-bench-get";
@@ -756,6 +759,8 @@ struct Args {
     markdown: Option<String>,
     plan: Plan,
     child: Option<(Client, String)>,
+    /// The child creates the nodes first (when run alone).
+    prepare: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -766,6 +771,7 @@ fn parse_args() -> Result<Args, String> {
         markdown: None,
         plan: Plan::FULL,
         child: None,
+        prepare: false,
     };
     let mut child_client = None;
     let mut addr = None;
@@ -799,6 +805,7 @@ fn parse_args() -> Result<Args, String> {
                 child_client = Some(Client::parse(&name).ok_or(format!("unknown client {name}"))?);
             }
             "--addr" => addr = Some(value("--addr")?),
+            "--prepare" => args.prepare = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             // `cargo bench`-style extra arguments are not ours.
             "--bench" => {}
@@ -1047,6 +1054,18 @@ fn main() -> ExitCode {
         }
     };
     if let Some((client, addr)) = &args.child {
+        if args.prepare {
+            match zk_blocking::Client::connect(addr) {
+                Ok(setup) => {
+                    prepare_nodes(&setup, args.plan.watches);
+                    setup.close();
+                }
+                Err(e) => {
+                    eprintln!("peer-bench: set-up client: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         child(*client, addr, args.plan);
         return ExitCode::SUCCESS;
     }
