@@ -63,7 +63,8 @@ public class CaptureNull {
     public static void main(String[] args) throws Exception {
         int proxyPort = Integer.parseInt(args[0]);
         int controlPort = Integer.parseInt(args[1]);
-        results = new PrintWriter(new FileWriter(args[2]));
+        // args[2] is the server's own port, which this capture does not use.
+        results = new PrintWriter(new FileWriter(args[3]));
         System.setProperty("zookeeper.sasl.client", "false");
 
         Socket ctl = new Socket("127.0.0.1", controlPort);

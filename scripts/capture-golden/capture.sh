@@ -7,6 +7,8 @@
 #
 #   scripts/capture-golden/capture.sh            # (re)writes zk-proto/tests/fixtures/
 #   KEEP_WORK=1 scripts/capture-golden/capture.sh  # keep the temp dir (logs, raw recording)
+#   scripts/capture-golden/capture.sh null       # the capture with jute nulls instead
+#       (CaptureNull.java, extract_null.py, check_null.py: zk-proto/tests/fixtures/null/)
 #
 # Needs: java + javac (17), python3, /usr/share/java/zookeeper.jar (Debian package
 # `zookeeper`/`libzookeeper-java`; override with ZK_JAR=...).
@@ -14,7 +16,12 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-FIXTURES="${FIXTURES:-$REPO/zk-proto/tests/fixtures}"
+case "${1:-main}" in
+  main) CLIENT=Capture; FIXTURES="${FIXTURES:-$REPO/zk-proto/tests/fixtures}" ;;
+  null) CLIENT=CaptureNull; FIXTURES="${FIXTURES:-$REPO/zk-proto/tests/fixtures/null}" ;;
+  *) echo "usage: capture.sh [null]" >&2; exit 2 ;;
+esac
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ beside the scripts
 ZK_JAR="${ZK_JAR:-/usr/share/java/zookeeper.jar}"
 LOGJAR=/usr/share/java/slf4j-simple.jar   # optional: lets server/client log to files
 CP="$ZK_JAR"
@@ -86,7 +93,7 @@ java -cp "$CP" -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
   org.apache.zookeeper.server.ZooKeeperServerMain "$WORK/zoo.cfg" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
-javac -cp "$ZK_JAR" -d "$WORK/classes" "$HERE/Capture.java"
+javac -cp "$ZK_JAR" -d "$WORK/classes" "$HERE/$CLIENT.java"
 
 for _ in $(seq 150); do
   [ "$(fourlw ruok)" = imok ] && break
@@ -103,11 +110,11 @@ for _ in $(seq 50); do grep -q "proxy ready" "$WORK/proxy.log" 2>/dev/null && br
 grep -q "proxy ready" "$WORK/proxy.log" || { cat "$WORK/proxy.log" >&2; exit 1; }
 
 timeout 120 java -cp "$CP:$WORK/classes" -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
-  Capture "$PROXY_PORT" "$CONTROL_PORT" "$SERVER_PORT" "$WORK/results.tsv" \
+  "$CLIENT" "$PROXY_PORT" "$CONTROL_PORT" "$SERVER_PORT" "$WORK/results.tsv" \
   >"$WORK/client.out" 2>"$WORK/client.log" &
 CLIENT_PID=$!
 if ! wait "$CLIENT_PID"; then
-  echo "Capture.java failed" >&2; cat "$WORK/client.out" "$WORK/client.log" >&2; exit 1
+  echo "$CLIENT.java failed" >&2; cat "$WORK/client.out" "$WORK/client.log" >&2; exit 1
 fi
 CLIENT_PID=""
 # proxy exits on QUIT from Capture; give it a moment to flush
@@ -116,8 +123,18 @@ for _ in $(seq 30); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.1; don
 JAVA_VERSION="$(java -version 2>&1 | head -n 2 | tr '\n' ' ')"
 PKG_VERSION="$(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo unknown)"
 mkdir -p "$FIXTURES"
-python3 "$HERE/extract.py" --log "$WORK/frames.jsonl" --results "$WORK/results.tsv" \
-  --srvr "$WORK/srvr.txt" --java-version "$JAVA_VERSION" --package-version "$PKG_VERSION" \
-  --out "$FIXTURES"
-python3 "$HERE/verify.py" --fixtures "$FIXTURES" --results "$WORK/results.tsv"
+if [ "$CLIENT" = Capture ]; then
+  python3 "$HERE/extract.py" --log "$WORK/frames.jsonl" --results "$WORK/results.tsv" \
+    --srvr "$WORK/srvr.txt" --java-version "$JAVA_VERSION" --package-version "$PKG_VERSION" \
+    --out "$FIXTURES"
+  python3 "$HERE/verify.py" --fixtures "$FIXTURES" --results "$WORK/results.tsv"
+else
+  # What the server logged about the reconfigs, for the fixtures' README.
+  grep -i -E 'reconfig' "$WORK/server.log" | sed 's/^/  server.log: /' >"$WORK/server-reconfig.txt" || true
+  python3 "$HERE/extract_null.py" --golden "$HERE" --log "$WORK/frames.jsonl" \
+    --results "$WORK/results.tsv" --srvr "$WORK/srvr.txt" \
+    --server-log-excerpt "$WORK/server-reconfig.txt" \
+    --java-version "$JAVA_VERSION" --package-version "$PKG_VERSION" --out "$FIXTURES"
+  python3 "$HERE/check_null.py" "$FIXTURES"
+fi
 echo "fixtures written to $FIXTURES"

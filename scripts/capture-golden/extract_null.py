@@ -144,12 +144,11 @@ Nothing here was written by hand. Same file format and `MANIFEST.tsv` columns as
 
 ## How they were captured
 
-    ./capture-null.sh        # in the directory holding CaptureNull.java / extract_null.py
+    scripts/capture-golden/capture.sh null
 
 It starts a standalone server in a temp dir on a free loopback port (`tickTime=2000`,
 `admin.enableServer=false`, `4lw.commands.whitelist=*`, reconfig left at its default
-`reconfigEnabled=false`), runs the recording proxy `scripts/capture-golden/proxy.py` of the
-main repo, compiles and runs `CaptureNull.java` through it, cuts the recording with
+`reconfigEnabled=false`), runs the recording proxy `scripts/capture-golden/proxy.py`, compiles and runs `CaptureNull.java` through it, cuts the recording with
 `extract_null.py`, and checks the null encodings with `check_null.py`. Server, proxy and temp
 dir are cleaned up on exit (`KEEP_WORK=1` keeps the temp dir).
 
