@@ -137,7 +137,7 @@ impl Multi {
             }),
             MultiOp::SetData(s) => zk_proto::MultiOp::SetData(SetDataRequest {
                 path: paths.server_path(&s.path, false)?,
-                data: (!s.null_data).then(|| s.data.clone()),
+                data: s.wire_data(),
                 version: s.version.unwrap_or(-1),
             }),
             MultiOp::Check { path, version } => zk_proto::MultiOp::Check(CheckVersionRequest {

@@ -429,6 +429,11 @@ impl SetData {
         self
     }
 
+    /// The data as sent: `None` for null.
+    pub(crate) fn wire_data(&self) -> Option<Bytes> {
+        (!self.null_data).then(|| self.data.clone())
+    }
+
     /// Only if the data version is `version`.
     pub fn version(mut self, version: i32) -> SetData {
         self.version = Some(version);
@@ -447,7 +452,7 @@ impl Operation for SetData {
     fn prepare(&self, paths: &mut Paths) -> Result<Prepared, CommonError> {
         Ok(Prepared::plain(Request::SetData(SetDataRequest {
             path: paths.server_path(&self.path, false)?,
-            data: (!self.null_data).then(|| self.data.clone()),
+            data: self.wire_data(),
             version: version_or_any(self.version),
         })))
     }

@@ -144,7 +144,6 @@ impl Session {
             self.connection_lost(DisconnectReason::Rebalanced, now);
         }
         self.hosts = HostList::ordered(order, 0);
-        self.last_disconnect_host = None;
         Ok(true)
     }
 
