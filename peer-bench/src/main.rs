@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
+use zk_tests::cpu::process_cpu;
 
 const USAGE: &str = "\
 usage: peer-bench [--pin] [--quick] [--repeat N] [--client NAME]... [--markdown FILE]
@@ -179,12 +180,6 @@ impl Plan {
         .flat_map(|(flag, n)| [flag.to_owned(), n.to_string()])
         .collect()
     }
-}
-
-/// CPU time of the whole process: every thread, user and system.
-fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// Wall and CPU time from a start.

@@ -52,6 +52,7 @@ pub mod mode;
 
 // What tests use.
 pub mod conformance;
+pub mod cpu;
 pub mod doc;
 pub mod ensemble;
 pub mod error;
