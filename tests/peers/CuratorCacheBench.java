@@ -11,7 +11,10 @@
 //                               the cache was built, divided by loaded_nodes
 //   ready                       then it waits on stdin for
 //     expect <path> <u64>       (the writer has finished) and polls the cache every 1 ms until <path>
-//                               holds that value as 8 bytes big-endian, then prints
+//                               holds that value as 8 bytes big-endian, then prints (polled,
+//                               not woken by the cache's events: with Curator they trail the
+//                               cache's own state by up to 11 ms here, and the lag measures the
+//                               state)
 //   lag_ms <ms>                 from reading the `expect` line to seeing the value (or `timeout`
 //                               after 120 s)
 //   updates_seen <n>            NODE_UPDATED / NODE_CHANGED events since `ready` (counted once the

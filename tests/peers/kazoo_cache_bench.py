@@ -12,7 +12,9 @@ protocol, printed one per line as `name value`.
                               the cache was built, divided by loaded_nodes
   ready                       then it waits on stdin for
     expect <path> <u64>       (the writer has finished) and polls the cache every 1 ms until <path>
-                              holds that value as 8 bytes big-endian, then prints
+                              holds that value as 8 bytes big-endian, then prints (polled, not
+                              woken by the cache's events: those can trail the cache's own
+                              state, which is what the lag measures)
   lag_ms <ms>                 from reading the `expect` line to seeing the value (or `timeout`
                               after 120 s)
   updates_seen <n>            NODE_UPDATED events since `ready` (counted once the event carrying

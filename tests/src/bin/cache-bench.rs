@@ -258,22 +258,24 @@ async fn measure_ours(
     let before = rss();
     let started = Instant::now();
     let cache = std::sync::Arc::new(TreeCache::new(reader.clone(), ROOT));
-    // The events' reader, as a listener: counts the updates and notes each walk's end.
-    let resynced_at = std::sync::Arc::new(std::sync::Mutex::new(None));
+    // The events' reader, as a listener: counts the updates, notes when a resynchronization
+    // ends, and ticks `events` after each event (which comes after the cache changed), so that
+    // the measurements below wait for events rather than poll the cache.
+    let (tick, mut events) = tokio::sync::watch::channel(None::<Instant>);
     let consumer = {
-        let (cache, resynced_at) = (cache.clone(), resynced_at.clone());
+        let cache = cache.clone();
         tokio::spawn(async move {
             let mut updated = 0u64;
             while let Some(event) = cache.next_event().await {
                 match event {
                     CacheEvent::Updated { .. } => updated += 1,
                     CacheEvent::Resynchronized => {
-                        if let Ok(mut at) = resynced_at.lock() {
-                            *at = Some(Instant::now());
-                        }
+                        tick.send_replace(Some(Instant::now()));
+                        continue;
                     }
                     _ => {}
                 }
+                tick.send_modify(|_| {});
             }
             updated
         })
@@ -296,7 +298,9 @@ async fn measure_ours(
         if cache.get(&leaves[0]).and_then(|n| n.data().cloned()) == Some(want.clone()) {
             break Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        if events.changed().await.is_err() {
+            return Err(format!("the cache ended: {:?}", cache.ended()).into());
+        }
     };
     let lag = seen_at - written;
     let rate = updates as f64 / (seen_at - written_from).as_secs_f64();
@@ -318,14 +322,15 @@ async fn measure_ours(
             None => return Err("the session's states ended".into()),
         }
     };
-    let resynced = loop {
-        if let Some(at) = resynced_at.lock().ok().and_then(|at| *at) {
-            break at;
+    let resynced = match events.wait_for(Option::is_some).await {
+        Ok(at) => at.unwrap_or(reconnected),
+        Err(_) => {
+            return Err(format!(
+                "the cache ended before resynchronizing: {:?}",
+                cache.ended()
+            )
+            .into())
         }
-        if let Some(ended) = cache.ended() {
-            return Err(format!("the cache ended before resynchronizing: {ended}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
     };
     let resync = resynced.saturating_duration_since(reconnected);
     println!("zk-recipes: resynchronized {resync:?} after reconnecting");
