@@ -87,7 +87,9 @@ fn replay(tree: &mut BTreeMap<String, CachedNode>, events: &[CacheEvent]) {
 
 /// Random creates, sets and deletes under `root` (two levels of eight nodes) for `ops`
 /// operations or until `until`; a failure the tree's state explains (a missing or existing
-/// node, children left) or a lost connection is part of the game.
+/// node, children left) or a lost connection is part of the game. In a timed run (the chaos
+/// scenario's), an expired session ends the writes early: the caller sees it in the writer's
+/// state and connects again.
 async fn write_randomly<C: Api>(
     writer: &C,
     root: &str,
@@ -126,6 +128,7 @@ async fn write_randomly<C: Api>(
             | Some(ErrorKind::NoNode | ErrorKind::NodeExists | ErrorKind::NotEmpty)
             | Some(ErrorKind::Common(CommonError::ConnectionLoss | CommonError::RequestTimeout)) => {
             }
+            Some(ErrorKind::Common(CommonError::SessionExpired)) if until.is_some() => break,
             Some(other) => panic!("write {path}: {other}"),
         }
         done += 1;
@@ -383,7 +386,7 @@ pub async fn tree_cache_under_chaos_matches_a_fresh_walk<A: Adapter>(env: Env) {
     let options = Connect::new(&connect_string)
         .session_timeout(Duration::from_secs(6))
         .connect_wait(SLOW_WAIT);
-    let writer = crate::conformance::connect::<A>(&options).await;
+    let mut writer = crate::conformance::connect::<A>(&options).await;
     let mut reader = crate::conformance::connect::<A>(&options).await;
     let root = env.path("chaos-tree");
     zk_recipes::ensure_path(&writer, &root, zk_recipes::Parents::Persistent)
@@ -406,6 +409,11 @@ pub async fn tree_cache_under_chaos_matches_a_fresh_walk<A: Adapter>(env: Env) {
     let mut written = 0;
     while Instant::now() < until {
         written += write_randomly(&writer, &root, &mut rng, 50, Some(until)).await;
+        if writer.state().is_terminal() {
+            // The writer shares the ensemble's faults: its session may expire too.
+            eprintln!("[{}] the writer's session ended; connecting again", A::NAME);
+            writer = crate::conformance::connect::<A>(&options).await;
+        }
         while let Some(event) = cache.try_next_event() {
             events.push(event);
         }
