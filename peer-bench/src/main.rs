@@ -8,7 +8,8 @@
 //! Clients: zk-tokio (on tokio's multi-thread runtime, called from a spawned task, and on a
 //! current-thread runtime), zk-async-std (under async-std and under smol), zk-blocking;
 //! `zookeeper-client` 0.11 (kezhuw) and `tokio-zookeeper` 0.4, each on both tokio runtimes;
-//! `zookeeper` 0.8 (blocking).
+//! `zookeeper` 0.8 (blocking); and, as the floor, the raw client of `zk_tests::raw`
+//! (pre-encoded frames on a blocking socket, reading only each reply's length, xid and error).
 //!
 //! Workloads, one session per client:
 //! 1. pipelined getData of a 1 KiB node, 256 requests in flight;
@@ -51,7 +52,7 @@ usage: peer-bench [--pin] [--quick] [--repeat N] [--client NAME]... [--markdown 
   --client NAME  one of the clients (repeatable or comma-separated; default all):
                  zk-tokio-mt, zk-tokio-ct, zk-async-std, zk-smol, zk-blocking,
                  zookeeper-client-mt, zookeeper-client-ct, tokio-zookeeper-mt,
-                 tokio-zookeeper-ct, zookeeper
+                 tokio-zookeeper-ct, zookeeper, raw
   --markdown F   also write the tables as markdown to F
 
 One client's run alone (for a profiler): peer-bench --child NAME --addr HOST:PORT --prepare
@@ -84,10 +85,11 @@ enum Client {
     TokioZkMt,
     TokioZkCt,
     Zookeeper,
+    Raw,
 }
 
 impl Client {
-    const ALL: [Client; 10] = [
+    const ALL: [Client; 11] = [
         Client::ZkTokioMt,
         Client::ZkTokioCt,
         Client::ZkAsyncStd,
@@ -98,6 +100,7 @@ impl Client {
         Client::TokioZkMt,
         Client::TokioZkCt,
         Client::Zookeeper,
+        Client::Raw,
     ];
 
     fn name(self) -> &'static str {
@@ -112,6 +115,7 @@ impl Client {
             Client::TokioZkMt => "tokio-zookeeper-mt",
             Client::TokioZkCt => "tokio-zookeeper-ct",
             Client::Zookeeper => "zookeeper",
+            Client::Raw => "raw",
         }
     }
 
@@ -127,6 +131,7 @@ impl Client {
             Client::TokioZkMt => "tokio-zookeeper 0.4, multi-thread (spawned task)",
             Client::TokioZkCt => "tokio-zookeeper 0.4, current-thread",
             Client::Zookeeper => "zookeeper 0.8 (blocking, 256 threads)",
+            Client::Raw => "raw zk-proto client (the floor: pre-encoded frames, blocking socket)",
         }
     }
 
@@ -704,6 +709,60 @@ fn zookeeper_08(addr: &str, plan: Plan) -> Results {
     }
 }
 
+/// The floor: zk-bench's raw client (`zk_tests::raw`), which sends pre-encoded frames and
+/// reads only each reply's length, xid and error code, on a blocking socket. Its pipelined
+/// phases run whole laps of its ring of `depth` xids, so their counts are rounded up to a
+/// multiple of `depth`.
+fn raw(addr: &str, plan: Plan) -> Results {
+    use std::net::ToSocketAddrs;
+    use zk_proto::{GetDataRequest, Request, SetDataRequest};
+    use zk_tests::raw::{FrameRing, RawClient};
+    let addr = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .expect("raw: the server's address");
+    let laps = |n: usize| n.div_ceil(plan.depth) * plan.depth;
+    let get_request = Request::GetData(GetDataRequest {
+        path: GET_PATH.into(),
+        watch: false,
+    });
+    let set_request = Request::SetData(SetDataRequest {
+        path: SET_PATH.into(),
+        data: Some(Bytes::from_static(&PAYLOAD)),
+        version: -1,
+    });
+    let mut client = RawClient::connect(addr);
+    let mut ring = FrameRing::new(plan.depth, &get_request);
+    let get = measured(laps(Plan::warm(plan.get_ops)), laps(plan.get_ops), |ops| {
+        client.pipelined(&mut ring, ops)
+    });
+    let mut ring = FrameRing::new(plan.depth, &set_request);
+    let set = measured(laps(Plan::warm(plan.set_ops)), laps(plan.set_ops), |ops| {
+        client.pipelined(&mut ring, ops)
+    });
+    let mut ring = FrameRing::new(plan.depth, &get_request);
+    let mut latencies = Vec::with_capacity(plan.seq_ops);
+    let seq = measured(Plan::warm(plan.seq_ops), plan.seq_ops, |ops| {
+        latencies.clear();
+        client.one_at_a_time(&mut ring, ops, &mut latencies);
+    });
+    latencies.sort_unstable();
+    client.watch_data(&watch_paths(plan.watches), plan.depth);
+    armed();
+    let w = Window::start();
+    client.wait_notifications(plan.watches);
+    let watch = w.stop(plan.watches);
+    client.close();
+    Results {
+        get,
+        set,
+        seq,
+        latencies,
+        watch,
+    }
+}
+
 /// The child: one client's run, its figures on standard output.
 fn child(client: Client, addr: &str, plan: Plan) {
     let addr = addr.to_owned();
@@ -735,6 +794,7 @@ fn child(client: Client, addr: &str, plan: Plan) {
         Client::TokioZkMt => on_tokio(true, tokio_zookeeper(addr, plan)),
         Client::TokioZkCt => on_tokio(false, tokio_zookeeper(addr, plan)),
         Client::Zookeeper => zookeeper_08(&addr, plan),
+        Client::Raw => raw(&addr, plan),
     };
     let line: Vec<String> = results
         .figures()

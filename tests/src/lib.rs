@@ -61,6 +61,7 @@ pub mod kerberos;
 pub mod peers;
 pub mod pinning;
 pub mod proxy;
+pub mod raw;
 pub mod server;
 
 pub use config::{ClientAuth, ServerKerberos, ServerOptions, ServerSasl, ServerTls, SUPER_USER};

@@ -28,19 +28,16 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use zk_proto::{
-    write_connect_request, write_request, ConnectRequest, ConnectResponse, Decode, ErrorCode,
-    FrameDecoder, GetDataRequest, Reader, Request, SetDataRequest, Xid,
-};
+use bytes::Bytes;
+use zk_proto::{GetDataRequest, Request, SetDataRequest};
 use zk_tests::cpu::{proc_stat_ticks, process_cpu, USER_HZ};
+use zk_tests::raw::{check_handshake, close_frame, connect_frame, FrameRing, Inbox, RawClient};
 use zk_tests::{Server, ServerOptions};
 
 const USAGE: &str = "\
@@ -344,235 +341,15 @@ fn set_payload() -> Bytes {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The raw client
+// The raw client (zk_tests::raw), measured
 
-/// Pre-encoded request frames: `depth` frames with xids 1..=depth, laid out twice so that any
-/// `k <= depth` consecutive frames starting anywhere in the first copy are one slice.
-struct FrameRing {
-    bytes: Vec<u8>,
-    frame_len: usize,
-    depth: usize,
-    next: usize,
-}
-
-impl FrameRing {
-    fn new(depth: usize, request: &Request) -> FrameRing {
-        let mut one = BytesMut::new();
-        write_request(&mut one, Xid(1), request);
-        let frame_len = one.len();
-        let mut bytes = Vec::with_capacity(frame_len * depth * 2);
-        for _ in 0..2 {
-            for i in 0..depth {
-                let mut frame = BytesMut::new();
-                write_request(&mut frame, Xid(i as i32 + 1), request);
-                assert_eq!(frame.len(), frame_len);
-                bytes.extend_from_slice(&frame);
-            }
-        }
-        FrameRing {
-            bytes,
-            frame_len,
-            depth,
-            next: 0,
-        }
-    }
-
-    /// The next `k` frames, as one slice.
-    fn take(&mut self, k: usize) -> &[u8] {
-        debug_assert!(k <= self.depth);
-        let from = self.next * self.frame_len;
-        self.next = (self.next + k) % self.depth;
-        &self.bytes[from..from + k * self.frame_len]
-    }
-}
-
-/// Replies as they arrive: a buffer the socket is read into, and the whole frames at its front.
-struct Inbox {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    decoder: FrameDecoder,
-}
-
-impl Inbox {
-    fn new() -> Inbox {
-        Inbox {
-            buf: vec![0; 256 * 1024],
-            start: 0,
-            end: 0,
-            decoder: FrameDecoder::default(),
-        }
-    }
-
-    /// Length of the whole frame at the front of the buffer, when it is all there.
-    fn next_frame_len(&self) -> Option<usize> {
-        let avail = &self.buf[self.start..self.end];
-        let len = self
-            .decoder
-            .peek_len(avail)
-            .expect("raw client: bad frame")?;
-        (avail.len() >= 4 + len).then_some(len)
-    }
-
-    /// The free space to read into, at least 64 KiB.
-    fn spare(&mut self) -> &mut [u8] {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        } else if self.buf.len() - self.end < 64 * 1024 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        &mut self.buf[self.end..]
-    }
-
-    /// `n` bytes were read into [`Inbox::spare`].
-    fn filled(&mut self, n: usize) {
-        assert!(n > 0, "raw client: server closed the connection");
-        self.end += n;
-    }
-
-    /// The whole frame at the front, if there is one.
-    fn take_frame(&mut self) -> Option<Bytes> {
-        let len = self.next_frame_len()?;
-        let frame = Bytes::copy_from_slice(&self.buf[self.start + 4..self.start + 4 + len]);
-        self.start += 4 + len;
-        Some(frame)
-    }
-
-    /// Consumes every whole reply in the buffer, checking its xid (replies come in order) and
-    /// error code. Returns how many there were.
-    fn take_replies(&mut self, expected_xid: &mut i32, depth: i32) -> usize {
-        let mut n = 0;
-        while let Some(len) = self.next_frame_len() {
-            let f = &self.buf[self.start + 4..self.start + 4 + len];
-            let xid = i32::from_be_bytes([f[0], f[1], f[2], f[3]]);
-            let err = i32::from_be_bytes([f[12], f[13], f[14], f[15]]);
-            assert_eq!(xid, *expected_xid, "raw client: reply out of order");
-            assert_eq!(err, ErrorCode::Ok.as_i32(), "raw client: error reply");
-            *expected_xid = *expected_xid % depth + 1;
-            self.start += 4 + len;
-            n += 1;
-        }
-        n
-    }
-}
-
-/// Checks the reply to the raw clients' handshake.
-fn check_handshake(frame: Bytes) {
-    let response =
-        ConnectResponse::decode(&mut Reader::new(frame)).expect("raw client: ConnectResponse");
-    assert!(!response.is_expired(), "raw client: session refused");
-}
-
-/// The raw clients' closeSession frame.
-fn close_frame() -> BytesMut {
-    let mut out = BytesMut::new();
-    write_request(&mut out, Xid(0x7fff_0000), &Request::CloseSession);
-    out
-}
-
-/// A minimal client: zk-proto's encoder for the frames (encoded once, ahead of time), the
-/// length prefix, xid and error code of each reply, and nothing else; blocking reads and writes.
-struct Raw {
-    stream: TcpStream,
-    inbox: Inbox,
-    /// CPU burnt per pipelined reply (`--raw-extra-cpu`), to show what client CPU alone does
-    /// to throughput.
-    extra_cpu: Duration,
-}
-
-impl Raw {
-    fn connect(addr: SocketAddr) -> Raw {
-        let mut stream = TcpStream::connect(addr).expect("raw client: connect");
-        stream.set_nodelay(true).expect("raw client: nodelay");
-        let mut out = BytesMut::new();
-        write_connect_request(&mut out, &ConnectRequest::new_session(30_000));
-        stream.write_all(&out).expect("raw client: handshake");
-        let mut raw = Raw {
-            stream,
-            inbox: Inbox::new(),
-            extra_cpu: Duration::ZERO,
-        };
-        let frame = loop {
-            if let Some(frame) = raw.inbox.take_frame() {
-                break frame;
-            }
-            raw.fill();
-        };
-        check_handshake(frame);
-        raw
-    }
-
-    /// Reads once from the socket into the buffer.
-    fn fill(&mut self) {
-        let n = self
-            .stream
-            .read(self.inbox.spare())
-            .expect("raw client: read");
-        self.inbox.filled(n);
-    }
-
-    /// Keeps `depth` requests of `ring` in flight until `ops` replies have arrived.
-    fn pipelined(&mut self, ring: &mut FrameRing, ops: usize) {
-        let depth = ring.depth;
-        let mut expected = 1;
-        let first = depth.min(ops);
-        self.stream.write_all(ring.take(first)).expect("write");
-        let mut sent = first;
-        let mut done = 0;
-        while done < ops {
-            self.fill();
-            let k = self.inbox.take_replies(&mut expected, depth as i32);
-            if !self.extra_cpu.is_zero() {
-                let busy = Instant::now();
-                while busy.elapsed() < self.extra_cpu * k as u32 {
-                    std::hint::spin_loop();
-                }
-            }
-            done += k;
-            let more = k.min(ops - sent);
-            if more > 0 {
-                self.stream.write_all(ring.take(more)).expect("write");
-                sent += more;
-            }
-        }
-        assert_eq!(ring.next, 0, "ring and replies out of step");
-    }
-
-    /// A warm-up, then `ops` pipelined requests measured.
-    fn measure_pipelined(&mut self, ring: &mut FrameRing, ops: usize) -> Measured {
-        self.pipelined(ring, round_up(Plan::warm(ops), ring.depth));
-        let ops = round_up(ops, ring.depth);
-        let w = Window::start();
-        self.pipelined(ring, ops);
-        w.stop(ops)
-    }
-
-    /// One request at a time; returns each latency in nanoseconds.
-    fn one_at_a_time(&mut self, ring: &mut FrameRing, ops: usize, latencies: &mut Vec<u64>) {
-        let mut expected = ring.next as i32 + 1;
-        for _ in 0..ops {
-            let t = Instant::now();
-            self.stream.write_all(ring.take(1)).expect("write");
-            loop {
-                if self.inbox.take_replies(&mut expected, ring.depth as i32) == 1 {
-                    break;
-                }
-                self.fill();
-            }
-            latencies.push(t.elapsed().as_nanos() as u64);
-        }
-    }
-
-    fn close(mut self) {
-        let _ = self.stream.write_all(&close_frame());
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(500)));
-        let _ = self.stream.read(self.inbox.spare());
-    }
+/// A warm-up, then `ops` pipelined requests of the raw client measured.
+fn measure_raw_pipelined(raw: &mut RawClient, ring: &mut FrameRing, ops: usize) -> Measured {
+    raw.pipelined(ring, round_up(Plan::warm(ops), ring.depth()));
+    let ops = round_up(ops, ring.depth());
+    let w = Window::start();
+    raw.pipelined(ring, ops);
+    w.stop(ops)
 }
 
 /// The raw client again, on a tokio `TcpStream` in one task of a current-thread runtime: the
@@ -590,9 +367,10 @@ impl RawTokio {
             .await
             .expect("raw client: connect");
         stream.set_nodelay(true).expect("raw client: nodelay");
-        let mut out = BytesMut::new();
-        write_connect_request(&mut out, &ConnectRequest::new_session(30_000));
-        stream.write_all(&out).await.expect("raw client: handshake");
+        stream
+            .write_all(&connect_frame())
+            .await
+            .expect("raw client: handshake");
         let mut raw = RawTokio {
             stream,
             inbox: Inbox::new(),
@@ -619,7 +397,7 @@ impl RawTokio {
 
     async fn pipelined(&mut self, ring: &mut FrameRing, ops: usize) {
         use tokio::io::AsyncWriteExt;
-        let depth = ring.depth;
+        let depth = ring.depth();
         let mut expected = 1;
         let first = depth.min(ops);
         self.stream
@@ -638,14 +416,14 @@ impl RawTokio {
                 sent += more;
             }
         }
-        assert_eq!(ring.next, 0, "ring and replies out of step");
+        assert!(ring.at_start(), "ring and replies out of step");
     }
 
     /// A warm-up, then `ops` pipelined requests measured.
     async fn measure_pipelined(&mut self, ring: &mut FrameRing, ops: usize) -> Measured {
-        self.pipelined(ring, round_up(Plan::warm(ops), ring.depth))
+        self.pipelined(ring, round_up(Plan::warm(ops), ring.depth()))
             .await;
-        let ops = round_up(ops, ring.depth);
+        let ops = round_up(ops, ring.depth());
         let w = Window::start();
         self.pipelined(ring, ops).await;
         w.stop(ops)
@@ -653,12 +431,12 @@ impl RawTokio {
 
     async fn one_at_a_time(&mut self, ring: &mut FrameRing, ops: usize, latencies: &mut Vec<u64>) {
         use tokio::io::AsyncWriteExt;
-        let mut expected = ring.next as i32 + 1;
+        let mut expected = ring.next_xid();
         for _ in 0..ops {
             let t = Instant::now();
             self.stream.write_all(ring.take(1)).await.expect("write");
             loop {
-                if self.inbox.take_replies(&mut expected, ring.depth as i32) == 1 {
+                if self.inbox.take_replies(&mut expected, ring.depth() as i32) == 1 {
                     break;
                 }
                 self.fill().await;
@@ -693,10 +471,10 @@ fn rings(depth: usize) -> (Request, FrameRing, FrameRing) {
 fn run_raw(addr: SocketAddr, plan: &Plan) -> RunResult {
     let (get, mut get_ring, mut set_ring) = rings(plan.depth);
 
-    let mut raw = Raw::connect(addr);
+    let mut raw = RawClient::connect(addr);
     raw.extra_cpu = plan.raw_extra_cpu;
-    let get_m = raw.measure_pipelined(&mut get_ring, plan.get_ops);
-    let set_m = raw.measure_pipelined(&mut set_ring, plan.set_ops);
+    let get_m = measure_raw_pipelined(&mut raw, &mut get_ring, plan.get_ops);
+    let set_m = measure_raw_pipelined(&mut raw, &mut set_ring, plan.set_ops);
 
     let mut latencies = Vec::with_capacity(plan.latency_ops);
     let mut one_ring = FrameRing::new(plan.depth, &get);
@@ -1039,7 +817,7 @@ fn prepare_nodes(connect: &str) {
 /// before anything is measured.
 fn warm_server(addr: SocketAddr, depth: usize, secs: f64) {
     let (get, mut get_ring, mut set_ring) = rings(depth);
-    let mut raw = Raw::connect(addr);
+    let mut raw = RawClient::connect(addr);
     let started = Instant::now();
     let mut lat = Vec::new();
     while started.elapsed().as_secs_f64() < secs {
