@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use zk_async_std::{AddWatchMode, AsyncIo, Client, ClientBuilder, CreateMode, WatchEvent};
+use zk_async_std::{
+    AddWatchMode, AsyncIo, Client, ClientBuilder, CreateMode, WatchEvent, WatchStream,
+};
 use zk_tests::conformance::shared_server;
 
 /// Generous for a step that takes milliseconds, short of the stalled session's next ping.
@@ -34,6 +36,16 @@ async fn within<F: Future>(within: Duration, what: &str, fut: F) -> F::Output {
         panic!("{what}: nothing within {within:?}");
     };
     smol::future::or(fut, timer).await
+}
+
+/// The stream's next event, read without awaiting the stream (which would drive the session).
+async fn next_without_driving(events: &mut WatchStream) -> Option<WatchEvent> {
+    loop {
+        if let Some(event) = events.try_next() {
+            return Some(event);
+        }
+        smol::Timer::after(Duration::from_millis(5)).await;
+    }
 }
 
 /// A client of the shared server whose session timeout is long, so that its pings (every 10 s)
@@ -70,14 +82,15 @@ fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
         let mut abandoned = pin!(client.get_data(&path));
         assert!(poll_once(abandoned.as_mut()).is_pending());
 
-        // Only the background thread can now read what arrives: the stream must still get
-        // every change, and other calls their replies.
+        // Only the background thread can now read what arrives (the stream is read without
+        // awaiting it, which would drive the session): the stream must still get every
+        // change, and other calls their replies.
         for round in 1..=3u8 {
             writer
                 .set_data(&path, vec![b'0' + round], None)
                 .await
                 .expect("set_data");
-            let event = within(STEP, "the watch event", events.next()).await;
+            let event = within(STEP, "the watch event", next_without_driving(&mut events)).await;
             assert!(
                 matches!(event, Some(WatchEvent::Node { .. })),
                 "round {round}: {event:?}"
@@ -92,6 +105,56 @@ fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
         within(STEP, "the abandoned call", abandoned)
             .await
             .expect("abandoned get_data");
+        client.close().await;
+        writer.close().await;
+    });
+}
+
+#[test]
+fn a_watch_polled_once_and_then_left_does_not_stall_the_session() {
+    smol::block_on(async {
+        let (client, writer) = long_timeout_client_and_another().await;
+        let path = format!("/async-io-stalled-watch-{}", std::process::id());
+        client
+            .create(&path, &b"0"[..], CreateMode::Ephemeral)
+            .await
+            .expect("create");
+        let mut events = client
+            .add_watch(&path, AddWatchMode::Persistent)
+            .await
+            .expect("add_watch");
+        let (_, watch) = client.get_data_and_watch(&path).await.expect("get_data");
+
+        // Awaited once by a task that will never poll it again: the watch's task led the
+        // session's wake-ups, and the event's wake-up goes to a task that ignores it.
+        let mut watch = pin!(watch);
+        assert!(poll_once(watch.as_mut()).is_pending());
+
+        writer
+            .set_data(&path, &b"1"[..], None)
+            .await
+            .expect("set_data");
+        // Only the background thread can read the events: both arrive.
+        let event = within(STEP, "the persistent watch's event", async {
+            next_without_driving(&mut events).await
+        })
+        .await;
+        assert!(matches!(event, Some(WatchEvent::Node { .. })), "{event:?}");
+        let fired = within(STEP, "the abandoned watch's event", async {
+            loop {
+                if let Some(event) = watch.try_event() {
+                    return event;
+                }
+                smol::Timer::after(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(matches!(fired, WatchEvent::Node { .. }), "{fired:?}");
+        // And calls still get their replies.
+        let (data, _) = within(STEP, "get_data", client.get_data(&path))
+            .await
+            .expect("get_data");
+        assert_eq!(&data[..], b"1");
         client.close().await;
         writer.close().await;
     });

@@ -5,8 +5,8 @@
 //! task hands the driver new requests: that doubled the client's CPU per request. So the driver
 //! is not a task:
 //!
-//! * a task awaiting a reply that has not arrived polls the driver itself, on its own thread,
-//!   and becomes the *leader*;
+//! * a task awaiting a reply or a watch event that has not arrived polls the driver itself, on
+//!   its own thread, and becomes the *leader*;
 //! * the driver registers one waker with every source it waits on (socket, timers, signal):
 //!   the router, which wakes the leader when there is one and the background thread otherwise;
 //! * a submitted request is written by the next poll of the driver: the one made by a task

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::lead::Lead;
 use crate::oneshot::Receiver;
 use crate::runtime::InlineDriver;
 use crate::shared::RawResult;
@@ -16,18 +17,16 @@ use crate::shared::RawResult;
 /// waits.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    /// `None` once [`Reply::wait`] took it.
+    /// `None` once the reply came or [`Reply::wait`] took it.
     rx: Option<Receiver<RawResult>>,
-    inline: Option<Arc<dyn InlineDriver>>,
-    token: u64,
+    lead: Lead,
 }
 
 impl Reply {
     pub(crate) fn new(rx: Receiver<RawResult>, inline: Option<Arc<dyn InlineDriver>>) -> Reply {
         Reply {
             rx: Some(rx),
-            inline,
-            token: 0,
+            lead: Lead::new(inline),
         }
     }
 
@@ -38,29 +37,25 @@ impl Reply {
 
     /// Blocks until the reply arrives (`None`: it never will) or `timeout` passes (`Err`).
     pub(crate) fn wait(mut self, timeout: Option<Duration>) -> Result<Option<RawResult>, ()> {
-        if let Some(inline) = &self.inline {
-            // About to block: what was submitted goes out first.
-            inline.flush();
-        }
-        self.resign();
+        // About to block: what was submitted goes out first.
+        self.lead.flush();
+        self.lead.resign();
         match self.rx.take() {
             Some(rx) => rx.wait(timeout).map_err(drop),
             None => Ok(None),
         }
     }
 
+    /// The reply came: nothing is waited for any more.
+    fn finish(&mut self) {
+        self.rx = None;
+        self.lead.resign();
+    }
+
     fn poll_rx(&mut self, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
         match self.rx.as_mut() {
             Some(rx) => Pin::new(rx).poll(cx),
             None => Poll::Ready(None),
-        }
-    }
-
-    fn resign(&mut self) {
-        if let Some(inline) = self.inline.take() {
-            if self.token != 0 {
-                inline.resign(self.token);
-            }
         }
     }
 }
@@ -70,30 +65,27 @@ impl Future for Reply {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RawResult>> {
         let this = self.get_mut();
-        if let Some(inline) = &this.inline {
+        if this.lead.is_inline() {
             // Check without leaving a waker: a reply that this poll of the driver delivers
             // must not wake the task that is running it.
             if let Some(out) = this.rx.as_mut().and_then(Receiver::try_take) {
-                this.resign();
+                this.finish();
                 return Poll::Ready(out);
             }
-            if this.token == 0 {
-                this.token = inline.new_token();
-            }
-            inline.wait(this.token, cx.waker());
+            this.lead.wait(cx.waker());
         }
         let out = std::task::ready!(this.poll_rx(cx));
-        this.resign();
+        this.finish();
         Poll::Ready(out)
     }
 }
 
 impl Drop for Reply {
     fn drop(&mut self) {
-        if let Some(inline) = &self.inline {
-            // A dropped call will not be waited for: its request goes out now.
-            inline.flush();
+        // A call dropped before its reply came will not be waited for: its request goes out
+        // now (the lead resigns when dropped).
+        if self.rx.is_some() {
+            self.lead.flush();
         }
-        self.resign();
     }
 }

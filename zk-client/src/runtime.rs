@@ -82,18 +82,19 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 /// A session driver polled by the tasks that wait for its replies rather than run as a task of
 /// its own (see [`Runtime::start_driver`]): what the handles tell it.
 ///
-/// A call's reply, while pending, identifies its task with a token from
-/// [`InlineDriver::new_token`] and calls [`InlineDriver::wait`] on every poll, which polls the
-/// driver on that task's thread when it has work and routes the driver's later wake-ups to the
-/// task; [`InlineDriver::resign`] ends that when the reply has come or the call is dropped.
+/// A call's reply, or a watch awaited for its event, while pending, identifies its task with a
+/// token from [`InlineDriver::new_token`] and calls [`InlineDriver::wait`] on every poll, which
+/// polls the driver on that task's thread when it has work and routes the driver's later
+/// wake-ups to the task; [`InlineDriver::resign`] ends that when the reply or event has come or
+/// the call or watch is dropped.
 pub trait InlineDriver: Send + Sync + std::fmt::Debug + 'static {
     /// A token, never 0, identifying one waiting call.
     fn new_token(&self) -> u64;
-    /// The call `token` waits for a reply that has not arrived and its task is about to sleep:
-    /// poll the driver now if it has work (writing what was submitted), and route its next
-    /// wake-up to `waker`.
+    /// The waiter `token` waits for a reply or event that has not arrived and its task is about
+    /// to sleep: poll the driver now if it has work (writing what was submitted), and route its
+    /// next wake-up to `waker`.
     fn wait(&self, token: u64, waker: &Waker);
-    /// The call `token` waits no more (its reply came, or it was dropped).
+    /// The waiter `token` waits no more (its reply or event came, or it was dropped).
     fn resign(&self, token: u64);
     /// A request was submitted: it goes out with the next poll of the driver, so that requests
     /// submitted together share a write.

@@ -198,7 +198,12 @@ impl Shared {
     }
 
     fn reply(&self, rx: oneshot::Receiver<RawResult>) -> Reply {
-        Reply::new(rx, self.inline.get().cloned())
+        Reply::new(rx, self.inline_driver())
+    }
+
+    /// The driver the waiting tasks poll, when the runtime drives the session inline.
+    pub(crate) fn inline_driver(&self) -> Option<Arc<dyn InlineDriver>> {
+        self.inline.get().cloned()
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use zk_session::proto::EventType;
 use zk_session::{SessionState, WatchId, WatchNotice};
 
+use crate::lead::Lead;
 use crate::queue::{EventQueue, Received};
 use crate::shared::Shared;
 
@@ -83,12 +84,14 @@ impl WatchParts {
 
     pub(crate) fn one_shot(self) -> Watch {
         Watch {
+            lead: self.registration.lead(),
             registration: self.registration,
         }
     }
 
     pub(crate) fn stream(self) -> WatchStream {
         WatchStream {
+            lead: self.registration.lead(),
             registration: self.registration,
         }
     }
@@ -100,6 +103,30 @@ struct Registration {
     shared: Arc<Shared>,
     id: WatchId,
     queue: Arc<EventQueue<WatchEvent>>,
+}
+
+impl Registration {
+    /// The watch's part in driving the session inline while its task awaits an event.
+    fn lead(&self) -> Lead {
+        Lead::new(self.shared.inline_driver())
+    }
+
+    /// The next event, a task about to sleep on it driving the session inline (see
+    /// [`Lead`]); `lead` resigns once something was received.
+    fn poll_recv(&self, lead: &mut Lead, cx: &mut Context<'_>) -> Poll<Received<WatchEvent>> {
+        if lead.is_inline() {
+            // Check without leaving a waker first, as a reply does: an event this poll of the
+            // driver delivers then wakes nobody.
+            if let Some(received) = self.queue.try_recv() {
+                lead.resign();
+                return Poll::Ready(received);
+            }
+            lead.wait(cx.waker());
+        }
+        let received = std::task::ready!(self.queue.poll_recv(cx));
+        lead.resign();
+        Poll::Ready(received)
+    }
 }
 
 impl Drop for Registration {
@@ -116,6 +143,7 @@ impl Drop for Registration {
 #[derive(Debug)]
 pub struct Watch {
     registration: Registration,
+    lead: Lead,
 }
 
 impl Watch {
@@ -148,8 +176,9 @@ impl Future for Watch {
     type Output = WatchEvent;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WatchEvent> {
+        let this = self.get_mut();
         loop {
-            match self.registration.queue.poll_recv(cx) {
+            match this.registration.poll_recv(&mut this.lead, cx) {
                 Poll::Ready(Received::Item(e)) => return Poll::Ready(e),
                 Poll::Ready(Received::Missed(_)) => continue,
                 // Closed without an event: only when the session dropped the route, which it
@@ -177,6 +206,7 @@ impl Future for Watch {
 #[derive(Debug)]
 pub struct WatchStream {
     registration: Registration,
+    lead: Lead,
 }
 
 impl WatchStream {
@@ -200,7 +230,9 @@ impl WatchStream {
 
     /// Polls for the next event.
     pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
-        self.registration.queue.poll_recv(cx).map(Self::convert)
+        self.registration
+            .poll_recv(&mut self.lead, cx)
+            .map(Self::convert)
     }
 
     /// The next event if one is buffered.
