@@ -63,19 +63,25 @@ async fn long_timeout_client_and_another() -> (Client, Client) {
     (client, other)
 }
 
+/// An ephemeral node named after `what` holding "0", and a persistent watch on it.
+async fn node_with_a_persistent_watch(client: &Client, what: &str) -> (String, WatchStream) {
+    let path = format!("/async-io-{what}-{}", std::process::id());
+    client
+        .create(&path, &b"0"[..], CreateMode::Ephemeral)
+        .await
+        .expect("create");
+    let events = client
+        .add_watch(&path, AddWatchMode::Persistent)
+        .await
+        .expect("add_watch");
+    (path, events)
+}
+
 #[test]
 fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
     smol::block_on(async {
         let (client, writer) = long_timeout_client_and_another().await;
-        let path = format!("/async-io-stalled-leader-{}", std::process::id());
-        client
-            .create(&path, &b"0"[..], CreateMode::Ephemeral)
-            .await
-            .expect("create");
-        let mut events = client
-            .add_watch(&path, AddWatchMode::Persistent)
-            .await
-            .expect("add_watch");
+        let (path, mut events) = node_with_a_persistent_watch(&client, "stalled-leader").await;
 
         // Polled once by a task that will never poll it again: the call's task led the
         // session's wake-ups, and its reply's wake-up goes to a task that ignores it.
@@ -114,15 +120,7 @@ fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
 fn a_watch_polled_once_and_then_left_does_not_stall_the_session() {
     smol::block_on(async {
         let (client, writer) = long_timeout_client_and_another().await;
-        let path = format!("/async-io-stalled-watch-{}", std::process::id());
-        client
-            .create(&path, &b"0"[..], CreateMode::Ephemeral)
-            .await
-            .expect("create");
-        let mut events = client
-            .add_watch(&path, AddWatchMode::Persistent)
-            .await
-            .expect("add_watch");
+        let (path, mut events) = node_with_a_persistent_watch(&client, "stalled-watch").await;
         let (_, watch) = client.get_data_and_watch(&path).await.expect("get_data");
 
         // Awaited once by a task that will never poll it again: the watch's task led the
