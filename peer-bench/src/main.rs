@@ -45,6 +45,7 @@ use zk_tests::cpu::process_cpu;
 const USAGE: &str = "\
 usage: peer-bench [--pin] [--quick] [--repeat N] [--client NAME]... [--markdown FILE]
                   [--get-ops N] [--set-ops N] [--seq-ops N] [--watches N] [--depth N]
+                  [--watch-gap-ms N]
 
   --pin          the server's JVM alone on the last CPU, the clients on the others
   --quick        small sizes and one repetition (a smoke test)
@@ -54,6 +55,8 @@ usage: peer-bench [--pin] [--quick] [--repeat N] [--client NAME]... [--markdown 
                  zookeeper-client-mt, zookeeper-client-ct, tokio-zookeeper-mt,
                  tokio-zookeeper-ct, zookeeper, raw
   --markdown F   also write the tables as markdown to F
+  --watch-gap-ms N  fire the watches one at a time, N ms apart (sparse events: what a
+                 client spends per event when events are rare); default 0, all at once
 
 One client's run alone (for a profiler): peer-bench --child NAME --addr HOST:PORT --prepare
 [--get-ops N] [--set-ops N] [--seq-ops N] [--watches 0] against a running server.";
@@ -150,6 +153,8 @@ struct Plan {
     seq_ops: usize,
     watches: usize,
     depth: usize,
+    /// Milliseconds between two watch firings (0: all fired at once, pipelined).
+    watch_gap_ms: usize,
 }
 
 impl Plan {
@@ -159,6 +164,7 @@ impl Plan {
         seq_ops: 10_000,
         watches: 10_000,
         depth: 256,
+        watch_gap_ms: 0,
     };
     const QUICK: Plan = Plan {
         get_ops: 5_000,
@@ -166,6 +172,7 @@ impl Plan {
         seq_ops: 1_000,
         watches: 1_000,
         depth: 256,
+        watch_gap_ms: 0,
     };
 
     /// Unmeasured operations before a measured phase.
@@ -180,6 +187,7 @@ impl Plan {
             ("--seq-ops", self.seq_ops),
             ("--watches", self.watches),
             ("--depth", self.depth),
+            ("--watch-gap-ms", self.watch_gap_ms),
         ]
         .into_iter()
         .flat_map(|(flag, n)| [flag.to_owned(), n.to_string()])
@@ -848,6 +856,7 @@ fn parse_args() -> Result<Args, String> {
             "--seq-ops" => args.plan.seq_ops = number("--seq-ops")?,
             "--watches" => args.plan.watches = number("--watches")?,
             "--depth" => args.plan.depth = number("--depth")?.max(1),
+            "--watch-gap-ms" => args.plan.watch_gap_ms = number("--watch-gap-ms")?,
             "--markdown" => args.markdown = Some(value("--markdown")?),
             "--client" => {
                 for name in value("--client")?.split(',') {
@@ -903,9 +912,20 @@ fn prepare_nodes(setup: &zk_blocking::Client, watches: usize) {
         .expect("set-up: setData");
 }
 
-/// Fires every watch: sets each watched node from the parent's own session, pipelined.
-fn fire_watches(setup: &zk_blocking::Client, watches: usize, depth: usize) {
+/// Fires every watch: sets each watched node from the parent's own session, pipelined, or one
+/// at a time `plan.watch_gap_ms` apart.
+fn fire_watches(setup: &zk_blocking::Client, plan: Plan) {
     use zk_blocking::ops::SetData;
+    let (watches, depth) = (plan.watches, plan.depth);
+    if plan.watch_gap_ms > 0 {
+        for path in watch_paths(watches) {
+            std::thread::sleep(Duration::from_millis(plan.watch_gap_ms as u64));
+            setup
+                .set_data(&path, &b"fired"[..], None)
+                .expect("firing a watch");
+        }
+        return;
+    }
     let mut window = std::collections::VecDeque::with_capacity(depth);
     for path in watch_paths(watches) {
         if window.len() == depth {
@@ -949,7 +969,7 @@ fn run_child(
     while figures.is_none() {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines_rx.recv_timeout(left) {
-            Ok(line) if line == "ARMED" => fire_watches(setup, plan.watches, plan.depth),
+            Ok(line) if line == "ARMED" => fire_watches(setup, plan),
             Ok(line) => {
                 if let Some(rest) = line.strip_prefix("RESULT ") {
                     figures = Some(parse_figures(rest)?);
@@ -1092,6 +1112,10 @@ fn run(args: Args) -> Result<(), String> {
          {} getData and {} setData pipelined, {} one at a time, {} watches per run.",
         args.repeat, args.plan.get_ops, args.plan.set_ops, args.plan.seq_ops, args.plan.watches
     );
+    let header = match args.plan.watch_gap_ms {
+        0 => header,
+        gap => format!("{header} The watches fired {gap} ms apart."),
+    };
     let text = format!("{header}\n{}", tables(&results));
     println!("{text}");
     if let Some(path) = args.markdown {
