@@ -30,11 +30,20 @@ impl Lead {
     /// The handle's task is about to sleep on the session: polls the driver now if it has work
     /// and routes its next wake-up to `waker`.
     pub(crate) fn wait(&mut self, waker: &Waker) {
+        self.lead(waker, <dyn InlineDriver>::wait);
+    }
+
+    /// As [`Lead::wait`], for a watch event (see [`InlineDriver::wait_for_event`]).
+    pub(crate) fn wait_for_event(&mut self, waker: &Waker) {
+        self.lead(waker, <dyn InlineDriver>::wait_for_event);
+    }
+
+    fn lead(&mut self, waker: &Waker, wait: fn(&dyn InlineDriver, u64, &Waker)) {
         if let Some(inline) = &self.inline {
             if self.token == 0 {
                 self.token = inline.new_token();
             }
-            inline.wait(self.token, waker);
+            wait(inline.as_ref(), self.token, waker);
         }
     }
 

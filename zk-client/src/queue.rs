@@ -255,6 +255,23 @@ impl<T> EventQueue<T> {
         self.take(&mut self.lock())
     }
 
+    /// Takes the next item if there is one; if not, forgets the consumer's waker, so that an
+    /// item pushed before the consumer polls again wakes nobody (a consumer about to drive the
+    /// session itself looks again after it, with [`EventQueue::poll_recv`]).
+    pub(crate) fn try_recv_unwatched(&self) -> Option<Received<T>> {
+        let mut s = self.lock();
+        let received = self.take(&mut s);
+        let forgotten = if received.is_none() {
+            s.waker.take()
+        } else {
+            None
+        };
+        drop(s);
+        // Dropped with no lock held: dropping a waker may run executor code.
+        drop(forgotten);
+        received
+    }
+
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Received<T>> {
         let mut s = self.lock();
         if let Some(r) = self.take(&mut s) {
@@ -320,6 +337,27 @@ mod tests {
                 session: session.clone(),
             },
         )
+    }
+
+    /// A consumer about to drive the session itself looks without a waker: what is pushed
+    /// meanwhile wakes nobody, and its next `poll_recv` finds it (or registers again).
+    #[test]
+    fn an_unwatched_look_forgets_the_consumers_waker() {
+        let q = EventQueue::new(4);
+        let waker = std::task::Waker::noop().clone();
+        let mut cx = Context::from_waker(&waker);
+        assert!(q.poll_recv(&mut cx).is_pending());
+        let mut wakers = Vec::new();
+        q.push(Blob(1), &mut wakers);
+        assert_eq!(wakers.len(), 1, "a registered consumer is woken");
+        assert_eq!(q.try_recv_unwatched(), Some(Received::Item(Blob(1))));
+
+        assert!(q.poll_recv(&mut cx).is_pending());
+        assert_eq!(q.try_recv_unwatched(), None);
+        let mut wakers = Vec::new();
+        q.push(Blob(2), &mut wakers);
+        assert!(wakers.is_empty(), "the forgotten waker is not woken");
+        assert_eq!(q.poll_recv(&mut cx), Poll::Ready(Received::Item(Blob(2))));
     }
 
     #[test]

@@ -94,6 +94,11 @@ pub trait InlineDriver: Send + Sync + std::fmt::Debug + 'static {
     /// to sleep: poll the driver now if it has work (writing what was submitted), and route its
     /// next wake-up to `waker`.
     fn wait(&self, token: u64, waker: &Waker);
+    /// As [`InlineDriver::wait`], for a waiter on a watch event: events may be rare, so the
+    /// driver need not keep watching long for this waiter to stop polling.
+    fn wait_for_event(&self, token: u64, waker: &Waker) {
+        self.wait(token, waker);
+    }
     /// The waiter `token` waits no more (its reply or event came, or it was dropped).
     fn resign(&self, token: u64);
     /// A request was submitted: it goes out with the next poll of the driver, so that requests

@@ -115,13 +115,13 @@ impl Registration {
     /// [`Lead`]); `lead` resigns once something was received.
     fn poll_recv(&self, lead: &mut Lead, cx: &mut Context<'_>) -> Poll<Received<WatchEvent>> {
         if lead.is_inline() {
-            // Check without leaving a waker first, as a reply does: an event this poll of the
-            // driver delivers then wakes nobody.
-            if let Some(received) = self.queue.try_recv() {
+            // Check and forget the waker left by an earlier poll first, as a reply does: an
+            // event this poll of the driver delivers then wakes nobody.
+            if let Some(received) = self.queue.try_recv_unwatched() {
                 lead.resign();
                 return Poll::Ready(received);
             }
-            lead.wait(cx.waker());
+            lead.wait_for_event(cx.waker());
         }
         let received = std::task::ready!(self.queue.poll_recv(cx));
         lead.resign();
@@ -237,6 +237,8 @@ impl WatchStream {
 
     /// The next event if one is buffered.
     pub fn try_next(&mut self) -> Option<WatchEvent> {
+        // Not awaited: the driver's wake-ups no longer go to this stream's task.
+        self.lead.resign();
         self.registration.queue.try_recv().and_then(Self::convert)
     }
 
@@ -246,6 +248,8 @@ impl WatchStream {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<WatchEvent>, Timeout> {
+        // About to block this thread: the driver's wake-ups must not wait for its task.
+        self.lead.resign();
         match self.registration.queue.recv_blocking(timeout) {
             Some(r) => Ok(Self::convert(r)),
             None => Err(Timeout),

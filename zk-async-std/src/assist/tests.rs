@@ -294,19 +294,34 @@ fn calls_made_together_and_awaited_in_turn_complete_without_the_watchdog() {
 /// takes over and delivers it.
 #[test]
 fn a_leader_that_stops_polling_is_taken_over_by_the_watchdog() {
-    check(|| {
-        let model = Model::new(1, true);
-        let (world, assist) = (&model.world, &model.assist);
-        world.submit(assist, 0);
-        let deaf = Waker::from(Arc::new(Unpark(thread::current())));
-        let token = assist.new_token();
-        if !world.reply_or_register(0, None) {
-            // Leads, polls once (writing the request), and is never polled again.
+    check(|| a_deaf_leader_is_taken_over(false));
+}
+
+/// The same for a leader awaiting a watch event (`wait_for_event`), which the background
+/// thread stops watching for sooner.
+#[test]
+fn an_event_leader_that_stops_polling_is_taken_over_by_the_watchdog() {
+    check(|| a_deaf_leader_is_taken_over(true));
+}
+
+/// A task leads (through `wait`, or `wait_for_event` when `event`), polls once and never
+/// again; the one reply still arrives.
+fn a_deaf_leader_is_taken_over(event: bool) {
+    let model = Model::new(1, true);
+    let (world, assist) = (&model.world, &model.assist);
+    world.submit(assist, 0);
+    let deaf = Waker::from(Arc::new(Unpark(thread::current())));
+    let token = assist.new_token();
+    if !world.reply_or_register(0, None) {
+        // Leads, polls once (writing the request), and is never polled again.
+        if event {
+            assist.wait_for_event(token, &deaf);
+        } else {
             assist.wait(token, &deaf);
         }
-        sleep_until_replied(world, 0);
-        model.finish();
-    });
+    }
+    sleep_until_replied(world, 0);
+    model.finish();
 }
 
 /// A call made and never awaited (its caller awaits something else first) is written by the
