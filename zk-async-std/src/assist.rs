@@ -104,7 +104,8 @@ struct State {
     notified: bool,
     /// The task that wake-ups go to, with its token.
     leader: Option<(u64, Waker)>,
-    /// The leader waits for a watch event ([`InlineDriver::wait_for_event`]).
+    /// The leader, or the last one while there is none, waits for a watch event
+    /// ([`InlineDriver::wait_for_event`]).
     event_leader: bool,
     /// A wake-up went to a leader and no poll has begun since.
     routed: bool,
@@ -353,7 +354,9 @@ impl Assist {
                 quiet,
             });
             let event_leader = st.leader.is_some() && st.event_leader;
-            let idle = if event_leader { EVENT_IDLE } else { IDLE };
+            // After a watch event's waiter resigned, with no call awaited since, quiet is as
+            // short as while it led.
+            let idle = if st.event_leader { EVENT_IDLE } else { IDLE };
             if !stale && quiet < idle {
                 continue;
             }
