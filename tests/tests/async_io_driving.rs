@@ -38,14 +38,15 @@ async fn within<F: Future>(within: Duration, what: &str, fut: F) -> F::Output {
     smol::future::or(fut, timer).await
 }
 
-/// The stream's next event, read without awaiting the stream (which would drive the session).
-async fn next_without_driving(events: &mut WatchStream) -> Option<WatchEvent> {
-    loop {
-        if let Some(event) = events.try_next() {
-            return Some(event);
-        }
-        smol::Timer::after(Duration::from_millis(5)).await;
-    }
+/// The stream's next event, waited for on another thread with the blocking receive, which
+/// leaves the session's driving to others (awaiting the stream would drive it); the stream
+/// comes back with it.
+async fn next_without_driving(mut events: WatchStream) -> (WatchEvent, WatchStream) {
+    smol::unblock(move || match events.recv_timeout(Some(STEP)) {
+        Ok(Some(event)) => (event, events),
+        other => panic!("the watch event: {other:?} within {STEP:?}"),
+    })
+    .await
 }
 
 /// A client of the shared server whose session timeout is long, so that its pings (every 10 s)
@@ -96,9 +97,10 @@ fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
                 .set_data(&path, vec![b'0' + round], None)
                 .await
                 .expect("set_data");
-            let event = within(STEP, "the watch event", next_without_driving(&mut events)).await;
+            let (event, stream) = next_without_driving(events).await;
+            events = stream;
             assert!(
-                matches!(event, Some(WatchEvent::Node { .. })),
+                matches!(event, WatchEvent::Node { .. }),
                 "round {round}: {event:?}"
             );
         }
@@ -120,33 +122,24 @@ fn a_call_polled_once_and_then_left_does_not_stall_the_session() {
 fn a_watch_polled_once_and_then_left_does_not_stall_the_session() {
     smol::block_on(async {
         let (client, writer) = long_timeout_client_and_another().await;
-        let (path, mut events) = node_with_a_persistent_watch(&client, "stalled-watch").await;
-        let (_, watch) = client.get_data_and_watch(&path).await.expect("get_data");
+        let (path, events) = node_with_a_persistent_watch(&client, "stalled-watch").await;
+        let (_, mut watch) = client.get_data_and_watch(&path).await.expect("get_data");
 
         // Awaited once by a task that will never poll it again: the watch's task led the
         // session's wake-ups, and the event's wake-up goes to a task that ignores it.
-        let mut watch = pin!(watch);
-        assert!(poll_once(watch.as_mut()).is_pending());
+        assert!(poll_once(std::pin::Pin::new(&mut watch)).is_pending());
 
         writer
             .set_data(&path, &b"1"[..], None)
             .await
             .expect("set_data");
-        // Only the background thread can read the events: both arrive.
-        let event = within(STEP, "the persistent watch's event", async {
-            next_without_driving(&mut events).await
-        })
-        .await;
-        assert!(matches!(event, Some(WatchEvent::Node { .. })), "{event:?}");
-        let fired = within(STEP, "the abandoned watch's event", async {
-            loop {
-                if let Some(event) = watch.try_event() {
-                    return event;
-                }
-                smol::Timer::after(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        // Only the background thread can read the events (both are waited for with blocking
+        // receives on other threads): both arrive.
+        let (event, _events) = next_without_driving(events).await;
+        assert!(matches!(event, WatchEvent::Node { .. }), "{event:?}");
+        let fired = smol::unblock(move || watch.wait(Some(STEP)))
+            .await
+            .expect("the abandoned watch's event within STEP");
         assert!(matches!(fired, WatchEvent::Node { .. }), "{fired:?}");
         // And calls still get their replies.
         let (data, _) = within(STEP, "get_data", client.get_data(&path))

@@ -9,8 +9,8 @@
 //! watch notices and state changes to the handles that wait for them; an async `Driver`
 //! written against the `Runtime` and `Transport` traits, which runs as a task of the runtime
 //! or, for runtimes whose cross-thread wake-ups are costly, is polled by the tasks awaiting
-//! replies and watch events through the runtime's `InlineDriver`; and the handles themselves. What only adapter
-//! crates need is in [`adapter`].
+//! replies and watch events through the runtime's `InlineDriver`; and the handles themselves.
+//! What only adapter crates need is in [`adapter`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
